@@ -1,0 +1,35 @@
+// Sensible default parameters for a new network (the demo and the tests use them).
+import { toNano, Dictionary, Address, Cell } from '@ton/core';
+import { CocoonRoot, type Params, type RewardState } from './contracts';
+
+export function defaultParams(over: Partial<Omit<Params, '$$type'>> = {}): Params {
+    return {
+        $$type: 'Params',
+        minStake: toNano('10'),
+        maxPrice: toNano('1'),          // 1 TON per million tokens at most
+        unbondingPeriod: 7n * 86400n,
+        maxAttestationTtl: 30n * 86400n,
+        disputeWindow: 86400n,
+        protocolFeeBps: 500n,           // 5% of each claim
+        stakerShareBps: 5000n,          // half of the fee to stakers
+        slashBps: 5000n,                // half of the bonded stake
+        reporterBountyBps: 1000n,       // 10% of the slashed amount to the reporter
+        ...over,
+    };
+}
+
+export function emptyRewardState(): RewardState {
+    return { $$type: 'RewardState', totalStake: 0n, acc: 0n, rewardPool: 0n, treasury: 0n };
+}
+
+/** The root contract for (owner, networkId, params): its address is fixed by these three. */
+export async function rootFor(owner: Address, networkId: number, params: Params): Promise<CocoonRoot> {
+    return CocoonRoot.fromInit(
+        owner, BigInt(networkId), null, false, params,
+        Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Cell()),
+        Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool()),
+        emptyRewardState(),
+    );
+}
+
+export type { Cell };

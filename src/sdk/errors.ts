@@ -1,0 +1,61 @@
+// The contracts' exit codes as named errors with a sentence each (docs/ERRORS.md has the same table).
+import * as C from './contracts';
+
+export const EXIT_CODES: Record<number, { name: string; message: string }> = {
+    [Number(C.ERR_INSUFFICIENT_VALUE)]: { name: 'InsufficientValue', message: 'The attached TON does not cover the amount plus the fees of every later hop; attach more.' },
+    [Number(C.ERR_ZERO_AMOUNT)]: { name: 'ZeroAmount', message: 'An amount that must be positive was zero.' },
+    [Number(C.ERR_NOT_OWNER)]: { name: 'NotOwner', message: 'Only the root owner (governance) may send this message.' },
+    [Number(C.ERR_NOT_PENDING_OWNER)]: { name: 'NotPendingOwner', message: 'Only the proposed new owner may accept ownership.' },
+    [Number(C.ERR_PAUSED)]: { name: 'Paused', message: 'The network is paused: registration and attestation are stopped.' },
+    [Number(C.ERR_BAD_PARAMS)]: { name: 'BadParams', message: 'Parameters out of range (bps above 10000, or a zero period, stake or price).' },
+    [Number(C.ERR_UNKNOWN_MEASUREMENT)]: { name: 'UnknownMeasurement', message: 'The attested TEE measurement is not whitelisted by the root.' },
+    [Number(C.ERR_UNTRUSTED_VERIFIER)]: { name: 'UntrustedVerifier', message: 'The attestation is signed by a verifier key the root does not trust.' },
+    [Number(C.ERR_BAD_ATTESTATION_SIG)]: { name: 'BadAttestationSignature', message: "The verifier's signature does not match the attestation statement." },
+    [Number(C.ERR_WRONG_ROOT)]: { name: 'WrongRoot', message: 'The attestation statement names another root (another network).' },
+    [Number(C.ERR_WRONG_OPERATOR)]: { name: 'WrongOperator', message: 'The attestation statement names another operator.' },
+    [Number(C.ERR_ATTESTATION_EXPIRED)]: { name: 'AttestationExpired', message: 'The attestation has already expired; get a fresh one from the verifier.' },
+    [Number(C.ERR_ATTESTATION_TOO_LONG)]: { name: 'AttestationTooLong', message: "The attestation's expiry is beyond the root's maximum attestation lifetime." },
+    [Number(C.ERR_STAKE_TOO_LOW)]: { name: 'StakeTooLow', message: "The worker's stake would be below the root's minimum stake." },
+    [Number(C.ERR_NOT_WORKER)]: { name: 'NotWorker', message: 'Only the Worker contract of that operator may send this message.' },
+    [Number(C.ERR_BAD_TAG)]: { name: 'BadTag', message: 'A signed payload carries the wrong domain tag.' },
+    [Number(C.ERR_NO_ACTIVE_STAKE)]: { name: 'NoActiveStake', message: 'No stake is active, so there is nobody to distribute rewards to.' },
+    [Number(C.ERR_TREASURY_TOO_LOW)]: { name: 'TreasuryTooLow', message: 'The treasury holds less than the amount asked for.' },
+    [Number(C.ERR_MEASUREMENT_ALLOWED)]: { name: 'MeasurementAllowed', message: 'The measurement is still whitelisted; remove it before deactivating its workers.' },
+    [Number(C.ERR_NOT_OPERATOR)]: { name: 'NotOperator', message: "Only the worker's operator may send this message." },
+    [Number(C.ERR_NOT_ROOT)]: { name: 'NotRoot', message: "Only the worker's root may send this message." },
+    [Number(C.ERR_NOT_ACTIVE)]: { name: 'NotActive', message: 'The worker has no active, attested stake for this operation.' },
+    [Number(C.ERR_STILL_UNBONDING)]: { name: 'StillUnbonding', message: 'The unbonding period has not passed yet.' },
+    [Number(C.ERR_NOTHING_TO_WITHDRAW)]: { name: 'NothingToWithdraw', message: 'There is no unbonding stake to withdraw.' },
+    [Number(C.ERR_PRICE_TOO_HIGH)]: { name: 'PriceTooHigh', message: "The price is above the root's maximum price." },
+    [Number(C.ERR_BAD_PROOF_SIG)]: { name: 'BadProofSignature', message: "A receipt in the slash proof is not signed by the worker's TEE key." },
+    [Number(C.ERR_NOT_EQUIVOCATION)]: { name: 'NotEquivocation', message: 'The two receipts do not contradict each other.' },
+    [Number(C.ERR_NOTHING_TO_SLASH)]: { name: 'NothingToSlash', message: 'The worker has no attested key or no bonded stake left to slash.' },
+    [Number(C.ERR_STALE_ATTESTATION)]: { name: 'StaleAttestation', message: 'The attestation is not newer than the one in force.' },
+    [Number(C.ERR_KEY_BANNED)]: { name: 'KeyBanned', message: 'This TEE key was slashed on this worker; attest a new key.' },
+    [Number(C.ERR_NO_STAKE)]: { name: 'NoStake', message: 'The worker has no active stake to unbond.' },
+    [Number(C.ERR_NOT_CLIENT)]: { name: 'NotClient', message: "Only the escrow's client may send this message." },
+    [Number(C.ERR_NOT_ESCROW_WORKER)]: { name: 'NotEscrowWorker', message: "Only the escrow's worker contract may answer its query." },
+    [Number(C.ERR_WRONG_STATE)]: { name: 'WrongState', message: "The message is not valid in the escrow's current state." },
+    [Number(C.ERR_BAD_RECEIPT)]: { name: 'BadReceipt', message: 'The receipt is for another escrow or epoch, or has a wrong tag.' },
+    [Number(C.ERR_BAD_RECEIPT_SIG)]: { name: 'BadReceiptSignature', message: "The receipt is not signed by the worker's attested TEE key." },
+    [Number(C.ERR_STALE_RECEIPT)]: { name: 'StaleReceipt', message: 'The receipt is not newer than the last one settled (sequence or totals).' },
+    [Number(C.ERR_PRICE_ABOVE_CAP)]: { name: 'PriceAboveCap', message: "The receipt's cost is above the client's price cap." },
+    [Number(C.ERR_DISPUTE_WINDOW_OVER)]: { name: 'DisputeWindowOver', message: 'The escrow is closed and its dispute window is over.' },
+    [Number(C.ERR_WINDOW_NOT_OVER)]: { name: 'WindowNotOver', message: 'The dispute window is still open; withdraw after closeAt.' },
+    [Number(C.ERR_NOT_PARTY)]: { name: 'NotParty', message: "Only the escrow's client or the worker's operator may refresh it." },
+};
+
+export class CocoonError extends Error {
+    constructor(readonly exitCode: number, readonly errorName: string, message: string) {
+        super(message);
+        this.name = 'CocoonError';
+    }
+}
+
+/** A named error for an exit code (TVM's own codes get a generic sentence). */
+export function errorForExitCode(code: number): CocoonError {
+    const known = EXIT_CODES[code];
+    if (known) return new CocoonError(code, known.name, `${known.name} (exit ${code}): ${known.message}`);
+    if (code === -14 || code === 13) return new CocoonError(code, 'OutOfGas', `OutOfGas (exit ${code}): the message ran out of gas; attach more TON.`);
+    return new CocoonError(code, 'ExitCode', `the transaction failed with exit code ${code}`);
+}

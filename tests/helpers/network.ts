@@ -1,0 +1,96 @@
+// A sandbox network for tests: root deployed with default params, one measurement and one verifier
+// key whitelisted, helpers to register workers and open escrows.
+import { Blockchain, SandboxContract, TreasuryContract, SendMessageResult } from '@ton/sandbox';
+import { Address, toNano, Cell } from '@ton/core';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+    CocoonRoot, Worker, ClientEscrow, Params,
+    defaultParams, rootFor, workerFor, escrowFor,
+    keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatement, Statement, SignedStatement,
+    signReceipt, UsageReceipt, SignedUsageReceipt,
+} from '../../src/sdk';
+
+export const MODEL = 'llama-3-8b-instruct';
+export const MEASUREMENT = BigInt('0x' + createHash('sha256').update('cocoon-worker-image:v1|' + MODEL).digest('hex'));
+
+export function seededKey(label: string): Ed25519Key {
+    return keyFromSeed(createHash('sha256').update('cocoon-test:' + label).digest());
+}
+
+export interface Net {
+    chain: Blockchain;
+    owner: SandboxContract<TreasuryContract>;
+    root: SandboxContract<CocoonRoot>;
+    verifier: Ed25519Key;
+    params: Params;
+}
+
+export async function createNet(opts: { params?: Partial<Params>; networkId?: number } = {}): Promise<Net> {
+    const chain = await Blockchain.create();
+    chain.now = 1_800_000_000;
+    const owner = await chain.treasury('owner');
+    const params = defaultParams(opts.params as any);
+    const root = chain.openContract(await rootFor(owner.address, opts.networkId ?? 1, params));
+    const dep = await root.send(owner.getSender(), { value: toNano('1') }, null);
+    expect(dep.transactions).toHaveTransaction({ to: root.address, deploy: true, success: true });
+    const verifier = seededKey('verifier');
+    await root.send(owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: MEASUREMENT, model: MODEL });
+    await root.send(owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(verifier.publicKey) });
+    return { chain, owner, root, verifier, params };
+}
+
+export interface WorkerHandle {
+    operator: SandboxContract<TreasuryContract>;
+    worker: SandboxContract<Worker>;
+    tee: Ed25519Key;
+    attestation: SignedStatement;
+}
+
+export function makeStatement(net: Net, operator: Address, tee: Ed25519Key, over: Partial<Statement> = {}): Statement {
+    const now = net.chain.now ?? Math.floor(Date.now() / 1000);
+    return {
+        root: net.root.address, operator, expiresAt: now + 7 * 86400, issuedAt: now,
+        teeKey: publicKeyToBigInt(tee.publicKey), measurement: MEASUREMENT,
+        tlsKeyHash: BigInt('0x' + createHash('sha256').update('tls:' + operator.toString()).digest('hex')),
+        ...over,
+    };
+}
+
+export const REGISTER_GAS = toNano('0.3');
+
+export async function registerWorker(net: Net, name: string, stake = toNano('100'), over: Partial<Statement> = {}): Promise<WorkerHandle & { result: SendMessageResult }> {
+    const operator = await net.chain.treasury(name);
+    const tee = seededKey('tee:' + name);
+    const worker = net.chain.openContract(await workerFor(net.root.address, operator.address));
+    const attestation = signStatement(makeStatement(net, operator.address, tee, over), net.verifier);
+    const result = await worker.send(operator.getSender(), { value: stake + REGISTER_GAS }, {
+        $$type: 'RegisterWorker', queryId: 1n, stake, attestation: attestation.cell,
+    });
+    return { operator, worker, tee, attestation, result };
+}
+
+export interface EscrowHandle {
+    client: SandboxContract<TreasuryContract>;
+    escrow: SandboxContract<ClientEscrow>;
+    result: SendMessageResult;
+}
+
+export async function openEscrow(net: Net, w: WorkerHandle, clientName: string, deposit = toNano('5'), maxPrice = toNano('0.5')): Promise<EscrowHandle> {
+    const client = await net.chain.treasury(clientName);
+    const escrow = net.chain.openContract(await escrowFor(w.worker.address, client.address));
+    const result = await escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, {
+        $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice,
+    });
+    return { client, escrow, result };
+}
+
+export async function signedReceiptFor(e: EscrowHandle, tee: Ed25519Key, r: Omit<UsageReceipt, 'escrow' | 'epoch'> & { epoch?: bigint }): Promise<SignedUsageReceipt> {
+    const st = await e.escrow.getState();
+    return signReceipt({ escrow: e.escrow.address, epoch: r.epoch ?? st.epoch, seq: r.seq, tokens: r.tokens, cost: r.cost }, tee);
+}
+
+export function claimBody(s: SignedUsageReceipt) {
+    return { $$type: 'Claim' as const, queryId: 0n, signature: s.signature.subarray(0), receipt: s.cell };
+}
+
+export { randomBytes, Cell };
