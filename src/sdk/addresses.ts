@@ -13,7 +13,7 @@ export function emptyWorkerState(): WorkerState {
 export function emptyEscrowState(): EscrowState {
     return {
         $$type: 'EscrowState', state: 0n, deposit: 0n, maxPrice: 0n, epoch: 0n, lastSeq: 0n, lastTokens: 0n,
-        lastCost: 0n, paid: 0n, closeAt: 0n, teeKey: 0n, feeBps: 0n, disputeWindow: 0n, operator: null, root: null,
+        lastCost: 0n, paid: 0n, feesOwed: 0n, closeAt: 0n, teeKey: 0n, feeBps: 0n, disputeWindow: 0n, operator: null, root: null,
     };
 }
 

@@ -5,3 +5,4 @@ export * from './receipt';
 export * from './addresses';
 export * from './errors';
 export * from './defaults';
+export * from './chain';
