@@ -6,7 +6,7 @@ describe('smoke', () => {
     it('registers a worker, opens an escrow and settles a claim', async () => {
         const net = await createNet();
         const w = await registerWorker(net, 'op1');
-        expect(w.result.transactions).toHaveTransaction({ from: w.worker.address, to: net.root.address, success: true });
+        expect(w.result.transactions).toHaveTransaction({ from: net.root.address, to: w.worker.address, deploy: true, success: true });
         const info = await w.worker.getInfo();
         expect(info.active).toBe(true);
         expect(info.stake).toBe(toNano('100'));

@@ -1,19 +1,19 @@
 // Addresses of the child contracts, derived exactly as the contracts derive them.
 import { Address } from '@ton/core';
-import { Worker, ClientEscrow, type WorkerState, type EscrowState } from './contracts';
+import { Worker, ClientEscrow, type WorkerState, type EscrowBook } from './contracts';
 
 export function emptyWorkerState(): WorkerState {
     return {
         $$type: 'WorkerState', status: 0n, stake: 0n, pending: 0n, unbonding: 0n, unbondingSince: 0n,
-        rewardStake: 0n, checkpoint: 0n, accrued: 0n, price: 0n, teeKey: 0n, expiresAt: 0n, issuedAt: 0n,
-        bannedKey: 0n, attestation: null, params: null, endpoint: null,
+        price: 0n, teeKey: 0n, expiresAt: 0n, issuedAt: 0n, rewardStake: 0n, checkpoint: 0n, accrued: 0n,
+        params: null, attestation: null, extra: null,
     };
 }
 
-export function emptyEscrowState(): EscrowState {
+export function emptyEscrowState(): EscrowBook {
     return {
-        $$type: 'EscrowState', state: 0n, deposit: 0n, maxPrice: 0n, epoch: 0n, lastSeq: 0n, lastTokens: 0n,
-        lastCost: 0n, paid: 0n, feesOwed: 0n, closeAt: 0n, teeKey: 0n, feeBps: 0n, disputeWindow: 0n, operator: null, root: null,
+        $$type: 'EscrowBook', state: 0n, deposit: 0n, paid: 0n, feesOwed: 0n, lastSeq: 0n, lastTokens: 0n,
+        lastCost: 0n, closeAt: 0n, terms: null,
     };
 }
 

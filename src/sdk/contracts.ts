@@ -5,6 +5,10 @@ export { Worker } from '../../wrappers/Worker';
 export {
     ClientEscrow,
     type EscrowState,
+    type EscrowBook,
+    type EscrowTerms,
     storeEscrowState,
     loadEscrowState,
+    storeEscrowTerms,
+    loadEscrowTerms,
 } from '../../wrappers/ClientEscrow';

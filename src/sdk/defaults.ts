@@ -1,6 +1,6 @@
 // Sensible default parameters for a new network (the demo and the tests use them).
-import { toNano, Dictionary, Address, Cell } from '@ton/core';
-import { CocoonRoot, type Params, type RewardState } from './contracts';
+import { toNano, Dictionary, Address, Cell, beginCell } from '@ton/core';
+import { CocoonRoot, storeParams, type Params, type RewardState } from './contracts';
 
 export function defaultParams(over: Partial<Omit<Params, '$$type'>> = {}): Params {
     return {
@@ -22,10 +22,14 @@ export function emptyRewardState(): RewardState {
     return { $$type: 'RewardState', totalStake: 0n, acc: 0n, rewardPool: 0n, treasury: 0n };
 }
 
+export function paramsCell(p: Params): Cell {
+    return beginCell().store(storeParams(p)).endCell();
+}
+
 /** The root contract for (owner, networkId, params): its address is fixed by these three. */
 export async function rootFor(owner: Address, networkId: number, params: Params): Promise<CocoonRoot> {
     return CocoonRoot.fromInit(
-        owner, BigInt(networkId), null, false, params,
+        owner, BigInt(networkId), null, false, paramsCell(params),
         Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Cell()),
         Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool()),
         emptyRewardState(),

@@ -30,8 +30,6 @@ export const EXIT_CODES: Record<number, { name: string; message: string }> = {
     [Number(C.ERR_BAD_PROOF_SIG)]: { name: 'BadProofSignature', message: "A receipt in the slash proof is not signed by the worker's TEE key." },
     [Number(C.ERR_NOT_EQUIVOCATION)]: { name: 'NotEquivocation', message: 'The two receipts do not contradict each other.' },
     [Number(C.ERR_NOTHING_TO_SLASH)]: { name: 'NothingToSlash', message: 'The worker has no attested key or no bonded stake left to slash.' },
-    [Number(C.ERR_STALE_ATTESTATION)]: { name: 'StaleAttestation', message: 'The attestation is not newer than the one in force.' },
-    [Number(C.ERR_KEY_BANNED)]: { name: 'KeyBanned', message: 'This TEE key was slashed on this worker; attest a new key.' },
     [Number(C.ERR_NO_STAKE)]: { name: 'NoStake', message: 'The worker has no active stake to unbond.' },
     [Number(C.ERR_NOT_CLIENT)]: { name: 'NotClient', message: "Only the escrow's client may send this message." },
     [Number(C.ERR_NOT_ESCROW_WORKER)]: { name: 'NotEscrowWorker', message: "Only the escrow's worker contract may answer its query." },

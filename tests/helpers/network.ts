@@ -56,14 +56,14 @@ export function makeStatement(net: Net, operator: Address, tee: Ed25519Key, over
     };
 }
 
-export const REGISTER_GAS = toNano('0.3');
+export const REGISTER_GAS = toNano('0.2');
 
 export async function registerWorker(net: Net, name: string, stake = toNano('100'), over: Partial<Statement> = {}): Promise<WorkerHandle & { result: SendMessageResult }> {
     const operator = await net.chain.treasury(name);
     const tee = seededKey('tee:' + name);
     const worker = net.chain.openContract(await workerFor(net.root.address, operator.address));
     const attestation = signStatement(makeStatement(net, operator.address, tee, over), net.verifier);
-    const result = await worker.send(operator.getSender(), { value: stake + REGISTER_GAS }, {
+    const result = await net.root.send(operator.getSender(), { value: stake + REGISTER_GAS }, {
         $$type: 'RegisterWorker', queryId: 1n, stake, attestation: attestation.cell,
     });
     return { operator, worker, tee, attestation, result };
