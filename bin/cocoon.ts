@@ -1,0 +1,248 @@
+// The Cocoon client CLI: list workers, manage an escrow, chat with pinned TLS and verified receipts.
+//
+//   cocoon workers --model M                 active workers for a model, cheapest first
+//   cocoon open-escrow --worker W --deposit 1 --max-price 0.5
+//   cocoon top-up --worker W --amount 1
+//   cocoon escrow --worker W                 the escrow's state and the latest receipt held
+//   cocoon chat "prompt" [--worker W]        streams the answer to stdout
+//   cocoon close --worker W                  starts the dispute window
+//   cocoon withdraw --worker W               after the window: the rest of the deposit comes back
+//
+// --network testnet|mainnet needs --root (or COCOON_ROOT) and COCOON_CLIENT_MNEMONIC (24 words of a
+// v4R2 wallet); COCOON_TONCENTER_API_KEY is optional. --network sandbox starts a whole local network
+// (root + three worker nodes on loopback, development backend) for this one command: nothing persists.
+import { Command, Option } from 'commander';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { toNano } from '@ton/core';
+import { ESCROW_OPEN, type Chain } from '../src/sdk';
+import { formatTable, formatTime } from '../src/sdk/format';
+import {
+    CocoonClient, ClientError, connectRemote, parseAddressArg, remoteEventSource, sandboxEventSource, stateName,
+    type WorkerListing,
+} from '../src/client';
+
+type NetworkArg = 'sandbox' | 'testnet' | 'mainnet';
+
+interface GlobalOpts {
+    network: NetworkArg;
+    root?: string;
+    toncenter?: string;
+    receipts?: string;
+    verbose: boolean;
+}
+
+interface Ctx {
+    client: CocoonClient;
+    chain: Chain;
+    network: NetworkArg;
+    /** sandbox only: move the local clock (dispute window) */
+    advance?: (seconds: number) => void;
+    close(): Promise<void>;
+}
+
+const ton = (n: bigint) => {
+    const neg = n < 0n;
+    const a = neg ? -n : n;
+    return `${neg ? '-' : ''}${a / 1_000_000_000n}.${(a % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '') || '0'}`.replace(/\.$/, '');
+};
+
+function tonArg(name: string) {
+    return (v: string): bigint => {
+        if (!/^\d+(\.\d{1,9})?$/.test(v)) throw new ClientError('CONFIG', `${name}: "${v}" is not a TON amount`, 'write it in TON, e.g. 1.5 (at most 9 decimals).');
+        return toNano(v);
+    };
+}
+
+async function context(g: GlobalOpts): Promise<Ctx> {
+    if (g.network === 'sandbox') {
+        const { startLocalNetwork, senderOf } = await import('../src/demo/localNetwork');
+        const net = await startLocalNetwork({
+            workers: 3, prices: [toNano('100'), toNano('150'), toNano('200')], stake: toNano('100'), completionTokens: 48,
+            extraWallets: ['client'], print: g.verbose ? (l) => console.error(l) : undefined,
+        });
+        console.error(`[sandbox] local network with ${net.nodes.length} worker nodes started for this command (nothing persists)`);
+        const client = new CocoonClient({ chain: net.chain, root: net.root, wallet: senderOf(net.wallets.client), events: sandboxEventSource(net.bc, net.root) });
+        return {
+            client, chain: net.chain, network: 'sandbox',
+            advance: (s) => { net.bc.now = (net.bc.now ?? Math.floor(Date.now() / 1000)) + s; },
+            close: async () => { client.close(); await net.stop(); },
+        };
+    }
+    const root = parseAddressArg('--root', g.root ?? process.env.COCOON_ROOT);
+    const conn = await connectRemote({
+        network: g.network, mnemonic: process.env.COCOON_CLIENT_MNEMONIC, mnemonicEnv: 'COCOON_CLIENT_MNEMONIC',
+        endpoint: g.toncenter, apiKey: process.env.COCOON_TONCENTER_API_KEY,
+    });
+    const receiptsFile = g.receipts ?? join(homedir(), '.cocoon', `receipts-${g.network}-${root.toRawString().slice(2, 14)}.json`);
+    const client = new CocoonClient({ chain: conn.chain, root, wallet: conn.wallet, events: remoteEventSource(conn.client, root), receiptsFile });
+    if (g.verbose) console.error(`client wallet ${conn.wallet.address.toString({ testOnly: g.network === 'testnet' })}, receipts in ${receiptsFile}`);
+    return { client, chain: conn.chain, network: g.network, close: async () => client.close() };
+}
+
+/** Runs a command with a context, turning errors into "what went wrong — what to do" and exit 1. */
+function action<A extends unknown[]>(program: Command, fn: (ctx: Ctx, ...args: A) => Promise<void>) {
+    return async (...args: A) => {
+        let ctx: Ctx | null = null;
+        try {
+            ctx = await context(program.opts<GlobalOpts>());
+            await fn(ctx, ...args);
+        } catch (e) {
+            if (e instanceof ClientError) console.error(`error: ${e.message}`);
+            else console.error(`error: ${(e as Error).message}`);
+            process.exitCode = 1;
+        } finally {
+            await ctx?.close();
+        }
+    };
+}
+
+/** The worker named by --worker, or in the sandbox the cheapest listed one. */
+async function pickWorker(ctx: Ctx, worker: string | undefined, model?: string): Promise<WorkerListing> {
+    if (worker) return ctx.client.listing(parseAddressArg('--worker', worker));
+    const { workers } = await ctx.client.listWorkers({ model });
+    if (workers.length === 0) throw new ClientError('WORKER_UNAVAILABLE', `no active worker${model ? ` for ${model}` : ''}`, 'try again later or another --model.');
+    if (ctx.network !== 'sandbox') {
+        for (const w of workers) {
+            const v = await ctx.client.escrows.view(w.worker);
+            if (v.state?.state === ESCROW_OPEN) return w;
+        }
+        throw new ClientError('ESCROW', 'you have no open escrow with any active worker', 'pick one with cocoon workers, then cocoon open-escrow --worker <address>.');
+    }
+    return workers[0];
+}
+
+/** Sandbox only: commands that need an escrow get one, since the network is new each time. */
+async function sandboxEscrow(ctx: Ctx, w: WorkerListing): Promise<void> {
+    if (ctx.network !== 'sandbox') return;
+    const v = await ctx.client.escrows.view(w.worker);
+    if (v.state?.state === ESCROW_OPEN) return;
+    await ctx.client.escrows.open(w.worker, toNano('1'), w.price);
+    console.error(`[sandbox] opened an escrow of 1 TON with ${w.worker.toString()}`);
+}
+
+function buildProgram(): Command {
+    const program = new Command('cocoon')
+        .description('Cocoon client: confidential AI inference paid from an on-chain escrow')
+        .addOption(new Option('--network <name>', 'sandbox starts a local network for the command').choices(['sandbox', 'testnet', 'mainnet']).default('testnet'))
+        .option('--root <address>', 'the network\'s CocoonRoot (default: $COCOON_ROOT)')
+        .option('--toncenter <url>', 'toncenter JSON-RPC endpoint (default: the network\'s)')
+        .option('--receipts <file>', 'where the latest receipt per escrow is kept (default: ~/.cocoon/receipts-<network>-<root>.json)')
+        .option('-v, --verbose', 'progress on stderr', false)
+        .showHelpAfterError();
+
+    program.command('workers')
+        .description('list active workers, cheapest first')
+        .option('--model <name>', 'only workers attested for this model')
+        .option('--max-price <ton>', 'only workers at or below this price (TON per 1M tokens)', tonArg('--max-price'))
+        .option('--all', 'also show skipped workers and why', false)
+        .action(action(program, async (ctx, o: { model?: string; maxPrice?: bigint; all: boolean }) => {
+            const r = await ctx.client.listWorkers({ model: o.model, maxPrice: o.maxPrice });
+            console.log(formatTable(['worker', 'model', 'price TON/1M', 'attested until', 'stake TON', 'endpoint'],
+                r.workers.map((w) => [w.worker.toString(), w.model, ton(w.price), formatTime(w.expiresAt), ton(w.stake), w.endpoint])));
+            if (o.all && r.skipped.length) {
+                console.log('\nskipped');
+                console.log(formatTable(['worker', 'reason'], r.skipped.map((s) => [s.worker.toString(), s.reason])));
+            }
+            if (r.workers.length === 0) console.error('no active worker matches; try without --model or --max-price');
+        }));
+
+    program.command('open-escrow')
+        .description('open (deploy) your escrow with a worker')
+        .requiredOption('--worker <address>', 'the Worker contract')
+        .requiredOption('--deposit <ton>', 'TON to deposit', tonArg('--deposit'))
+        .option('--max-price <ton>', "your cap, TON per 1M tokens (default: the worker's current price)", tonArg('--max-price'))
+        .action(action(program, async (ctx, o: { worker: string; deposit: bigint; maxPrice?: bigint }) => {
+            const w = await ctx.client.listing(parseAddressArg('--worker', o.worker));
+            const st = await ctx.client.escrows.open(w.worker, o.deposit, o.maxPrice ?? w.price);
+            console.log(`escrow ${(await ctx.client.escrows.addressFor(w.worker)).toString()} open: deposit ${ton(st.deposit)} TON, max price ${ton(st.maxPrice)} TON/1M, epoch ${st.epoch}`);
+        }));
+
+    program.command('top-up')
+        .description('add TON to your open escrow')
+        .requiredOption('--worker <address>', 'the Worker contract')
+        .requiredOption('--amount <ton>', 'TON to add', tonArg('--amount'))
+        .action(action(program, async (ctx, o: { worker: string; amount: bigint }) => {
+            const w = await ctx.client.listing(parseAddressArg('--worker', o.worker));
+            await sandboxEscrow(ctx, w);
+            const st = await ctx.client.escrows.topUp(w.worker, o.amount);
+            console.log(`deposit now ${ton(st.deposit)} TON`);
+        }));
+
+    program.command('escrow')
+        .description("your escrow's state with a worker and the latest receipt you hold")
+        .requiredOption('--worker <address>', 'the Worker contract')
+        .action(action(program, async (ctx, o: { worker: string }) => {
+            const worker = parseAddressArg('--worker', o.worker);
+            const v = await ctx.client.escrows.view(worker);
+            if (!v.state) {
+                console.log(`no escrow at ${v.address.toString()} (never opened, refused, or withdrawn)`);
+                return;
+            }
+            const s = v.state;
+            const r = ctx.client.receipts.latest(v.address);
+            console.log(formatTable(['field', 'value'], [
+                ['escrow', v.address.toString()], ['state', stateName(s.state)], ['deposit', `${ton(s.deposit)} TON`], ['paid', `${ton(s.paid)} TON`],
+                ['max price', `${ton(s.maxPrice)} TON/1M`], ['epoch', s.epoch.toString()], ['settled seq', s.lastSeq.toString()],
+                ['close at', formatTime(s.closeAt)],
+                ['latest receipt held', r ? `seq ${r.seq}, ${r.tokens} tokens, ${ton(r.cost)} TON` : '-'],
+            ]));
+        }));
+
+    program.command('chat')
+        .description('send a prompt; the answer streams to stdout, the receipt is checked before exit')
+        .argument('<prompt>', 'the user message')
+        .option('--worker <address>', 'the Worker contract (default: the cheapest one you have an open escrow with)')
+        .option('--model <name>', 'model to ask for (default: the worker\'s)')
+        .option('--system <text>', 'a system message')
+        .option('--max-tokens <n>', 'completion token limit', (v) => Number.parseInt(v, 10), 256)
+        .option('--no-stream', 'wait for the whole answer')
+        .action(action(program, async (ctx, prompt: string, o: { worker?: string; model?: string; system?: string; maxTokens: number; stream: boolean }) => {
+            const w = await pickWorker(ctx, o.worker, o.model);
+            await sandboxEscrow(ctx, w);
+            const session = await ctx.client.session(w);
+            const messages = [...(o.system ? [{ role: 'system' as const, content: o.system }] : []), { role: 'user' as const, content: prompt }];
+            const out = await session.chat({ model: o.model ?? w.model, messages, max_tokens: o.maxTokens }, {
+                stream: o.stream, onDelta: (d) => process.stdout.write(d),
+            });
+            if (!o.stream) process.stdout.write(out.content);
+            process.stdout.write('\n');
+            const r = out.receipt;
+            console.error(`[receipt seq ${r.seq} verified: ${r.requestTokens} tokens, ${ton(r.requestCost)} TON; escrow total ${r.tokens} tokens, ${ton(r.cost)} TON]`);
+        }));
+
+    program.command('close')
+        .description('close your escrow: the worker may still claim during the dispute window')
+        .requiredOption('--worker <address>', 'the Worker contract')
+        .action(action(program, async (ctx, o: { worker: string }) => {
+            const w = await ctx.client.listing(parseAddressArg('--worker', o.worker));
+            await sandboxEscrow(ctx, w);
+            const st = await ctx.client.escrows.close(w.worker);
+            console.log(`escrow closing; withdraw after ${formatTime(st.closeAt)}`);
+        }));
+
+    program.command('withdraw')
+        .description('after the dispute window: take back what is left of the deposit')
+        .requiredOption('--worker <address>', 'the Worker contract')
+        .action(action(program, async (ctx, o: { worker: string }) => {
+            const worker = parseAddressArg('--worker', o.worker);
+            if (ctx.network === 'sandbox') {
+                const w = await ctx.client.listing(worker);
+                await sandboxEscrow(ctx, w);
+                const st = await ctx.client.escrows.close(worker);
+                ctx.advance!(Number(st.disputeWindow) + 1);
+                console.error('[sandbox] closed the escrow and moved the local clock past the dispute window');
+            }
+            const amount = await ctx.client.escrows.withdraw(worker);
+            ctx.client.receipts.forget(await ctx.client.escrows.addressFor(worker));
+            console.log(`withdrawn: ${ton(amount)} TON back to ${ctx.client.address.toString()}`);
+        }));
+
+    return program;
+}
+
+// Run directly (ts-node bin/cocoon.ts) or through the bin/cocoon.js shim, which requires this file.
+buildProgram().parseAsync(process.argv).catch((e) => {
+    console.error(`error: ${(e as Error).message}`);
+    process.exitCode = 1;
+});

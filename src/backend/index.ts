@@ -1,0 +1,4 @@
+export * from './types';
+export * from './tokens';
+export * from './openaiCompatible';
+export * from './devBackend';

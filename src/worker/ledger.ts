@@ -1,0 +1,225 @@
+// The receipt ledger: the node's only state. Per escrow+epoch the latest cumulative receipt, and
+// every receipt ever issued, in SQLite. A receipt is committed here BEFORE it is returned, so a crash
+// or restart never makes the node sign a second, different receipt with the same sequence number
+// (two such receipts are an equivocation proof that slashes the operator's stake).
+//
+// Durability: WAL with synchronous=FULL. In WAL mode NORMAL survives a process crash but may lose
+// the last commits on power loss or an OS crash; a lost receipt that the client already holds would
+// be re-issued with the same seq and different totals, i.e. an equivocation. FULL fsyncs the WAL on
+// every commit: one fsync per answered request, small next to inference time.
+import Database from 'better-sqlite3';
+import { Address, Cell } from '@ton/core';
+import { signedReceiptCell, SignedUsageReceipt, UsageReceipt } from '../sdk';
+import { costIncrement, cumulativeCost } from './pricing';
+
+export interface LedgerPosition {
+    seq: bigint;
+    tokens: bigint;
+    cost: bigint;
+}
+
+export interface IssuedReceipt extends LedgerPosition {
+    escrow: Address;
+    epoch: bigint;
+    requestTokens: bigint;
+    requestCost: bigint;
+    signature: Buffer;
+    /** The SignedReceipt cell (signature + ref receipt). */
+    boc: Buffer;
+    receiptCell: Cell;
+    createdAt: number;
+}
+
+export interface EscrowAccount extends LedgerPosition {
+    escrow: Address;
+    epoch: bigint;
+    /** Highest seq known to be settled on-chain. */
+    claimedSeq: bigint;
+    claimedCost: bigint;
+    /** `open` while the epoch may still be claimed; `done` once the escrow moved on. */
+    status: 'open' | 'done';
+}
+
+export interface IssueRequest {
+    escrow: Address;
+    epoch: bigint;
+    requestTokens: bigint;
+    /** Node price, nanoton per million tokens. */
+    price: bigint;
+    /** The escrow's cap: the cumulative cost never exceeds floor(tokens*maxPrice/1e6). */
+    maxPrice: bigint;
+    /** Signs the receipt (the TEE key); runs inside the ledger transaction. */
+    sign: (r: UsageReceipt) => SignedUsageReceipt;
+}
+
+type Row = Record<string, any>;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS accounts (
+    escrow TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    tokens TEXT NOT NULL,
+    cost TEXT NOT NULL,
+    claimed_seq INTEGER NOT NULL DEFAULT 0,
+    claimed_cost TEXT NOT NULL DEFAULT '0',
+    status TEXT NOT NULL DEFAULT 'open',
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (escrow, epoch)
+);
+CREATE TABLE IF NOT EXISTS receipts (
+    escrow TEXT NOT NULL,
+    epoch TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    tokens TEXT NOT NULL,
+    cost TEXT NOT NULL,
+    request_tokens TEXT NOT NULL,
+    request_cost TEXT NOT NULL,
+    signature BLOB NOT NULL,
+    boc BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (escrow, epoch, seq)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+export class ReceiptLedger {
+    private readonly db: Database.Database;
+    private closed = false;
+
+    constructor(readonly path: string) {
+        this.db = new Database(path);
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = FULL');
+        this.db.pragma('foreign_keys = ON');
+        this.db.pragma('busy_timeout = 5000');
+        this.db.exec(SCHEMA);
+        this.db.defaultSafeIntegers(true);
+        this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1')`).run();
+    }
+
+    /** Pragmas in force, for the start-up log and tests. */
+    settings(): { journalMode: string; synchronous: number } {
+        return {
+            journalMode: String(this.db.pragma('journal_mode', { simple: true })),
+            synchronous: Number(this.db.pragma('synchronous', { simple: true })),
+        };
+    }
+
+    private key(escrow: Address): string {
+        return escrow.toRawString();
+    }
+
+    private account(row: Row): EscrowAccount {
+        return {
+            escrow: Address.parseRaw(row.escrow), epoch: BigInt(row.epoch), seq: BigInt(row.seq), tokens: BigInt(row.tokens),
+            cost: BigInt(row.cost), claimedSeq: BigInt(row.claimed_seq), claimedCost: BigInt(row.claimed_cost), status: row.status,
+        };
+    }
+
+    private receipt(row: Row): IssuedReceipt {
+        const boc = Buffer.from(row.boc);
+        return {
+            escrow: Address.parseRaw(row.escrow), epoch: BigInt(row.epoch), seq: BigInt(row.seq), tokens: BigInt(row.tokens), cost: BigInt(row.cost),
+            requestTokens: BigInt(row.request_tokens), requestCost: BigInt(row.request_cost), signature: Buffer.from(row.signature), boc,
+            receiptCell: Cell.fromBoc(boc)[0].refs[0], createdAt: Number(row.created_at),
+        };
+    }
+
+    /** Latest cumulative position of an escrow epoch (zeros before its first receipt). */
+    position(escrow: Address, epoch: bigint): LedgerPosition {
+        const row = this.db.prepare('SELECT seq, tokens, cost FROM accounts WHERE escrow = ? AND epoch = ?').get(this.key(escrow), epoch.toString()) as Row | undefined;
+        return row ? { seq: BigInt(row.seq), tokens: BigInt(row.tokens), cost: BigInt(row.cost) } : { seq: 0n, tokens: 0n, cost: 0n };
+    }
+
+    accountOf(escrow: Address, epoch: bigint): EscrowAccount | null {
+        const row = this.db.prepare('SELECT * FROM accounts WHERE escrow = ? AND epoch = ?').get(this.key(escrow), epoch.toString()) as Row | undefined;
+        return row ? this.account(row) : null;
+    }
+
+    /**
+     * Computes, signs and commits the next cumulative receipt of an escrow epoch, atomically: the
+     * read of the latest position, the signature and both writes are one SQLite transaction, and it
+     * returns only after the commit.
+     */
+    issue(req: IssueRequest): IssuedReceipt {
+        if (req.requestTokens < 0n) throw new Error('requestTokens must be >= 0');
+        const tx = this.db.transaction((): IssuedReceipt => {
+            const prev = this.position(req.escrow, req.epoch);
+            const tokens = prev.tokens + req.requestTokens;
+            let cost = prev.cost + costIncrement(prev.tokens, tokens, req.price);
+            const cap = cumulativeCost(tokens, req.maxPrice);
+            if (cost > cap) cost = cap < prev.cost ? prev.cost : cap;
+            const seq = prev.seq + 1n;
+            const signed = req.sign({ escrow: req.escrow, epoch: req.epoch, seq, tokens, cost });
+            if (signed.receipt.seq !== seq || signed.receipt.tokens !== tokens || signed.receipt.cost !== cost) {
+                throw new Error('signer returned a different receipt');
+            }
+            const boc = signedReceiptCell(signed).toBoc();
+            const now = Date.now();
+            const k = this.key(req.escrow);
+            const ep = req.epoch.toString();
+            this.db
+                .prepare(`INSERT INTO receipts (escrow, epoch, seq, tokens, cost, request_tokens, request_cost, signature, boc, created_at)
+                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+                .run(k, ep, seq, tokens.toString(), cost.toString(), req.requestTokens.toString(), (cost - prev.cost).toString(), signed.signature, boc, now);
+            this.db
+                .prepare(`INSERT INTO accounts (escrow, epoch, seq, tokens, cost, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                          ON CONFLICT (escrow, epoch) DO UPDATE SET seq = excluded.seq, tokens = excluded.tokens, cost = excluded.cost, updated_at = excluded.updated_at`)
+                .run(k, ep, seq, tokens.toString(), cost.toString(), now);
+            return {
+                escrow: req.escrow, epoch: req.epoch, seq, tokens, cost, requestTokens: req.requestTokens, requestCost: cost - prev.cost,
+                signature: signed.signature, boc, receiptCell: signed.cell, createdAt: now,
+            };
+        });
+        return tx.immediate();
+    }
+
+    /** Every receipt of an escrow epoch, by seq. */
+    receipts(escrow: Address, epoch: bigint): IssuedReceipt[] {
+        const rows = this.db.prepare('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? ORDER BY seq').all(this.key(escrow), epoch.toString()) as Row[];
+        return rows.map((r) => this.receipt(r));
+    }
+
+    latestReceipt(escrow: Address, epoch: bigint): IssuedReceipt | null {
+        const row = this.db.prepare('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? ORDER BY seq DESC LIMIT 1').get(this.key(escrow), epoch.toString()) as Row | undefined;
+        return row ? this.receipt(row) : null;
+    }
+
+    /** Accounts still open with receipts beyond what is known settled. */
+    unsettled(): EscrowAccount[] {
+        const rows = this.db.prepare(`SELECT * FROM accounts WHERE status = 'open' AND seq > claimed_seq ORDER BY updated_at`).all() as Row[];
+        return rows.map((r) => this.account(r));
+    }
+
+    accounts(): EscrowAccount[] {
+        return (this.db.prepare('SELECT * FROM accounts ORDER BY escrow, epoch').all() as Row[]).map((r) => this.account(r));
+    }
+
+    /** Records what the chain shows as settled (never moves backwards). */
+    markSettled(escrow: Address, epoch: bigint, seq: bigint, cost: bigint): void {
+        this.db
+            .prepare(`UPDATE accounts SET claimed_seq = MAX(claimed_seq, ?), claimed_cost = CASE WHEN ? > claimed_seq THEN ? ELSE claimed_cost END
+                      WHERE escrow = ? AND epoch = ?`)
+            .run(seq, seq, cost.toString(), this.key(escrow), epoch.toString());
+    }
+
+    /** The escrow epoch is over (withdrawn or reopened): nothing more can be claimed for it. */
+    markDone(escrow: Address, epoch: bigint): void {
+        this.db.prepare(`UPDATE accounts SET status = 'done' WHERE escrow = ? AND epoch = ?`).run(this.key(escrow), epoch.toString());
+    }
+
+    /** Total issued cost not known settled, over open accounts (nanoton). */
+    unclaimedTotal(): bigint {
+        let sum = 0n;
+        for (const r of this.db.prepare(`SELECT cost, claimed_cost FROM accounts WHERE status = 'open'`).all() as Row[]) sum += BigInt(r.cost) - BigInt(r.claimed_cost);
+        return sum;
+    }
+
+    close(): void {
+        if (this.closed) return;
+        this.closed = true;
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+        this.db.close();
+    }
+}

@@ -1,0 +1,545 @@
+// The worker node end to end on the sandbox chain: the official `openai` client over the node's real
+// HTTPS server, receipts checked against the TEE key and the price, refusals, a restart, and the
+// claim loop settling on-chain.
+import '@ton/test-utils';
+import { request as httpsRequest, Agent } from 'node:https';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, basename, dirname } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import OpenAI, { APIError } from 'openai';
+import { Address, Cell, toNano } from '@ton/core';
+import {
+    SandboxChain, escrowAddress, parseSignedReceiptCell, verifyReceipt, parseSignedAttestation, verifySignedAttestation,
+    publicKeyToBigInt, loadEscrowPayout, generateSelfSignedCert, tlsKeyHashOfCert, hex256, keyFromSeed, signStatement, buildStatementCell,
+} from '../src/sdk';
+import { DevBackend, devAnswerTokens, countPromptTokens } from '../src/backend';
+import {
+    startWorkerNode, WorkerNodeHandle, DevAttestationProvider, ClaimOutcome, cumulativeCost, WorkerConfigInput, parseWorkerConfig, ConfigError,
+    TdxAttestationProvider, TdxUnavailableError, TsmFs,
+} from '../src/worker';
+import { createNet, registerWorker, openEscrow, MODEL, MEASUREMENT, Net, WorkerHandle, EscrowHandle } from './helpers/network';
+
+/** Chat messages as both the openai client and the backend accept them. */
+type Msg = { role: 'system' | 'user'; content: string };
+
+const PRICE = toNano('0.5'); // nanoton per million tokens: 500 nanoton per token
+const MAX_BODY = 64 * 1024;
+const THRESHOLD = 50_000n;
+
+interface RawResponse {
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    text: string;
+    json: any;
+    peerCertDer: Buffer | null;
+}
+
+describe('worker node (sandbox, HTTPS, openai client)', () => {
+    let net: Net;
+    let w: WorkerHandle;
+    let dev: DevBackend;
+    let node: WorkerNodeHandle;
+    let dir: string;
+    let certPem: string;
+    let agent: Agent;
+    let main: EscrowHandle;
+    let capped: EscrowHandle;
+    const claims: ClaimOutcome[] = [];
+
+    const messages: Msg[] = [{ role: 'user', content: 'What is Cocoon on TON?' }];
+
+    function config(over: Partial<WorkerConfigInput> = {}): WorkerConfigInput {
+        return {
+            model: MODEL, host: '127.0.0.1', port: 0,
+            backend: { url: dev.url, model: 'dev-model', timeoutMs: 10_000 },
+            root: net.root.address.toString(), operator: w.operator.address.toString(), measurement: hex256(MEASUREMENT),
+            tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
+            dbPath: join(dir, 'ledger.db'), maxBodyBytes: MAX_BODY,
+            escrowCacheMs: 60_000, workerCacheMs: 60_000,
+            claim: { threshold: 10n ** 12n, intervalMs: 3_600_000, value: toNano('0.05') },
+            shutdownGraceMs: 5_000, logLevel: 'silent',
+            ...over,
+        };
+    }
+
+    async function start(over: Partial<WorkerConfigInput> = {}): Promise<WorkerNodeHandle> {
+        return startWorkerNode(config(over), {
+            chain: new SandboxChain(net.chain), operatorSender: w.operator.getSender(), teeKey: w.tee,
+            attestationProvider: new DevAttestationProvider(net.verifier), onClaim: (c) => claims.push(c),
+        });
+    }
+
+    function ai(escrow?: Address | string): OpenAI {
+        return new OpenAI({
+            baseURL: node.url + '/v1', apiKey: 'unused', maxRetries: 0, httpAgent: agent,
+            defaultHeaders: escrow ? { 'X-Cocoon-Escrow': escrow.toString() } : {},
+        });
+    }
+
+    function raw(method: string, path: string, opts: { headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
+        return new Promise((resolve, reject) => {
+            const u = new URL(node.url + path);
+            const req = httpsRequest({ hostname: u.hostname, port: u.port, path: u.pathname, method, headers: opts.headers, ca: certPem, agent: false }, (res) => {
+                const peer = (res.socket as any).getPeerCertificate?.();
+                let text = '';
+                res.setEncoding('utf8');
+                res.on('data', (d) => (text += d));
+                res.on('end', () => {
+                    let json: any = null;
+                    try {
+                        json = JSON.parse(text);
+                    } catch {
+                        json = null;
+                    }
+                    resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, peerCertDer: peer?.raw ?? null });
+                });
+            });
+            req.on('error', reject);
+            if (opts.body !== undefined) req.write(opts.body);
+            req.end();
+        });
+    }
+
+    async function refused(p: Promise<unknown>, status: number, code: string): Promise<APIError> {
+        const err = await p.then(() => null, (e) => e);
+        expect(err).toBeInstanceOf(APIError);
+        expect({ status: (err as APIError).status, code: (err as APIError).code }).toEqual({ status, code });
+        expect((err as APIError).message.length).toBeGreaterThan(10);
+        return err as APIError;
+    }
+
+    const receiptOf = (boc: string) => parseSignedReceiptCell(Cell.fromBoc(Buffer.from(boc, 'base64'))[0]);
+
+    beforeAll(async () => {
+        net = await createNet();
+        dir = mkdtempSync(join(tmpdir(), 'cocoon-node-'));
+        const cert = await generateSelfSignedCert();
+        certPem = cert.certPem;
+        writeFileSync(join(dir, 'cert.pem'), cert.certPem);
+        writeFileSync(join(dir, 'key.pem'), cert.keyPem, { mode: 0o600 });
+        agent = new Agent({ ca: certPem, keepAlive: true });
+
+        // The operator registers a worker whose attestation binds the node's TEE key and TLS key.
+        w = await registerWorker(net, 'op1', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(certPem) });
+        expect((await w.worker.getInfo()).active).toBe(true);
+        const setPrice = (price: bigint) => w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price });
+        // an escrow whose cap is below the price the node will charge
+        await setPrice(toNano('0.4'));
+        capped = await openEscrow(net, w, 'capped', toNano('1'), toNano('0.4'));
+        expect((await capped.escrow.getState()).state).toBe(2n);
+        await setPrice(PRICE);
+        expect((await w.worker.getInfo()).price).toBe(PRICE);
+        main = await openEscrow(net, w, 'client1', toNano('5'), PRICE);
+        expect((await main.escrow.getState()).state).toBe(2n);
+
+        dev = await DevBackend.start({ tokens: 50, delayMs: 1 });
+        node = await start();
+    });
+
+    afterAll(async () => {
+        await node?.stop();
+        await dev?.stop();
+        agent?.destroy();
+        if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('serves its model list and an attestation bound to the TLS key it presents', async () => {
+        const models = await ai().models.list();
+        expect(models.data.map((m) => [m.id, m.object, m.owned_by])).toEqual([[MODEL, 'model', 'cocoon']]);
+
+        const r = await raw('GET', '/attestation');
+        expect(r.status).toBe(200);
+        const att = parseSignedAttestation(Cell.fromBoc(Buffer.from(r.json.attestationBoc, 'base64'))[0]);
+        expect(verifySignedAttestation(att)).toBe(true);
+        const presented = tlsKeyHashOfCert(new X509Certificate(r.peerCertDer!).toString());
+        expect(att.statement.tlsKeyHash).toBe(presented);
+        expect(r.json.tlsKeyHash).toBe(hex256(presented));
+        expect(att.statement.teeKey).toBe(publicKeyToBigInt(w.tee.publicKey));
+        expect(r.json.teeKey).toBe(hex256(publicKeyToBigInt(w.tee.publicKey)));
+        expect(r.json.measurement).toBe(hex256(MEASUREMENT));
+        expect(Address.parse(r.json.worker).equals(w.worker.address)).toBe(true);
+        expect(Address.parse(r.json.root).equals(net.root.address)).toBe(true);
+        expect(Address.parse(r.json.operator).equals(w.operator.address)).toBe(true);
+        expect(r.json.price).toBe(PRICE.toString());
+        expect(r.json.expiresAt).toBe(att.statement.expiresAt);
+        // the same key hash the chain attested
+        expect((await w.worker.getInfo()).tlsKeyHash).toBe(presented);
+    });
+
+    it('answers a whole completion with a receipt that verifies and prices the usage', async () => {
+        const st = await main.escrow.getState();
+        const { data, response } = await ai(main.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 100 }).withResponse();
+        const prompt = countPromptTokens(messages);
+        expect(data.choices[0].message.content).toBe(devAnswerTokens(messages, 50).join(''));
+        expect(data.usage).toEqual({ prompt_tokens: prompt, completion_tokens: 50, total_tokens: prompt + 50 });
+        const rc = (data as any).cocoon_receipt;
+        const total = BigInt(prompt + 50);
+        expect(rc).toEqual({
+            escrow: main.escrow.address.toString(), epoch: st.epoch.toString(), seq: '1', tokens: total.toString(),
+            cost: cumulativeCost(total, PRICE).toString(), requestTokens: total.toString(), requestCost: cumulativeCost(total, PRICE).toString(),
+            signature: expect.stringMatching(/^[0-9a-f]{128}$/), boc: expect.any(String),
+        });
+        expect(rc.cost).toBe((total * 500n).toString());
+        expect(response.headers.get('x-cocoon-receipt')).toBe(rc.boc);
+        const s = receiptOf(rc.boc);
+        expect(verifyReceipt(s, w.tee.publicKey)).toBe(true);
+        expect(s.signature.toString('hex')).toBe(rc.signature);
+        expect(s.receipt.escrow.equals(main.escrow.address)).toBe(true);
+        expect([s.receipt.epoch, s.receipt.seq, s.receipt.tokens, s.receipt.cost]).toEqual([st.epoch, 1n, total, total * 500n]);
+        // persisted before it was returned
+        expect(node.ledger.latestReceipt(main.escrow.address, st.epoch)!.boc.toString('base64')).toBe(rc.boc);
+    });
+
+    it('streams a completion and ends with the usage chunk carrying the next cumulative receipt', async () => {
+        const st = await main.escrow.getState();
+        const before = node.ledger.position(main.escrow.address, st.epoch);
+        const msgs: Msg[] = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Stream please.' }];
+        const stream = await ai(main.escrow.address).chat.completions.create({ model: MODEL, messages: msgs, stream: true, max_tokens: 200 });
+        const pieces: string[] = [];
+        let last: any = null;
+        let finish: string | null = null;
+        for await (const c of stream) {
+            if (c.choices[0]?.delta?.content) pieces.push(c.choices[0].delta.content);
+            if (c.choices[0]?.finish_reason) finish = c.choices[0].finish_reason;
+            last = c;
+        }
+        expect(pieces).toEqual(devAnswerTokens(msgs, 50));
+        expect(finish).toBe('stop');
+        const request = BigInt(countPromptTokens(msgs) + 50);
+        expect(last.choices).toEqual([]);
+        expect(last.object).toBe('chat.completion.chunk');
+        expect(last.usage).toEqual({ prompt_tokens: countPromptTokens(msgs), completion_tokens: 50, total_tokens: Number(request) });
+        const rc = last.cocoon_receipt;
+        const tokens = before.tokens + request;
+        expect([rc.seq, rc.tokens, rc.cost, rc.requestTokens, rc.requestCost]).toEqual([
+            (before.seq + 1n).toString(), tokens.toString(), cumulativeCost(tokens, PRICE).toString(), request.toString(),
+            (cumulativeCost(tokens, PRICE) - before.cost).toString(),
+        ]);
+        const s = receiptOf(rc.boc);
+        expect(verifyReceipt(s, w.tee.publicKey)).toBe(true);
+        expect([s.receipt.seq, s.receipt.tokens, s.receipt.cost]).toEqual([before.seq + 1n, tokens, cumulativeCost(tokens, PRICE)]);
+    });
+
+    it('gives concurrent requests on one escrow consecutive receipts', async () => {
+        const st = await main.escrow.getState();
+        const before = node.ledger.position(main.escrow.address, st.epoch);
+        const asks = [5, 9, 13].map((n) => ai(main.escrow.address).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `q${n}` }], max_tokens: n }));
+        const answers = await Promise.all(asks);
+        const seqs = answers.map((a) => BigInt((a as any).cocoon_receipt.seq)).sort((x, y) => (x < y ? -1 : 1));
+        expect(seqs).toEqual([before.seq + 1n, before.seq + 2n, before.seq + 3n]);
+        const added = answers.reduce((s, a) => s + BigInt(a.usage!.total_tokens), 0n);
+        const after = node.ledger.position(main.escrow.address, st.epoch);
+        expect(after.tokens).toBe(before.tokens + added);
+        expect(after.cost).toBe(cumulativeCost(after.tokens, PRICE));
+        const all = node.ledger.receipts(main.escrow.address, st.epoch);
+        expect(all.map((r) => r.seq)).toEqual(all.map((_, i) => BigInt(i + 1)));
+    });
+
+    it('refuses bad requests with 4xx and an OpenAI error, and keeps serving', async () => {
+        const st = await main.escrow.getState();
+        const before = node.ledger.position(main.escrow.address, st.epoch);
+        const ask = (escrow?: Address | string, over: Record<string, unknown> = {}) =>
+            ai(escrow).chat.completions.create({ model: MODEL, messages, max_tokens: 100, ...over } as any);
+
+        // no escrow header
+        await refused(ask(), 402, 'escrow_required');
+        // not an address
+        await refused(ask('not-an-address'), 400, 'invalid_escrow');
+        // an escrow that was never opened
+        const stranger = await net.chain.treasury('stranger');
+        await refused(ask(await escrowAddress(w.worker.address, stranger.address)), 402, 'escrow_not_found');
+        // the escrow of another worker
+        const w2 = await registerWorker(net, 'op2');
+        const other = await openEscrow(net, w2, 'client1', toNano('1'), PRICE);
+        expect((await other.escrow.getState()).state).toBe(2n);
+        const e403 = await refused(ask(other.escrow.address), 403, 'wrong_worker');
+        expect(e403.message).toContain('another worker');
+        // price above the client's cap
+        const e403b = await refused(ask(capped.escrow.address), 403, 'price_above_cap');
+        expect(e403b.message).toContain(PRICE.toString());
+        // a deposit too small for the worst case: (prompt + max_tokens) x price
+        const prompt = countPromptTokens(messages);
+        const exact = BigInt(prompt + 10) * 500n;
+        const poor = await openEscrow(net, w, 'poor', exact, PRICE);
+        expect((await poor.escrow.getState()).state).toBe(2n);
+        const e402 = await refused(ask(poor.escrow.address, { max_tokens: 11 }), 402, 'insufficient_balance');
+        expect(e402.message).toContain(`worst case ${exact + 500n}`);
+        // exactly enough once, then empty
+        const once = await ask(poor.escrow.address, { max_tokens: 10 });
+        expect((once as any).cocoon_receipt.cost).toBe(exact.toString());
+        await refused(ask(poor.escrow.address, { max_tokens: 1 }), 402, 'escrow_empty');
+        // unknown model
+        await refused(ask(main.escrow.address, { model: 'gpt-17' }), 404, 'model_not_found');
+        // invalid body
+        await refused(ask(main.escrow.address, { messages: [] }), 400, 'invalid_body');
+        await refused(ask(main.escrow.address, { max_tokens: 10 ** 6 }), 400, 'max_tokens_too_large');
+        // oversized body
+        await refused(ask(main.escrow.address, { messages: [{ role: 'user', content: 'x'.repeat(MAX_BODY + 1) }] }), 413, 'body_too_large');
+        // bad JSON, and routes that do not exist
+        const bad = await raw('POST', '/v1/chat/completions', { headers: { 'content-type': 'application/json', 'x-cocoon-escrow': main.escrow.address.toString() }, body: '{"model": "' });
+        expect(bad.status).toBe(400);
+        expect(bad.json.error).toEqual({ message: 'the request body is not valid JSON', type: 'invalid_request_error', code: 'invalid_json' });
+        expect((await raw('GET', '/v1/nothing')).status).toBe(404);
+        expect((await raw('GET', '/v1/chat/completions')).status).toBe(405);
+
+        // nothing was billed to the main escrow by any refusal, and it is still served
+        expect(node.ledger.position(main.escrow.address, st.epoch)).toEqual(before);
+        const ok = await ask(main.escrow.address, { max_tokens: 3 });
+        expect((ok as any).cocoon_receipt.seq).toBe((before.seq + 1n).toString());
+
+        const metrics = (await raw('GET', '/metrics')).text;
+        expect(metrics).toMatch(/cocoon_worker_requests_total\{route="\/v1\/chat\/completions",status="402"\} 4\n/);
+        expect(metrics).toMatch(/cocoon_worker_requests_total\{route="\/v1\/chat\/completions",status="400"\} 4\n/);
+        expect(metrics).toMatch(/cocoon_worker_requests_total\{route="\/v1\/chat\/completions",status="403"\} 2\n/);
+        expect(metrics).toMatch(/cocoon_worker_requests_total\{route="\/v1\/chat\/completions",status="413"\} 1\n/);
+        expect(metrics).toMatch(new RegExp(`cocoon_worker_unclaimed_nanoton ${node.ledger.unclaimedTotal()}\\n`));
+    });
+
+    it('holds the worst case of requests in progress, so two that each fit but not together get one 200 and one 402', async () => {
+        const prompt = countPromptTokens(messages);
+        const worst = BigInt(prompt + 10) * 500n;
+        const twins = await openEscrow(net, w, 'twins', worst, PRICE);
+        expect((await twins.escrow.getState()).state).toBe(2n);
+        const results = await Promise.allSettled([0, 1].map(() => ai(twins.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 10 })));
+        const ok = results.filter((r) => r.status === 'fulfilled');
+        const no = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+        expect(ok).toHaveLength(1);
+        expect(no).toHaveLength(1);
+        expect([no[0].reason.status, no[0].reason.code]).toEqual([402, 'insufficient_balance']);
+        expect(node.ledger.position(twins.escrow.address, (await twins.escrow.getState()).epoch)).toEqual({ seq: 1n, tokens: BigInt(prompt + 10), cost: worst });
+    });
+
+    it('bills the tokens a stream produced when the client goes away mid-stream', async () => {
+        // a second node on its own ledger and a slow backend, for an escrow no other node serves
+        const slow = await DevBackend.start({ tokens: 50, delayMs: 25 });
+        const aborter = await openEscrow(net, w, 'aborter', toNano('1'), PRICE);
+        const other = await startWorkerNode(config({ backend: { url: slow.url, model: 'dev-model' }, dbPath: join(dir, 'abort.db') }), {
+            chain: new SandboxChain(net.chain), operatorSender: w.operator.getSender(), teeKey: w.tee,
+            attestationProvider: new DevAttestationProvider(net.verifier),
+        });
+        try {
+            const epoch = (await aborter.escrow.getState()).epoch;
+            const client = new OpenAI({ baseURL: other.url + '/v1', apiKey: 'unused', maxRetries: 0, httpAgent: agent, defaultHeaders: { 'X-Cocoon-Escrow': aborter.escrow.address.toString() } });
+            const stream = await client.chat.completions.create({ model: MODEL, messages, stream: true, max_tokens: 50 });
+            let got = 0;
+            for await (const c of stream) {
+                if (c.choices[0]?.delta?.content) got++;
+                if (got === 3) break; // leaving the loop aborts the HTTP response
+            }
+            for (let i = 0; i < 200 && other.ledger.position(aborter.escrow.address, epoch).seq === 0n; i++) await new Promise((r) => setTimeout(r, 10));
+            const r = other.ledger.latestReceipt(aborter.escrow.address, epoch)!;
+            const prompt = BigInt(countPromptTokens(messages));
+            expect(r.seq).toBe(1n);
+            expect(r.requestTokens).toBeGreaterThanOrEqual(prompt + 3n);
+            expect(r.requestTokens).toBeLessThan(prompt + 50n);
+            expect(r.cost).toBe(cumulativeCost(r.tokens, PRICE));
+        } finally {
+            await other.stop();
+            await slow.stop();
+        }
+    });
+
+    it('finishes an in-flight request on stop, and a restarted node loses no receipt', async () => {
+        const st = await main.escrow.getState();
+        const served = dev.requests;
+        const inflight = ai(main.escrow.address).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'last one' }], max_tokens: 40 });
+        for (let i = 0; i < 400 && dev.requests === served; i++) await new Promise((r) => setTimeout(r, 5));
+        expect(dev.requests).toBe(served + 1);
+        const stopping = node.stop();
+        const answer = await inflight;
+        await stopping;
+        const lastSeq = BigInt((answer as any).cocoon_receipt.seq);
+        // the stopped node refuses connections
+        await expect(raw('GET', '/v1/models')).rejects.toThrow();
+
+        const { ReceiptLedger } = await import('../src/worker');
+        const offline = new ReceiptLedger(join(dir, 'ledger.db'));
+        const kept = offline.receipts(main.escrow.address, st.epoch).map((r) => [r.seq, r.tokens, r.cost, r.boc.toString('base64')]);
+        offline.close();
+        expect(kept).toHaveLength(Number(lastSeq));
+        expect(kept[kept.length - 1][3]).toBe((answer as any).cocoon_receipt.boc);
+
+        node = await start({ claim: { threshold: THRESHOLD, intervalMs: 100, value: toNano('0.05') } });
+        expect(node.ledger.receipts(main.escrow.address, st.epoch).map((r) => [r.seq, r.tokens, r.cost, r.boc.toString('base64')])).toEqual(kept);
+        const next = await ai(main.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 2 });
+        const rc = (next as any).cocoon_receipt;
+        expect(rc.seq).toBe((lastSeq + 1n).toString());
+        expect(BigInt(rc.tokens)).toBe((kept[kept.length - 1][1] as bigint) + BigInt(next.usage!.total_tokens));
+    });
+
+    it('the claim loop settles an escrow past the threshold and the operator is paid', async () => {
+        const st0 = await main.escrow.getState();
+        const mainClaim = () => claims.find((x) => x.escrow.equals(main.escrow.address));
+        for (let i = 0; i < 100 && !mainClaim(); i++) await new Promise((r) => setTimeout(r, 100));
+        const c = mainClaim()!;
+        expect(c).toMatchObject({ reason: 'threshold', ok: true });
+        const claimed = node.ledger.receipts(main.escrow.address, st0.epoch).find((r) => r.seq === c.seq)!;
+        expect(c.cost).toBe(claimed.cost);
+        expect(claimed.cost).toBeGreaterThanOrEqual(THRESHOLD);
+        const st = await main.escrow.getState();
+        expect([st.lastSeq, st.lastTokens, st.lastCost, st.paid]).toEqual([claimed.seq, claimed.tokens, claimed.cost, claimed.cost]);
+        expect(st.deposit).toBe(toNano('5') - claimed.cost);
+        // what is left unclaimed is below the threshold (a later request may have come in after the claim)
+        const latest = node.ledger.latestReceipt(main.escrow.address, st0.epoch)!;
+        expect(latest.cost - claimed.cost).toBeLessThan(THRESHOLD);
+        const txs = (c.result as any).transactions;
+        expect(txs).toHaveTransaction({ from: w.operator.address, to: main.escrow.address, success: true });
+        expect(txs).toHaveTransaction({ from: main.escrow.address, to: w.operator.address, success: true });
+        const payoutTx = txs.find((t: any) => t.inMessage?.info.src?.equals?.(main.escrow.address) && t.inMessage.info.dest.equals(w.operator.address));
+        const payout = loadEscrowPayout(payoutTx.inMessage.body.beginParse());
+        const fee = (claimed.cost * st.feeBps) / 10000n;
+        expect(st.feesOwed).toBe(fee);
+        expect(payout.amount).toBe(claimed.cost - fee);
+        expect(payoutTx.inMessage.info.value.coins).toBeGreaterThanOrEqual(claimed.cost - fee);
+        expect(node.ledger.accountOf(main.escrow.address, st0.epoch)!.claimedSeq).toBe(claimed.seq);
+        const metrics = (await raw('GET', '/metrics')).text;
+        expect(metrics).toMatch(/cocoon_worker_claims_total\{result="ok"\} 1\n/);
+    });
+
+    it('claims a small escrow as soon as its client starts closing it', async () => {
+        const small = await openEscrow(net, w, 'client3', toNano('1'), PRICE);
+        const r = await ai(small.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 5 });
+        const cost = BigInt((r as any).cocoon_receipt.cost);
+        expect(cost).toBeLessThan(THRESHOLD);
+        // below the threshold and open: no claim
+        const first = await node.runClaims();
+        expect(first.filter((x) => x.escrow.equals(small.escrow.address))).toEqual([]);
+        expect((await small.escrow.getState()).lastSeq).toBe(0n);
+
+        const close = await small.escrow.send(small.client.getSender(), { value: toNano('0.05') }, { $$type: 'CloseEscrow', queryId: 0n });
+        expect(close.transactions).toHaveTransaction({ to: small.escrow.address, success: true });
+        const closing = await small.escrow.getState();
+        expect(closing.state).toBe(3n);
+        node.refresh();
+        // still served while the claim window is open...
+        const r2 = await ai(small.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 5 });
+        expect((r2 as any).cocoon_receipt.seq).toBe('2');
+        // ...and claimed by the loop because it is closing
+        let st = closing;
+        for (let i = 0; i < 100 && st.lastSeq < 2n; i++) {
+            await new Promise((res) => setTimeout(res, 100));
+            st = await small.escrow.getState();
+        }
+        expect(st.lastSeq).toBe(2n);
+        expect(st.paid).toBe(BigInt((r2 as any).cocoon_receipt.cost));
+        const mine = claims.filter((x) => x.escrow.equals(small.escrow.address));
+        expect(mine.every((x) => x.reason === 'closing' && x.ok)).toBe(true);
+        expect(mine[mine.length - 1]).toMatchObject({ reason: 'closing', ok: true, seq: 2n, cost: st.paid });
+
+        // near closeAt the node stops serving it (the margin keeps time to claim)
+        net.chain.now = Number(closing.closeAt) - 60;
+        node.refresh();
+        await refused(ai(small.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 5 }), 402, 'escrow_closing');
+    });
+});
+
+describe('worker node configuration', () => {
+    it('lists every bad field in one error', () => {
+        let err: unknown = null;
+        try {
+            parseWorkerConfig({ port: 70000, root: 'nope', measurement: '0xzz', claim: { threshold: '-5' }, backend: { url: 'not a url' }, surprise: 1 });
+        } catch (e) {
+            err = e;
+        }
+        expect(err).toBeInstanceOf(ConfigError);
+        const paths = (err as ConfigError).issues.map((i) => i.path);
+        expect(paths).toEqual(expect.arrayContaining(['model', 'port', 'backend.url', 'root', 'operator', 'measurement', 'dbPath', 'claim.threshold', '(root)']));
+        expect((err as ConfigError).message).toContain('  - root: must be a TON address');
+        expect((err as ConfigError).message).toContain("Unrecognized key(s) in object: 'surprise'");
+    });
+
+    it('fills defaults and parses amounts as bigint', () => {
+        const c = parseWorkerConfig({
+            model: 'm', backend: { url: 'http://127.0.0.1:8000/v1' }, root: '0:' + '00'.repeat(32), operator: '0:' + '01'.repeat(32),
+            measurement: '0x01', dbPath: '/tmp/x.db', claim: { threshold: '123' },
+        });
+        expect(c.claim).toEqual({ threshold: 123n, intervalMs: 30_000, value: 50_000_000n, confirmTimeoutMs: 90_000 });
+        expect([c.host, c.port, c.maxBodyBytes, c.measurement]).toEqual(['127.0.0.1', 8443, 1024 * 1024, 1n]);
+    });
+});
+
+describe('attestation providers', () => {
+    const verifier = keyFromSeed(Buffer.alloc(32, 7));
+    const statement = {
+        root: Address.parse('0:' + 'aa'.repeat(32)), operator: Address.parse('0:' + 'bb'.repeat(32)), expiresAt: 1_800_100_000, issuedAt: 1_800_000_000,
+        teeKey: 1n, measurement: 2n, tlsKeyHash: 3n,
+    };
+    let dir: string;
+    beforeEach(() => {
+        dir = mkdtempSync(join(tmpdir(), 'cocoon-tsm-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('the dev provider signs the statement with its verifier key', async () => {
+        const { signed } = await new DevAttestationProvider(verifier).attest(statement);
+        expect(verifySignedAttestation(signed)).toBe(true);
+        expect(signed.verifierKey).toBe(publicKeyToBigInt(verifier.publicKey));
+        expect(signed.statementCell.hash().equals(buildStatementCell(statement).hash())).toBe(true);
+    });
+
+    it('TDX fails with a clear error where configfs-tsm is missing', async () => {
+        const p = new TdxAttestationProvider({ verify: async () => { throw new Error('never called'); } }, { tsmPath: join(dir, 'no-tsm') });
+        const err = await p.attest(statement).then(() => null, (e) => e);
+        expect(err).toBeInstanceOf(TdxUnavailableError);
+        expect(err.message).toMatch(/^TDX is not available on this machine: the configfs-tsm report directory does not exist/);
+        expect(err.message).toContain('dev attestation provider');
+    });
+
+    it('TDX writes the statement hash to inblob, reads the quote from outblob and removes the entry', async () => {
+        const calls: string[] = [];
+        // plays the kernel: a new entry shows its provider; writing inblob produces outblob
+        const fakeFs: TsmFs = {
+            existsSync: (p) => existsSync(p),
+            mkdirSync: (p) => {
+                calls.push('mkdir');
+                mkdirSync(p);
+                writeFileSync(join(p, 'provider'), 'tdx_guest\n');
+            },
+            writeFileSync: (p, d) => {
+                calls.push('write ' + basename(p));
+                writeFileSync(p, d);
+                writeFileSync(join(dirname(p), 'outblob'), Buffer.concat([Buffer.from('QUOTE'), d]));
+            },
+            readFileSync: (p) => {
+                calls.push('read ' + basename(p));
+                return readFileSync(p);
+            },
+            rmdirSync: (p) => {
+                calls.push('rmdir');
+                rmSync(p, { recursive: true });
+            },
+        };
+        let seen: Buffer | null = null;
+        const p = new TdxAttestationProvider({
+            verify: async (quote, st) => {
+                seen = quote;
+                return signStatement(st, verifier);
+            },
+        }, { tsmPath: dir, fs: fakeFs });
+        const { signed, evidence } = await p.attest(statement);
+        const reportData = Buffer.concat([buildStatementCell(statement).hash(), Buffer.alloc(32)]);
+        expect(TdxAttestationProvider.reportData(statement)).toEqual(reportData);
+        expect(evidence).toEqual(Buffer.concat([Buffer.from('QUOTE'), reportData]));
+        expect(seen).toEqual(evidence);
+        expect(verifySignedAttestation(signed)).toBe(true);
+        expect(calls).toEqual(['mkdir', 'read provider', 'write inblob', 'read outblob', 'rmdir']);
+        expect(readdirSync(dir)).toEqual([]);
+    });
+
+    it('TDX refuses a TSM provider that is not tdx_guest', async () => {
+        const fakeFs: TsmFs = {
+            existsSync: (p) => existsSync(p),
+            mkdirSync: (p) => {
+                mkdirSync(p);
+                writeFileSync(join(p, 'provider'), 'sev_guest\n');
+            },
+            writeFileSync: (p, d) => writeFileSync(p, d),
+            readFileSync: (p) => readFileSync(p),
+            rmdirSync: (p) => rmSync(p, { recursive: true }),
+        };
+        const p = new TdxAttestationProvider({ verify: async () => { throw new Error('never called'); } }, { tsmPath: dir, fs: fakeFs });
+        await expect(p.attest(statement)).rejects.toThrow(/TDX is not available on this machine: the TSM provider is "sev_guest"/);
+        expect(readdirSync(dir)).toEqual([]);
+    });
+});
