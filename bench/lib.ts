@@ -1,0 +1,451 @@
+// Gas benchmark of every contract operation, in a deterministic sandbox (fixed keys, fixed chain.now).
+// measureGas() runs one flow through the whole protocol and records, per operation, the compute gas
+// and fees of the transactions on OUR contracts (root, workers, escrows). The wallets' own
+// transactions (the sender's wallet, and the wallets that receive payouts or excesses) are left out.
+import { Blockchain, SandboxContract, SendMessageResult, TreasuryContract } from '@ton/sandbox';
+import { Address, Cell, fromNano, toNano, Transaction } from '@ton/core';
+import { createHash } from 'node:crypto';
+import {
+    CocoonRoot, Worker, ClientEscrow,
+    defaultParams, rootFor, workerFor, escrowFor,
+    keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatement, signReceipt, signedReceiptCell,
+    errorForExitCode,
+} from '../src/sdk';
+
+// ------------------------------------------------------------------------------------------ types
+
+/** One operation as gas.json stores it. */
+export interface OpGas {
+    gas: number;
+    feesTon: string;
+    txs: number;
+}
+
+/** Cells and bits of a contract's code and data (distinct cells, as the chain counts storage). */
+export interface StorageSize {
+    codeCells: number;
+    codeBits: number;
+    dataCells: number;
+    dataBits: number;
+}
+
+/** One transaction on one of our contracts. */
+export interface TxGas {
+    contract: 'root' | 'worker' | 'escrow';
+    message: string; // name of the incoming message
+    gas: number;
+    fees: bigint; // nanoton: total_fees + forward fees of the messages it sends
+    vmLogs?: string; // only with measureGas({ vmLogs: true })
+}
+
+export interface MeasureOptions {
+    /** Keep each transaction's VM log with gas (for explainTx); slower, the numbers are the same. */
+    vmLogs?: boolean;
+}
+
+export interface OpReport {
+    gas: number;
+    fees: bigint; // nanoton
+    txs: TxGas[];
+}
+
+export interface GasReport {
+    ops: Record<string, OpReport>;
+    storage: Record<'root' | 'worker' | 'escrow', StorageSize>;
+}
+
+export type GasJson = Record<string, unknown> & { storage: Record<string, StorageSize> };
+
+// The issue's targets (compute gas over all the operation's transactions on our contracts).
+export const TARGETS: Record<string, number> = {
+    claim: 12_000,
+    openEscrow: 25_000,
+    registerWorker: 30_000,
+};
+
+/** A rise of more than this fraction over the committed gas is a regression. */
+export const GAS_TOLERANCE = 0.02;
+
+/** Display order of the operations (also the set every run must produce). */
+export const OPERATIONS = [
+    'deployRoot',
+    'registerWorker', 'reattest', 'topUpStake', 'setPrice', 'setEndpoint', 'unbond', 'withdrawStake',
+    'openEscrow', 'topUpEscrow', 'claim', 'claimWithFeeFlush', 'refreshWorker', 'closeEscrow', 'withdrawEscrow',
+    'fundRewards', 'claimRewards', 'slash', 'deactivateWorker',
+    'setParams', 'addMeasurement', 'removeMeasurement', 'addVerifierKey', 'removeVerifierKey',
+    'setPaused', 'proposeOwner', 'acceptOwnership', 'withdrawTreasury',
+] as const;
+
+// ------------------------------------------------------------------------------------------ fixture
+
+const START = 1_800_000_000;
+const MODEL = 'llama-3-8b-instruct';
+const MEASUREMENT = BigInt('0x' + sha256hex('cocoon-worker-image:v1|' + MODEL));
+const GOV_VALUE = toNano('0.05');
+
+function sha256hex(s: string): string {
+    return createHash('sha256').update(s).digest('hex');
+}
+
+function seededKey(label: string): Ed25519Key {
+    return keyFromSeed(createHash('sha256').update('cocoon-bench:' + label).digest());
+}
+
+/** Distinct cells and total bits of a cell tree. */
+export function cellStats(root: Cell): { cells: number; bits: number } {
+    const seen = new Set<string>();
+    let bits = 0;
+    const walk = (c: Cell) => {
+        const h = c.hash().toString('hex');
+        if (seen.has(h)) return;
+        seen.add(h);
+        bits += c.bits.length;
+        c.refs.forEach(walk);
+    };
+    walk(root);
+    return { cells: seen.size, bits };
+}
+
+function txFees(tx: Transaction): bigint {
+    let fees = tx.totalFees.coins;
+    for (const m of tx.outMessages.values()) {
+        if (m.info.type === 'internal') fees += m.info.forwardFee; // the part the next hop collects
+    }
+    return fees;
+}
+
+class Bench {
+    readonly ours = new Map<string, TxGas['contract']>();
+    readonly opNames = new Map<number, string>();
+    readonly ops: Record<string, OpReport> = {};
+
+
+    track(address: Address, contract: TxGas['contract'], abiTypes: { name: string; header?: number | null }[]) {
+        this.ours.set(address.toRawString(), contract);
+        for (const t of abiTypes) if (t.header != null) this.opNames.set(t.header, t.name);
+    }
+
+    messageName(tx: Transaction): string {
+        const m = tx.inMessage;
+        if (!m) return 'none';
+        const s = m.body.beginParse();
+        if (s.remainingBits < 32) return 'empty';
+        const op = s.loadUint(32);
+        if (op === 0xffffffff) return 'bounced';
+        return this.opNames.get(op) ?? '0x' + op.toString(16);
+    }
+
+    /** Runs one operation and records it under `name`; throws if any of our transactions failed. */
+    async op(name: string, send: () => Promise<SendMessageResult>): Promise<SendMessageResult> {
+        if (this.ops[name]) throw new Error(`operation ${name} measured twice`);
+        const res = await send();
+        const txs: TxGas[] = [];
+        for (const tx of res.transactions) {
+            const info = tx.inMessage?.info;
+            if (!info || info.type !== 'internal') continue;
+            const contract = this.ours.get(info.dest.toRawString());
+            if (!contract) continue; // a wallet's transaction
+            const d = tx.description;
+            if (d.type !== 'generic') throw new Error(`${name}: unexpected ${d.type} transaction on the ${contract}`);
+            let gas = 0;
+            if (d.computePhase.type === 'vm') {
+                gas = Number(d.computePhase.gasUsed);
+                if (!d.computePhase.success) {
+                    throw new Error(`${name}: ${contract} ${this.messageName(tx)} failed: ${errorForExitCode(d.computePhase.exitCode).message}`);
+                }
+            }
+            if (d.aborted || (d.actionPhase && !d.actionPhase.success)) {
+                throw new Error(`${name}: ${contract} ${this.messageName(tx)} aborted (action result ${d.actionPhase?.resultCode})`);
+            }
+            const rec: TxGas = { contract, message: this.messageName(tx), gas, fees: txFees(tx) };
+            if (tx.vmLogs) rec.vmLogs = tx.vmLogs;
+            txs.push(rec);
+        }
+        if (txs.length === 0) throw new Error(`${name}: no transaction on our contracts`);
+        this.ops[name] = {
+            gas: txs.reduce((a, t) => a + t.gas, 0),
+            fees: txs.reduce((a, t) => a + t.fees, 0n),
+            txs,
+        };
+        return res;
+    }
+}
+
+async function storageOf(chain: Blockchain, address: Address): Promise<StorageSize> {
+    const sc = await chain.getContract(address);
+    const state = sc.accountState;
+    if (!state || state.type !== 'active' || !state.state.code || !state.state.data) {
+        throw new Error(`no active contract at ${address.toString()}`);
+    }
+    const code = cellStats(state.state.code);
+    const data = cellStats(state.state.data);
+    return { codeCells: code.cells, codeBits: code.bits, dataCells: data.cells, dataBits: data.bits };
+}
+
+// ------------------------------------------------------------------------------------------ the flow
+
+export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> {
+    const chain = await Blockchain.create();
+    chain.now = START;
+    if (opts.vmLogs) chain.verbosity = { ...chain.verbosity, print: false, vmLogs: 'vm_logs_gas' };
+    const b = new Bench();
+    const params = defaultParams();
+    const verifier = seededKey('verifier');
+
+    const owner = await chain.treasury('owner');
+    const root = chain.openContract(await rootFor(owner.address, 1, params));
+    b.track(root.address, 'root', root.abi.types ?? []);
+    const gov = (msg: Parameters<CocoonRoot['send']>[3], from: SandboxContract<TreasuryContract> = owner) =>
+        root.send(from.getSender(), { value: GOV_VALUE }, msg);
+
+    await b.op('deployRoot', () => root.send(owner.getSender(), { value: toNano('1') }, null));
+    await b.op('addMeasurement', () => gov({ $$type: 'AddMeasurement', queryId: 0n, measurement: MEASUREMENT, model: MODEL }));
+    await b.op('addVerifierKey', () => gov({ $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(verifier.publicKey) }));
+
+    // Workers: op1 runs the whole operator life, op2 gets slashed, op3 deactivated by governance.
+    interface W { operator: SandboxContract<TreasuryContract>; worker: SandboxContract<Worker>; tee: Ed25519Key }
+    const attestationFor = (w: W) => signStatement({
+        root: root.address, operator: w.operator.address,
+        expiresAt: (chain.now ?? START) + 7 * 86400, issuedAt: chain.now ?? START,
+        teeKey: publicKeyToBigInt(w.tee.publicKey), measurement: MEASUREMENT,
+        tlsKeyHash: BigInt('0x' + sha256hex('tls:' + w.operator.address.toRawString())),
+    }, verifier).cell;
+    const newWorker = async (name: string): Promise<W> => {
+        const operator = await chain.treasury(name);
+        const worker = chain.openContract(await workerFor(root.address, operator.address));
+        b.track(worker.address, 'worker', worker.abi.types ?? []);
+        return { operator, worker, tee: seededKey('tee:' + name) };
+    };
+    // Registration and re-attestation go to the root, which deploys / updates the worker.
+    const register = (w: W, stake: bigint) => root.send(w.operator.getSender(), { value: stake + toNano('0.3') }, {
+        $$type: 'RegisterWorker', queryId: 1n, stake, attestation: attestationFor(w),
+    });
+    const op1 = await newWorker('operator-1');
+    const op2 = await newWorker('operator-2');
+    const op3 = await newWorker('operator-3');
+    const opSend = (w: W, value: bigint, msg: Parameters<Worker['send']>[3]) => w.worker.send(w.operator.getSender(), { value }, msg);
+
+    await b.op('registerWorker', () => register(op1, toNano('100')));
+    await b.op('setPrice', () => opSend(op1, GOV_VALUE, { $$type: 'SetPrice', queryId: 0n, price: toNano('0.1') }));
+    await b.op('setEndpoint', () => opSend(op1, GOV_VALUE, { $$type: 'SetEndpoint', queryId: 0n, endpoint: 'https://worker-1.cocoon.example:8443' }));
+    chain.now = START + 3600;
+    await b.op('reattest', () => register(op1, 0n));
+    await b.op('topUpStake', () => opSend(op1, toNano('10.1'), { $$type: 'TopUpStake', queryId: 0n, amount: toNano('10') }));
+    await register(op2, toNano('50'));
+    await register(op3, toNano('50'));
+
+    // Escrow: open, top up, claims, refresh, close, withdraw.
+    const client = await chain.treasury('client-1');
+    const escrow = chain.openContract(await escrowFor(op1.worker.address, client.address));
+    b.track(escrow.address, 'escrow', escrow.abi.types ?? []);
+    const deposit = toNano('5');
+    await b.op('openEscrow', () => escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, {
+        $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice: toNano('0.5'),
+    }));
+    const epoch = (await escrow.getState()).epoch;
+    if ((await escrow.getState()).state !== 2n) throw new Error('openEscrow: the escrow did not open');
+    await b.op('topUpEscrow', () => escrow.send(client.getSender(), { value: toNano('1.05') }, { $$type: 'TopUpEscrow', queryId: 0n, amount: toNano('1') }));
+    // at the worker's price of 0.1 TON per million tokens a token costs 100 nanoton
+    const claim = (seq: bigint, tokens: bigint) => {
+        const s = signReceipt({ escrow: escrow.address, epoch, seq, tokens, cost: tokens * 100n }, op1.tee);
+        return escrow.send(op1.operator.getSender(), { value: toNano('0.1') }, {
+            $$type: 'Claim', queryId: seq, signature: s.signature, receipt: s.cell,
+        });
+    };
+    await b.op('claim', () => claim(1n, 2_000n));
+    // 2.5 TON settled: its 5% fee takes feesOwed over FEE_FLUSH_MIN (0.1 TON)
+    await b.op('claimWithFeeFlush', () => claim(2n, 25_000_000n));
+    if ((await escrow.getState()).feesOwed !== 0n) throw new Error('claimWithFeeFlush: the fees were not flushed');
+    await claim(3n, 25_010_000n); // leaves fees owed for the withdrawal to flush
+    await b.op('refreshWorker', () => escrow.send(client.getSender(), { value: GOV_VALUE }, { $$type: 'RefreshWorker', queryId: 0n }));
+
+    const storage = {
+        root: await storageOf(chain, root.address),
+        worker: await storageOf(chain, op1.worker.address),
+        escrow: await storageOf(chain, escrow.address),
+    };
+
+    await b.op('closeEscrow', () => escrow.send(client.getSender(), { value: GOV_VALUE }, { $$type: 'CloseEscrow', queryId: 0n }));
+    chain.now = START + 3600 + Number(params.disputeWindow) + 1;
+    await b.op('withdrawEscrow', () => escrow.send(client.getSender(), { value: GOV_VALUE }, { $$type: 'WithdrawEscrow', queryId: 0n }));
+
+    // Rewards
+    const funder = await chain.treasury('funder');
+    await b.op('fundRewards', () => root.send(funder.getSender(), { value: toNano('10.05') }, { $$type: 'FundRewards', queryId: 0n, amount: toNano('10') }));
+    await b.op('claimRewards', () => opSend(op1, toNano('0.1'), { $$type: 'ClaimRewards', queryId: 0n }));
+
+    // Slash op2 with two receipts of the same sequence and different totals
+    const reporter = await chain.treasury('reporter');
+    const someEscrow = (await escrowFor(op2.worker.address, reporter.address)).address;
+    const ra = signReceipt({ escrow: someEscrow, epoch: 7n, seq: 5n, tokens: 1000n, cost: 100_000n }, op2.tee);
+    const rb = signReceipt({ escrow: someEscrow, epoch: 7n, seq: 5n, tokens: 2000n, cost: 200_000n }, op2.tee);
+    await b.op('slash', () => op2.worker.send(reporter.getSender(), { value: toNano('0.1') }, {
+        $$type: 'SlashProof', queryId: 0n, sigA: ra.signature, receiptA: ra.cell, proofB: signedReceiptCell(rb),
+    }));
+
+    // Leaving
+    await b.op('unbond', () => opSend(op1, toNano('0.1'), { $$type: 'Unbond', queryId: 0n }));
+    chain.now = (chain.now ?? START) + Number(params.unbondingPeriod);
+    await b.op('withdrawStake', () => opSend(op1, GOV_VALUE, { $$type: 'WithdrawStake', queryId: 0n }));
+
+    // Governance
+    await b.op('setParams', () => gov({ $$type: 'SetParams', queryId: 0n, params: defaultParams({ protocolFeeBps: 400n }) }));
+    await b.op('removeMeasurement', () => gov({ $$type: 'RemoveMeasurement', queryId: 0n, measurement: MEASUREMENT }));
+    await b.op('deactivateWorker', () => root.send(owner.getSender(), { value: toNano('0.1') }, {
+        $$type: 'DeactivateWorker', queryId: 0n, operator: op3.operator.address, measurement: MEASUREMENT,
+    }));
+    await b.op('removeVerifierKey', () => gov({ $$type: 'RemoveVerifierKey', queryId: 0n, key: publicKeyToBigInt(verifier.publicKey) }));
+    await b.op('setPaused', () => gov({ $$type: 'SetPaused', queryId: 0n, paused: true }));
+    const treasury = (await root.getRewardState()).treasury;
+    await b.op('withdrawTreasury', () => gov({ $$type: 'WithdrawTreasury', queryId: 0n, amount: treasury }));
+    const newOwner = await chain.treasury('owner-2');
+    await b.op('proposeOwner', () => gov({ $$type: 'ProposeOwner', queryId: 0n, newOwner: newOwner.address }));
+    await b.op('acceptOwnership', () => gov({ $$type: 'AcceptOwnership', queryId: 0n }, newOwner));
+
+    const missing = OPERATIONS.filter((o) => !b.ops[o]);
+    if (missing.length) throw new Error(`not measured: ${missing.join(', ')}`);
+    const ops: Record<string, OpReport> = {};
+    for (const o of OPERATIONS) ops[o] = b.ops[o];
+    return { ops, storage };
+}
+
+// ------------------------------------------------------------------------------------------ output
+
+/**
+ * Where a transaction's gas goes, by TVM instruction (from a `vm_logs_gas` log): the instructions
+ * that cost the most in total, with their counts. What the first instruction and the implicit
+ * commit cost is listed as "(entry and commit)".
+ */
+export function explainTx(vmLogs: string, gasUsed: number, top = 12): { op: string; gas: number; count: number }[] {
+    const by = new Map<string, { gas: number; count: number }>();
+    let prev: number | undefined;
+    let first: number | undefined;
+    let cur: string | undefined;
+    for (const line of vmLogs.split('\n')) {
+        if (line.startsWith('execute ')) { cur = line.slice(8).trim(); continue; }
+        const m = /^gas remaining: (\d+)/.exec(line);
+        if (!m) continue;
+        const rem = Number(m[1]);
+        if (prev !== undefined && cur) {
+            const op = cur.startsWith('implicit') ? cur : cur.split(' ')[0];
+            const e = by.get(op) ?? { gas: 0, count: 0 };
+            e.gas += prev - rem;
+            e.count += 1;
+            by.set(op, e);
+        }
+        if (first === undefined) first = rem;
+        prev = rem;
+    }
+    const rows = [...by.entries()].map(([op, e]) => ({ op, ...e }));
+    const counted = rows.reduce((a, r) => a + r.gas, 0);
+    if (gasUsed > counted) rows.push({ op: '(entry and commit)', gas: gasUsed - counted, count: 1 });
+    return rows.sort((a, b) => b.gas - a.gas).slice(0, top);
+}
+
+export function toGasJson(r: GasReport): GasJson {
+    const out: Record<string, unknown> = {};
+    for (const [name, op] of Object.entries(r.ops)) {
+        out[name] = { gas: op.gas, feesTon: fromNano(op.fees), txs: op.txs.length } satisfies OpGas;
+    }
+    out.storage = r.storage;
+    return out as GasJson;
+}
+
+/** The operations of a gas.json (everything but `storage`). */
+export function opsOf(json: Record<string, unknown>): Record<string, OpGas> {
+    const ops: Record<string, OpGas> = {};
+    for (const [k, v] of Object.entries(json)) if (k !== 'storage') ops[k] = v as OpGas;
+    return ops;
+}
+
+/**
+ * Regressions of `current` against `committed`: an operation whose gas rose by more than
+ * `tolerance`, or that is missing from the committed file. A drop is never a regression.
+ */
+export function compareGas(committed: Record<string, OpGas>, current: Record<string, OpGas>, tolerance = GAS_TOLERANCE): string[] {
+    const problems: string[] = [];
+    for (const [name, op] of Object.entries(current)) {
+        const was = committed[name];
+        if (!was || typeof was.gas !== 'number') {
+            problems.push(`${name}: missing from bench/gas.json (now ${op.gas} gas); run \`npm run bench\` and commit bench/gas.json and bench/GAS.md`);
+            continue;
+        }
+        if (op.gas > was.gas * (1 + tolerance)) {
+            const pct = (((op.gas - was.gas) / was.gas) * 100).toFixed(1);
+            problems.push(`${name}: gas rose from ${was.gas} to ${op.gas} (+${pct}%, more than ${tolerance * 100}%); ` +
+                'cut it back, or if the rise is intended run `npm run bench` and commit bench/gas.json and bench/GAS.md');
+        }
+    }
+    return problems;
+}
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+function tonPerRequest(nano: bigint, n: bigint): string {
+    return fromNano(nano / n);
+}
+
+export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
+    const L: string[] = [];
+    L.push('# Gas report');
+    L.push('');
+    L.push('Generated by `npm run bench` (bench/gas.ts, measurement in bench/lib.ts) — do not edit by hand.');
+    L.push(`Sandbox (@ton/sandbox), Tact ${compiler}, basechain prices of the sandbox's default config; fixed keys and`);
+    L.push('a fixed `chain.now`, so a rerun on unchanged contracts gives identical numbers.');
+    L.push('');
+    L.push('- **Gas**: compute gas of all the operation\'s transactions on our contracts (CocoonRoot, Worker,');
+    L.push('  ClientEscrow) together. The wallets\' own transactions are excluded: the sender\'s wallet, and the');
+    L.push('  wallets that receive payouts, refunds or excesses.');
+    L.push('- **Fees**: `total_fees` of those transactions plus the forward fees of the messages they send');
+    L.push('  (the part collected when the next hop imports them). The fees of the sender wallet\'s own');
+    L.push('  transaction and outgoing message are excluded.');
+    L.push('- **Txs**: number of those transactions.');
+    L.push('- CI: `tests/GasRegression.spec.ts` fails when an operation\'s gas rises by more than ' +
+        `${GAS_TOLERANCE * 100}% over bench/gas.json, or an operation is missing from it.`);
+    L.push('');
+    L.push('## Operations');
+    L.push('');
+    L.push('| Operation | Gas | Fees (TON) | Txs | Transactions (contract: message gas) |');
+    L.push('|---|---:|---:|---:|---|');
+    for (const [name, op] of Object.entries(r.ops)) {
+        const chain = op.txs.map((t) => `${t.contract}: ${t.message} ${fmt(t.gas)}`).join(' → ');
+        L.push(`| ${name} | ${fmt(op.gas)} | ${fromNano(op.fees)} | ${op.txs.length} | ${chain} |`);
+    }
+    L.push('');
+    L.push('## Targets (issue 6)');
+    L.push('');
+    L.push('| Operation | Target (gas, all its transactions) | Measured | Met |');
+    L.push('|---|---:|---:|---|');
+    for (const [name, target] of Object.entries(TARGETS)) {
+        const g = r.ops[name]?.gas;
+        L.push(`| ${name} | < ${fmt(target)} | ${g === undefined ? 'n/a' : fmt(g)} | ${g !== undefined && g < target ? 'yes' : '**no**'} |`);
+    }
+    L.push('');
+    L.push('## Storage after a typical flow');
+    L.push('');
+    L.push('Root with one whitelisted measurement and one verifier key; an active worker with its attestation,');
+    L.push('price and endpoint; an open escrow after three claims. Distinct cells and their bits.');
+    L.push('');
+    L.push('| Contract | Code cells | Code bits | Data cells | Data bits |');
+    L.push('|---|---:|---:|---:|---:|');
+    for (const [name, s] of Object.entries(r.storage)) {
+        L.push(`| ${name} | ${fmt(s.codeCells)} | ${fmt(s.codeBits)} | ${fmt(s.dataCells)} | ${fmt(s.dataBits)} |`);
+    }
+    L.push('');
+    L.push('## On-chain cost per inference request');
+    L.push('');
+    const claimFees = r.ops.claim.fees;
+    const lifecycle = r.ops.openEscrow.fees + r.ops.closeEscrow.fees + r.ops.withdrawEscrow.fees;
+    L.push('One claim settles n requests (receipts are cumulative, so only the last one is submitted). The');
+    L.push('escrow share assumes one session per escrow: openEscrow + closeEscrow + withdrawEscrow');
+    L.push(`(${fromNano(lifecycle)} TON) spread over the n requests of that one claim; escrows that serve`);
+    L.push('several claims make it smaller. TON, rounded down to the nanoton.');
+    L.push('');
+    L.push('| Requests per claim | Claim share | Escrow open/close share | Total per request |');
+    L.push('|---:|---:|---:|---:|');
+    for (const n of [1n, 10n, 100n, 1000n]) {
+        L.push(`| ${n} | ${tonPerRequest(claimFees, n)} | ${tonPerRequest(lifecycle, n)} | ${tonPerRequest(claimFees + lifecycle, n)} |`);
+    }
+    L.push('');
+    return L.join('\n');
+}

@@ -1,0 +1,67 @@
+// The entry points' fee checks use constants for what they cannot measure cheaply on-chain; these
+// tests keep the constants honest against the real messages and the real gas.
+import '@ton/test-utils';
+import { Cell } from '@ton/core';
+import { WORKER_DEPLOY_CELLS, WORKER_DEPLOY_BITS, GAS_ROOT_ATTEST, GAS_WORKER_RESULT, GAS_ESCROW_OPEN, GAS_WORKER_QUERY, GAS_ESCROW_INFO, GAS_ESCROW_CLAIM } from '../src/sdk';
+import { createNet, registerWorker, openEscrow, signedReceiptFor, claimBody } from './helpers/network';
+import { toNano } from '@ton/core';
+
+function treeSize(c: Cell, seen = new Set<string>()): { cells: number; bits: number } {
+    const h = c.hash().toString('hex');
+    if (seen.has(h)) return { cells: 0, bits: 0 };
+    seen.add(h);
+    let cells = 1;
+    let bits = c.bits.length;
+    for (const r of c.refs) {
+        const s = treeSize(r, seen);
+        cells += s.cells;
+        bits += s.bits;
+    }
+    return { cells, bits };
+}
+
+function gasOn(tx: any): number {
+    const d = tx.description;
+    return d.type === 'generic' && d.computePhase.type === 'vm' ? Number(d.computePhase.gasUsed) : 0;
+}
+
+describe('fee constants', () => {
+    it('WORKER_DEPLOY_CELLS/BITS bound the message that deploys a worker', async () => {
+        const net = await createNet();
+        const w = await registerWorker(net, 'op');
+        const deploy = w.result.transactions.find((t) => t.inMessage?.info.dest?.toString() === w.worker.address.toString());
+        expect(deploy).toBeDefined();
+        const msg = deploy!.inMessage!;
+        // the forward fee counts every cell of the message but its root: StateInit and body trees
+        const parts = [msg.init?.code, msg.init?.data, msg.body].filter((c): c is Cell => !!c);
+        const seen = new Set<string>();
+        let cells = 0;
+        let bits = 0;
+        for (const p of parts) {
+            const s = treeSize(p, seen);
+            cells += s.cells;
+            bits += s.bits;
+        }
+        expect(cells).toBeLessThanOrEqual(Number(WORKER_DEPLOY_CELLS));
+        expect(bits).toBeLessThanOrEqual(Number(WORKER_DEPLOY_BITS));
+        // and not so loose that operators overpay a lot
+        expect(Number(WORKER_DEPLOY_BITS)).toBeLessThan(bits * 1.25);
+    });
+
+    it('gas budgets cover the measured handlers', async () => {
+        const net = await createNet();
+        const w = await registerWorker(net, 'op');
+        const [, rootTx, workerTx] = w.result.transactions;
+        expect(gasOn(rootTx)).toBeLessThanOrEqual(Number(GAS_ROOT_ATTEST));
+        expect(gasOn(workerTx)).toBeLessThanOrEqual(Number(GAS_WORKER_RESULT));
+        const e = await openEscrow(net, w, 'client');
+        const [, open, query, info] = e.result.transactions;
+        expect(gasOn(open)).toBeLessThanOrEqual(Number(GAS_ESCROW_OPEN));
+        expect(gasOn(query)).toBeLessThanOrEqual(Number(GAS_WORKER_QUERY));
+        expect(gasOn(info)).toBeLessThanOrEqual(Number(GAS_ESCROW_INFO));
+        const r = await signedReceiptFor(e, w.tee, { seq: 1n, tokens: 1_000_000n, cost: toNano('0.4') });
+        const res = await e.escrow.send(w.operator.getSender(), { value: toNano('0.1') }, claimBody(r) as any);
+        expect(res.transactions).toHaveTransaction({ to: e.escrow.address, success: true });
+        expect(gasOn(res.transactions[1])).toBeLessThanOrEqual(Number(GAS_ESCROW_CLAIM));
+    });
+});
