@@ -1,0 +1,70 @@
+// The client library's front door: list workers, manage escrows, open pinned sessions.
+import { Address, type Sender } from '@ton/core';
+import { CocoonRoot, Worker, escrowAddress, type Chain } from '../sdk';
+import { ClientError } from './errors';
+import { EscrowClient } from './escrow';
+import { ReceiptBook } from './receipts';
+import { WorkerSession } from './session';
+import { listWorkers, listingOf, type AttestedEventSource, type ListOptions, type ListResult, type WorkerListing } from './workers';
+
+export interface CocoonClientOptions {
+    chain: Chain;
+    root: Address;
+    /** The client's wallet: pays deposits and gas, owns the escrows. */
+    wallet: Sender & { address: Address };
+    /** Where the root's WorkerAttested events come from. */
+    events: AttestedEventSource;
+    /** Keep the latest receipt per escrow in this JSON file (the CLI does); in memory otherwise. */
+    receiptsFile?: string;
+    requestTimeoutMs?: number;
+}
+
+export class CocoonClient {
+    readonly escrows: EscrowClient;
+    readonly receipts: ReceiptBook;
+    private readonly sessions = new Set<WorkerSession>();
+
+    constructor(private readonly o: CocoonClientOptions) {
+        this.escrows = new EscrowClient(o.chain, o.wallet, o.root);
+        this.receipts = new ReceiptBook(o.receiptsFile);
+    }
+
+    get address(): Address {
+        return this.o.wallet.address;
+    }
+
+    listWorkers(opts: ListOptions = {}): Promise<ListResult> {
+        return listWorkers(this.o.chain, this.o.root, this.o.events, opts);
+    }
+
+    /** The chain's current view of one worker, checked usable (active, attested, with an endpoint). */
+    async listing(worker: Address): Promise<WorkerListing> {
+        let info;
+        try {
+            info = await this.o.chain.open(Worker.fromAddress(worker)).getInfo();
+        } catch {
+            throw new ClientError('WORKER_UNAVAILABLE', `no Worker contract at ${worker.toString()}`, 'check the address (cocoon workers lists the usable ones).');
+        }
+        if (!info.root.equals(this.o.root)) throw new ClientError('WORKER_UNAVAILABLE', 'the worker belongs to another root (another network)', 'pass the right --root or pick a worker of this network.');
+        if (!info.active) throw new ClientError('WORKER_UNAVAILABLE', 'the worker is not active (unbonding, slashed, or its attestation expired)', 'pick another worker (cocoon workers).');
+        if (!info.endpoint) throw new ClientError('WORKER_UNAVAILABLE', 'the worker has published no endpoint', 'pick another worker or ask its operator to set one.');
+        const model = (await this.o.chain.open(CocoonRoot.fromAddress(this.o.root)).getModelOf(info.measurement)) ?? '';
+        if (!model) throw new ClientError('WORKER_UNAVAILABLE', "the worker's measurement is no longer whitelisted", 'pick another worker.');
+        return listingOf(worker, info, model);
+    }
+
+    /** A pinned session with a worker; requests go through this client's escrow with that worker. */
+    async session(worker: Address | WorkerListing): Promise<WorkerSession> {
+        const listing = worker instanceof Address ? await this.listing(worker) : worker;
+        const escrow = await escrowAddress(listing.worker, this.o.wallet.address);
+        const s = new WorkerSession(listing, this.o.chain, escrow, this.receipts, this.o.requestTimeoutMs);
+        this.sessions.add(s);
+        return s;
+    }
+
+    /** Closes every session's connections. */
+    close(): void {
+        for (const s of this.sessions) s.close();
+        this.sessions.clear();
+    }
+}

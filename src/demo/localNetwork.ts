@@ -1,0 +1,125 @@
+// A complete Cocoon network inside one process on the embedded @ton/sandbox: a root with one
+// whitelisted measurement and a development verifier key, worker nodes on loopback in front of the
+// development backend, each registered, priced and published on-chain. The demo and the CLI's
+// `--network sandbox` both start it.
+import { Address, type Sender } from '@ton/core';
+import { Blockchain, type SandboxContract, type TreasuryContract } from '@ton/sandbox';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CocoonOps, SandboxChain, defaultParams, keyFromSeed, publicKeyToBigInt, type Params } from '../sdk';
+import { hex256 } from '../sdk/tls';
+import { DevBackend } from '../backend';
+import { startWorkerNode, DevAttestationProvider, type WorkerNodeHandle } from '../worker';
+import { fastSelfSignedCert } from './certs';
+import type { SandboxAccounting } from './accounting';
+
+export const DEMO_MODEL = 'llama-3-8b-instruct';
+
+export type Wallet = SandboxContract<TreasuryContract>;
+export type WalletSender = Sender & { address: Address };
+
+export const senderOf = (t: Wallet): WalletSender => t.getSender() as WalletSender;
+
+const seed = (label: string) => createHash('sha256').update('cocoon-demo:' + label).digest();
+
+export interface LocalNetworkOptions {
+    workers: number;
+    /** nanoton per 1M tokens, cycled over the workers */
+    prices: bigint[];
+    stake: bigint;
+    completionTokens: number;
+    print?: (line: string) => void;
+    /** Charges each setup operation's transactions to a label (the demo's gas table). */
+    accounting?: SandboxAccounting;
+    /** Extra wallets to create (funded by the sandbox) before anything happens. */
+    extraWallets?: string[];
+    /** The sandbox to use (default: a new one). */
+    blockchain?: Blockchain;
+}
+
+export interface LocalNetwork {
+    bc: Blockchain;
+    chain: SandboxChain;
+    params: Params;
+    root: Address;
+    measurement: bigint;
+    owner: Wallet;
+    operators: Wallet[];
+    wallets: Record<string, Wallet>;
+    nodes: WorkerNodeHandle[];
+    prices: bigint[];
+    backend: DevBackend;
+    /** Stops every node and the backend, removes the nodes' ledgers. */
+    stop(): Promise<void>;
+}
+
+export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNetwork> {
+    const say = o.print ?? (() => undefined);
+    const bc = o.blockchain ?? (await Blockchain.create());
+    bc.now ??= Math.floor(Date.now() / 1000);
+    const chain = new SandboxChain(bc);
+    const owner = await bc.treasury('owner');
+    const operators: Wallet[] = [];
+    for (let i = 0; i < o.workers; i++) operators.push(await bc.treasury(`operator-${i + 1}`));
+    const wallets: Record<string, Wallet> = {};
+    for (const name of o.extraWallets ?? []) wallets[name] = await bc.treasury(name);
+    await o.accounting?.begin([owner, ...operators, ...Object.values(wallets)].map((t) => t.address));
+    const measure = <T>(label: string, fn: () => Promise<T>) => (o.accounting ? o.accounting.measure(label, fn) : fn());
+
+    const nodes: WorkerNodeHandle[] = [];
+    const dirs: string[] = [];
+    let backend: DevBackend | null = null;
+    const stop = async () => {
+        await Promise.all(nodes.map((n) => n.stop().catch(() => undefined)));
+        await backend?.stop().catch(() => undefined);
+        for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    };
+    try {
+        const params: Params = defaultParams({ maxPrice: o.prices.reduce((m, p) => (p > m ? p : m), 0n) * 2n });
+        const { root } = await measure('deploy root', () => new CocoonOps(chain, senderOf(owner)).deployRoot({ networkId: 1, params }));
+        const gov = new CocoonOps(chain, senderOf(owner), root);
+        const measurement = BigInt('0x' + createHash('sha256').update('cocoon-worker-image:v1|' + DEMO_MODEL).digest('hex'));
+        const verifier = keyFromSeed(seed('verifier'));
+        await measure('add measurement', () => gov.addMeasurement(measurement, DEMO_MODEL));
+        await measure('add verifier key', () => gov.addVerifierKey(publicKeyToBigInt(verifier.publicKey)));
+        say(`root ${root.toString()} deployed; measurement ${hex256(measurement).slice(0, 18)}… whitelisted for ${DEMO_MODEL}`);
+
+        backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: 0 });
+        const prices: bigint[] = [];
+        for (let i = 0; i < o.workers; i++) {
+            const op = operators[i];
+            const dir = mkdtempSync(join(tmpdir(), 'cocoon-demo-'));
+            dirs.push(dir);
+            const node = await startWorkerNode({
+                model: DEMO_MODEL, host: '127.0.0.1', port: 0,
+                backend: { url: backend.url, model: DEMO_MODEL },
+                root: root.toString(), operator: op.address.toString(), measurement: hex256(measurement),
+                dbPath: join(dir, 'ledger.sqlite'), escrowCacheMs: 0, workerCacheMs: 0,
+                // claims are run explicitly (runClaims), never by the timer, so the sandbox sees one sender at a time
+                claim: { threshold: '1', intervalMs: 3_600_000 }, logLevel: 'silent',
+            }, {
+                chain, operatorSender: senderOf(op), teeKey: keyFromSeed(seed(`tee-${i + 1}`)),
+                attestationProvider: new DevAttestationProvider(verifier), tls: fastSelfSignedCert(`worker-${i + 1}`),
+            });
+            nodes.push(node);
+            const ops = new CocoonOps(chain, senderOf(op), root);
+            const price = o.prices[i % o.prices.length];
+            prices.push(price);
+            await measure('register worker', () => ops.registerWorker(node.attestation, o.stake));
+            await measure('set price', () => ops.setPrice(price));
+            await measure('set endpoint', () => ops.setEndpoint(node.url));
+            node.refresh();
+            say(`worker ${i + 1}: node ${node.url}, tlsKeyHash ${hex256(node.tlsKeyHash).slice(0, 18)}…, price ${ton(price)} TON / 1M tokens`);
+        }
+        return { bc, chain, params, root, measurement, owner, operators, wallets, nodes, prices, backend, stop };
+    } catch (e) {
+        await stop();
+        throw e;
+    }
+}
+
+function ton(n: bigint): string {
+    return `${n / 1_000_000_000n}.${(n % 1_000_000_000n).toString().padStart(9, '0')}`;
+}

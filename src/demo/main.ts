@@ -1,0 +1,79 @@
+// `npm start`: the whole Cocoon flow in one process (see sandboxDemo.ts), or the same node and
+// client against testnet (testnet.ts). Exit code 0 only if every check holds.
+import { Command, Option } from 'commander';
+import { toNano } from '@ton/core';
+import { ClientError } from '../client/errors';
+import { runSandboxDemo, type DemoResult, type SandboxDemoOptions } from './sandboxDemo';
+import type { TestnetDemoOptions } from './testnet';
+
+export interface MainOptions extends Partial<SandboxDemoOptions>, Partial<Omit<TestnetDemoOptions, keyof SandboxDemoOptions>> {
+    network?: 'sandbox' | 'testnet';
+}
+
+/** Runs the demo (in-process; tests call this) and returns its result without exiting. */
+export async function main(opts: MainOptions = {}): Promise<DemoResult> {
+    const print = opts.print ?? ((l: string) => console.log(l));
+    if ((opts.network ?? 'sandbox') === 'testnet') {
+        const { runTestnetDemo } = await import('./testnet');
+        const r = await runTestnetDemo({ ...opts, print });
+        print(r.summary);
+        return r;
+    }
+    const result = await runSandboxDemo({
+        workers: opts.workers ?? 3,
+        requestsPerWorker: opts.requestsPerWorker ?? 4,
+        deposit: opts.deposit ?? toNano('2'),
+        prices: opts.prices ?? [toNano('100'), toNano('150'), toNano('200')],
+        stake: opts.stake ?? toNano('100'),
+        completionTokens: opts.completionTokens ?? 48,
+        fund: opts.fund ?? toNano('3'),
+        print,
+        onDelta: opts.onDelta,
+    });
+    print('');
+    print(result.summary);
+    print(`timings (ms): ${Object.entries(result.timings).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    return result;
+}
+
+const tonArg = (name: string) => (v: string) => {
+    if (!/^\d+(\.\d{1,9})?$/.test(v)) throw new Error(`${name}: "${v}" is not a TON amount (e.g. 1.5)`);
+    return toNano(v);
+};
+const intArg = (name: string, min: number, max: number) => (v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}: expected an integer in ${min}..${max}, got "${v}"`);
+    return n;
+};
+
+export function cli(argv: string[]): Command {
+    return new Command('cocoon-demo')
+        .description('End-to-end Cocoon demo: root, three worker nodes, a client, settlement and a value-conservation check')
+        .addOption(new Option('--network <name>', 'embedded sandbox, or testnet (needs COCOON_OPERATOR_MNEMONIC, COCOON_CLIENT_MNEMONIC, COCOON_DEV_VERIFIER_SEED; see src/demo/testnet.ts)').choices(['sandbox', 'testnet']).default('sandbox'))
+        .option('--workers <n>', 'worker nodes to run (sandbox)', intArg('--workers', 1, 8), 3)
+        .option('--requests <n>', 'chat requests per worker, alternating whole and streamed', intArg('--requests', 1, 100), 4)
+        .addOption(new Option('--deposit <ton>', 'escrow deposit per worker').argParser(tonArg('--deposit')).default(toNano('2'), '2 TON'))
+        .option('--tokens <n>', 'completion tokens of each development-backend answer', intArg('--tokens', 1, 4096), 48)
+        .addOption(new Option('--fund <ton>', 'FundRewards amount (sandbox)').argParser(tonArg('--fund')).default(toNano('3'), '3 TON'))
+        .option('--root <address>', 'testnet: an existing root whose owner trusts the development verifier key (default: $COCOON_ROOT)')
+        .option('--measurement <hex>', 'testnet: a measurement the root whitelists (0x…)')
+        .option('--model <name>', "testnet: the model name (default: the root's name for --measurement)")
+        .option('--wait-dispute <seconds>', 'testnet: wait this long at most for the dispute window, then withdraw', intArg('--wait-dispute', 0, 86400), 0)
+        .option('--toncenter <url>', 'testnet: JSON-RPC endpoint', 'https://testnet.toncenter.com/api/v2/jsonRPC')
+        .option('--stream', "print worker 1's streamed answers as they arrive", false)
+        .parse(argv);
+}
+
+if (require.main === module) {
+    const o = cli(process.argv).opts();
+    main({
+        network: o.network, workers: o.workers, requestsPerWorker: o.requests, deposit: o.deposit, completionTokens: o.tokens, fund: o.fund,
+        onDelta: o.stream ? (i: number, d: string) => { if (i === 0) process.stdout.write(d); } : undefined,
+        ...(o.network === 'testnet' ? { root: o.root, toncenter: o.toncenter, measurement: o.measurement, model: o.model, waitDisputeSec: o.waitDispute } : {}),
+    } as MainOptions)
+        .then((r) => process.exit(r.ok ? 0 : 1))
+        .catch((e) => {
+            console.error(e instanceof ClientError ? `demo failed: ${e.message}` : `demo failed: ${(e as Error).stack ?? e}`);
+            process.exit(1);
+        });
+}

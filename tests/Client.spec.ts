@@ -1,0 +1,339 @@
+import '@ton/test-utils';
+import { Address, toNano } from '@ton/core';
+import https from 'node:https';
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { fastSelfSignedCert } from '../src/demo/certs';
+import { SandboxChain, ClientEscrow, signReceipt, signedReceiptCell, publicKeyToBigInt, escrowAddress, type Ed25519Key } from '../src/sdk';
+import { tlsKeyHashOfCert } from '../src/sdk/tls';
+import {
+    CocoonClient, PinnedAgent, ReceiptBook, pinnedRequest, verifyWireReceipt, sandboxEventSource, cumulativeCost,
+    isClientError, type WireReceipt,
+} from '../src/client';
+import { createNet, registerWorker, seededKey, MODEL, type Net } from './helpers/network';
+
+// ---------------------------------------------------------------- helpers
+
+interface Cert { certPem: string; keyPem: string; hash: bigint }
+
+/** A self-signed certificate (the demo's fast generator) and its attested hash. */
+function makeCert(): Cert {
+    const c = fastSelfSignedCert('test-worker');
+    return { ...c, hash: tlsKeyHashOfCert(c.certPem) };
+}
+
+/** A TLS server that records every application byte it receives and answers any request with 200 {}. */
+async function recordingTlsServer(cert: Cert) {
+    const seen = { connections: 0, handshakes: 0, bytes: 0, text: '' };
+    const server = tls.createServer({ key: cert.keyPem, cert: cert.certPem }, (sock) => {
+        seen.handshakes++;
+        sock.on('data', (d: Buffer) => {
+            seen.bytes += d.length;
+            seen.text += d.toString('latin1');
+            if (seen.text.includes('\r\n\r\n')) sock.end('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}');
+        });
+        sock.on('error', () => undefined);
+    });
+    server.on('connection', () => seen.connections++);
+    server.on('tlsClientError', () => undefined);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    return { seen, url, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
+const PRICE = toNano('0.5'); // nanoton per 1M tokens
+
+function wire(s: ReturnType<typeof signReceipt>, requestTokens: bigint, requestCost: bigint): WireReceipt {
+    return {
+        escrow: s.receipt.escrow.toString(), epoch: s.receipt.epoch.toString(), seq: s.receipt.seq.toString(),
+        tokens: s.receipt.tokens.toString(), cost: s.receipt.cost.toString(),
+        requestTokens: requestTokens.toString(), requestCost: requestCost.toString(),
+        signature: s.signature.toString('hex'), boc: signedReceiptCell(s).toBoc().toString('base64'),
+    };
+}
+
+/** An honest cumulative receipt for a request of `n` tokens after `before` tokens. */
+function honest(tee: Ed25519Key, escrow: Address, epoch: bigint, seq: bigint, before: bigint, n: bigint, price = PRICE): WireReceipt {
+    const s = signReceipt({ escrow, epoch, seq, tokens: before + n, cost: cumulativeCost(before + n, price) }, tee);
+    return wire(s, n, cumulativeCost(before + n, price) - cumulativeCost(before, price));
+}
+
+/**
+ * A stand-in worker node speaking the HTTP API (http-api.md) with a chosen misbehaviour, so the
+ * client's checks are tested independently of src/worker.
+ */
+async function fakeNode(cert: Cert, tee: Ed25519Key, epochOf: (escrow: Address) => Promise<bigint>) {
+    const state = { mode: 'ok' as 'ok' | 'overcharge' | 'badsig' | 'rollback', requests: 0, seq: 0n, tokens: 0n };
+    const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, async (req, res) => {
+        let body = '';
+        for await (const c of req) body += c;
+        state.requests++;
+        const j = JSON.parse(body);
+        const escrow = Address.parse(String(req.headers['x-cocoon-escrow']));
+        const epoch = await epochOf(escrow);
+        const usage = { prompt_tokens: 12, completion_tokens: 8, total_tokens: 20 };
+        const n = BigInt(usage.total_tokens);
+        let r: WireReceipt;
+        if (state.mode === 'rollback') {
+            r = honest(tee, escrow, epoch, 1n, 0n, n); // starts the counters over
+        } else {
+            state.seq++;
+            const signer = state.mode === 'badsig' ? seededKey('impostor') : tee;
+            r = honest(signer, escrow, epoch, state.seq, state.tokens, n);
+            if (state.mode === 'overcharge') {
+                const s = signReceipt({ escrow, epoch, seq: state.seq, tokens: state.tokens + n, cost: cumulativeCost(state.tokens + n, PRICE) * 2n }, tee);
+                r = wire(s, n, BigInt(r.requestCost) * 2n);
+            }
+            state.tokens += n;
+        }
+        const words = ['Hello', ' from', ' a', ' fake', ' node'];
+        if (j.stream) {
+            res.writeHead(200, { 'content-type': 'text/event-stream' });
+            for (const w of words) res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: w }, finish_reason: null }] })}\n\n`);
+            res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+            res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', choices: [], usage, cocoon_receipt: r })}\n\n`);
+            res.end('data: [DONE]\n\n');
+        } else {
+            res.writeHead(200, { 'content-type': 'application/json', 'x-cocoon-receipt': r.boc });
+            res.end(JSON.stringify({ id: 'c1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: words.join('') }, finish_reason: 'stop' }], usage, cocoon_receipt: r }));
+        }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { state, url, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
+}
+
+/** A registered worker whose attestation pins `tlsHash`, with a price and an endpoint on-chain. */
+async function liveWorker(net: Net, name: string, tlsHash: bigint, endpoint: string | null, over: Parameters<typeof registerWorker>[3] = {}) {
+    const w = await registerWorker(net, name, toNano('100'), { tlsKeyHash: tlsHash, ...over });
+    expect(w.result.transactions).toHaveTransaction({ to: w.worker.address, success: true });
+    await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+    if (endpoint) await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetEndpoint', queryId: 0n, endpoint });
+    return w;
+}
+
+async function clientOn(net: Net, name = 'client') {
+    const wallet = await net.chain.treasury(name);
+    const client = new CocoonClient({
+        chain: new SandboxChain(net.chain), root: net.root.address, wallet: wallet.getSender() as any,
+        events: sandboxEventSource(net.chain, net.root.address), requestTimeoutMs: 10_000,
+    });
+    return { wallet, client };
+}
+
+// ---------------------------------------------------------------- TLS pinning
+
+describe('TLS pinning', () => {
+    let attested: Cert;
+    let impostor: Cert;
+    beforeAll(() => {
+        attested = makeCert();
+        impostor = makeCert();
+    });
+
+    it('refuses a server whose key does not hash to the pin, before writing any request byte', async () => {
+        const srv = await recordingTlsServer(impostor);
+        const agent = new PinnedAgent(attested.hash);
+        try {
+            const err = await pinnedRequest(agent, new URL('v1/chat/completions', srv.url), 'POST', { messages: [{ role: 'user', content: 'secret prompt' }] }, { 'x-cocoon-escrow': 'EQ-secret' }, 5000)
+                .then(() => null, (e) => e);
+            expect(isClientError(err, 'TLS_KEY_MISMATCH')).toBe(true);
+            expect(err.message).toContain('nothing was sent');
+            await settle();
+            expect(srv.seen.connections).toBe(1); // it connected and saw the certificate: the refusal is the pin's
+            expect(srv.seen.bytes).toBe(0);
+            expect(srv.seen.text).not.toContain('secret');
+        } finally {
+            agent.destroy();
+            await srv.close();
+        }
+    });
+
+    it('sends the request to a server whose key matches the pin', async () => {
+        const srv = await recordingTlsServer(attested);
+        const agent = new PinnedAgent(attested.hash);
+        try {
+            const r = await pinnedRequest(agent, new URL('v1/chat/completions', srv.url), 'POST', { hello: 1 }, {}, 5000);
+            expect(r.status).toBe(200);
+            r.res.resume();
+            expect(srv.seen.text.startsWith('POST /v1/chat/completions HTTP/1.1')).toBe(true);
+        } finally {
+            agent.destroy();
+            await srv.close();
+        }
+    });
+
+    it('a chat with a worker whose endpoint shows another key is refused and sends nothing', async () => {
+        const net = await createNet();
+        const srv = await recordingTlsServer(impostor);
+        try {
+            const w = await liveWorker(net, 'op-pinned', attested.hash, srv.url.replace(/\/$/, ''));
+            const { wallet, client } = await clientOn(net);
+            await client.escrows.open(w.worker.address, toNano('2'), PRICE);
+            const session = await client.session(w.worker.address);
+            const err = await session.chat({ model: MODEL, messages: [{ role: 'user', content: 'secret prompt' }], max_tokens: 16 }).then(() => null, (e) => e);
+            expect(isClientError(err, 'TLS_KEY_MISMATCH')).toBe(true);
+            await settle();
+            expect(srv.seen.connections).toBe(1);
+            expect(srv.seen.bytes).toBe(0);
+            expect(client.receipts.latest(await escrowAddress(w.worker.address, wallet.address))).toBeUndefined();
+            client.close();
+        } finally {
+            await srv.close();
+        }
+    });
+});
+
+// ---------------------------------------------------------------- receipts
+
+describe('receipt verification', () => {
+    const tee = seededKey('tee:receipts');
+    const escrow = Address.parse('EQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG');
+    const epoch = 77n;
+    const teeKey = publicKeyToBigInt(tee.publicKey);
+    const ctx = (usageTokens: bigint) => ({ escrow, epoch, teeKey, price: PRICE, maxPrice: PRICE, usageTokens });
+
+    it('accepts honest receipts and keeps the latest per escrow', () => {
+        const book = new ReceiptBook();
+        const a = book.accept(honest(tee, escrow, epoch, 1n, 0n, 1001n), ctx(1001n));
+        expect(a.cost).toBe(cumulativeCost(1001n, PRICE));
+        const b = book.accept(honest(tee, escrow, epoch, 2n, 1001n, 999n), ctx(999n));
+        expect(b.tokens).toBe(2000n);
+        expect(b.requestCost).toBe(cumulativeCost(2000n, PRICE) - cumulativeCost(1001n, PRICE));
+        expect(book.latest(escrow)?.seq).toBe(2n);
+    });
+
+    it('rejects a receipt not signed by the on-chain TEE key', () => {
+        const w = honest(seededKey('someone-else'), escrow, epoch, 1n, 0n, 100n);
+        expect(() => verifyWireReceipt(w, ctx(100n))).toThrow(expect.objectContaining({ code: 'BAD_RECEIPT_SIGNATURE' }));
+    });
+
+    it('rejects a signature field that is not the signed one', () => {
+        const w = honest(tee, escrow, epoch, 1n, 0n, 100n);
+        const other = honest(tee, escrow, epoch, 2n, 0n, 100n);
+        expect(() => verifyWireReceipt({ ...w, signature: other.signature }, ctx(100n))).toThrow(expect.objectContaining({ code: 'BAD_RECEIPT' }));
+    });
+
+    it('rejects a cost that does not match the usage shown', () => {
+        // the signed cost is right for the tokens, but the answer showed fewer tokens
+        expect(() => verifyWireReceipt(honest(tee, escrow, epoch, 1n, 0n, 100n), ctx(90n))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
+        // the cumulative cost is above price x tokens
+        const s = signReceipt({ escrow, epoch, seq: 1n, tokens: 100n, cost: cumulativeCost(100n, PRICE) + 1n }, tee);
+        expect(() => verifyWireReceipt(wire(s, 100n, cumulativeCost(100n, PRICE) + 1n), ctx(100n))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
+        // the request cost does not follow from the cumulative totals
+        const t = signReceipt({ escrow, epoch, seq: 1n, tokens: 100n, cost: cumulativeCost(100n, PRICE) }, tee);
+        expect(() => verifyWireReceipt(wire(t, 100n, cumulativeCost(100n, PRICE) + 5n), ctx(100n))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
+        // JSON fields claiming less than the signed cell
+        const h = honest(tee, escrow, epoch, 1n, 0n, 100n);
+        expect(() => verifyWireReceipt({ ...h, cost: '1' }, ctx(100n))).toThrow(expect.objectContaining({ code: 'BAD_RECEIPT' }));
+    });
+
+    it('rejects seq going backwards or repeating, and a skipped-ahead token count', () => {
+        const book = new ReceiptBook();
+        book.accept(honest(tee, escrow, epoch, 5n, 0n, 100n), ctx(100n));
+        expect(() => book.accept(honest(tee, escrow, epoch, 4n, 100n, 100n), ctx(100n))).toThrow(expect.objectContaining({ code: 'STALE_RECEIPT' }));
+        expect(() => book.accept(honest(tee, escrow, epoch, 5n, 100n, 100n), ctx(100n))).toThrow(expect.objectContaining({ code: 'STALE_RECEIPT' }));
+        // tokens jumping beyond previous + this request's usage is an overcharge
+        expect(() => book.accept(honest(tee, escrow, epoch, 6n, 150n, 100n), ctx(100n))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
+        // the book still holds the last good one
+        expect(book.latest(escrow)?.seq).toBe(5n);
+        expect(book.accept(honest(tee, escrow, epoch, 6n, 100n, 100n), ctx(100n)).tokens).toBe(200n);
+    });
+
+    it('after a request failed mid-way, accepts totals that grew by more than the next answer (a receipt it never saw), but never less', () => {
+        const book = new ReceiptBook();
+        book.accept(honest(tee, escrow, epoch, 1n, 0n, 100n), ctx(100n));
+        book.markGap(escrow); // e.g. a stream cut after the worker billed 40 tokens
+        expect(() => book.accept(honest(tee, escrow, epoch, 3n, 50n, 100n), ctx(100n))).toThrow(expect.objectContaining({ code: 'STALE_RECEIPT' }));
+        expect(book.accept(honest(tee, escrow, epoch, 3n, 140n, 100n), ctx(100n)).tokens).toBe(240n);
+        // the allowance is for one receipt only
+        expect(() => book.accept(honest(tee, escrow, epoch, 4n, 260n, 100n), ctx(100n))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
+    });
+
+    it('rejects a receipt of another escrow or epoch, and one not newer than what is settled on-chain', () => {
+        const other = Address.parse('EQCD39VS5jcptHL8vMjEXrzGaRcCVYto7HUn4bpAOg8xqB2N');
+        expect(() => verifyWireReceipt(honest(tee, other, epoch, 1n, 0n, 100n), ctx(100n))).toThrow(expect.objectContaining({ code: 'BAD_RECEIPT' }));
+        expect(() => verifyWireReceipt(honest(tee, escrow, epoch + 1n, 1n, 0n, 100n), ctx(100n))).toThrow(expect.objectContaining({ code: 'BAD_RECEIPT' }));
+        expect(() => verifyWireReceipt(honest(tee, escrow, epoch, 3n, 500n, 100n), { ...ctx(100n), settled: { seq: 3n, tokens: 500n, cost: cumulativeCost(500n, PRICE) } }))
+            .toThrow(expect.objectContaining({ code: 'STALE_RECEIPT' }));
+    });
+});
+
+// ---------------------------------------------------------------- listing and a session end to end
+
+describe('worker listing and sessions on the sandbox', () => {
+    it('lists only active, unexpired workers of the model with an endpoint, cheapest first', async () => {
+        const net = await createNet();
+        const now = net.chain.now!;
+        const other = BigInt('0x' + 'ab'.repeat(32));
+        await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: other, model: 'other-model' });
+        const good = await liveWorker(net, 'op-good', 1n, 'https://good.example:8443');
+        const cheap = await liveWorker(net, 'op-cheap', 2n, 'https://cheap.example:8443');
+        await cheap.worker.send(cheap.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE / 2n });
+        const unbonded = await liveWorker(net, 'op-unbonded', 3n, 'https://unbonded.example:8443');
+        await unbonded.worker.send(unbonded.operator.getSender(), { value: toNano('0.2') }, { $$type: 'Unbond', queryId: 0n });
+        expect((await unbonded.worker.getInfo()).active).toBe(false);
+        const shortLived = await liveWorker(net, 'op-short', 4n, 'https://short.example:8443', { expiresAt: now + 3600 });
+        await liveWorker(net, 'op-noendpoint', 5n, null);
+        await liveWorker(net, 'op-other', 6n, 'https://other.example:8443', { measurement: other });
+
+        const { client } = await clientOn(net);
+        const before = await client.listWorkers({ model: MODEL });
+        expect(before.workers.map((w) => w.worker.toString())).toEqual([cheap.worker.address.toString(), good.worker.address.toString(), shortLived.worker.address.toString()]);
+        expect(before.workers[1]).toMatchObject({ price: PRICE, endpoint: 'https://good.example:8443', tlsKeyHash: 1n, model: MODEL, teeKey: publicKeyToBigInt(good.tee.publicKey) });
+
+        net.chain.now = now + 2 * 3600; // the short attestation has expired
+        const after = await client.listWorkers({ model: MODEL });
+        expect(after.workers.map((w) => w.worker.toString())).toEqual([cheap.worker.address.toString(), good.worker.address.toString()]);
+        const reasons = Object.fromEntries(after.skipped.map((s) => [s.worker.toString(), s.reason]));
+        expect(reasons).toEqual({
+            [unbonded.worker.address.toString()]: 'inactive',
+            [shortLived.worker.address.toString()]: 'expired',
+            [(await net.root.getWorkerAddressOf((await net.chain.treasury('op-noendpoint')).address)).toString()]: 'no-endpoint',
+            [(await net.root.getWorkerAddressOf((await net.chain.treasury('op-other')).address)).toString()]: 'other-model',
+        });
+        // a price cap filters too
+        expect((await client.listWorkers({ model: MODEL, maxPrice: PRICE / 2n })).workers.length).toBe(1);
+        client.close();
+    });
+
+    it('chats through a pinned session, stores verified receipts and refuses a misbehaving worker', async () => {
+        const net = await createNet();
+        const cert = makeCert();
+        const tee = seededKey('tee:op-live');
+        let node: Awaited<ReturnType<typeof fakeNode>> | undefined;
+        try {
+            node = await fakeNode(cert, tee, async (e) => (await net.chain.openContract(ClientEscrow.fromAddress(e)).getState()).epoch);
+            const w = await liveWorker(net, 'op-live', cert.hash, node.url);
+            const { wallet, client } = await clientOn(net);
+            const [listing] = (await client.listWorkers({ model: MODEL })).workers;
+            expect(listing.worker.equals(w.worker.address)).toBe(true);
+            const opened = await client.escrows.open(w.worker.address, toNano('2'), PRICE);
+            expect(opened.deposit).toBe(toNano('2'));
+            const session = await client.session(listing);
+            const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 16 };
+
+            const a = await session.chat(body);
+            expect(a.content).toBe('Hello from a fake node');
+            expect(a.receipt).toMatchObject({ seq: 1n, tokens: 20n, cost: cumulativeCost(20n, PRICE) });
+            const deltas: string[] = [];
+            const b = await session.chat(body, { stream: true, onDelta: (d) => deltas.push(d) });
+            expect(deltas.join('')).toBe('Hello from a fake node');
+            expect(b.receipt).toMatchObject({ seq: 2n, tokens: 40n, cost: cumulativeCost(40n, PRICE) });
+
+            for (const [mode, code] of [['overcharge', 'COST_MISMATCH'], ['badsig', 'BAD_RECEIPT_SIGNATURE'], ['rollback', 'STALE_RECEIPT']] as const) {
+                node.state.mode = mode;
+                const err = await session.chat(body).then(() => null, (e) => e);
+                expect(err?.code).toBe(code);
+            }
+            const escrow = await escrowAddress(w.worker.address, wallet.address);
+            expect(client.receipts.latest(escrow)?.seq).toBe(2n);
+            expect(node.state.requests).toBe(5);
+            client.close();
+        } finally {
+            await node?.close();
+        }
+    });
+});
