@@ -21,6 +21,7 @@ export const EXIT_CODES: Record<number, { name: string; message: string }> = {
     [Number(C.ERR_NO_ACTIVE_STAKE)]: { name: 'NoActiveStake', message: 'No stake is active, so there is nobody to distribute rewards to.' },
     [Number(C.ERR_TREASURY_TOO_LOW)]: { name: 'TreasuryTooLow', message: 'The treasury holds less than the amount asked for.' },
     [Number(C.ERR_MEASUREMENT_ALLOWED)]: { name: 'MeasurementAllowed', message: 'The measurement is still whitelisted; remove it before deactivating its workers.' },
+    [Number(C.ERR_BAD_STATEMENT)]: { name: 'BadStatement', message: 'The attestation statement has no TEE key or no issue time.' },
     [Number(C.ERR_NOT_OPERATOR)]: { name: 'NotOperator', message: "Only the worker's operator may send this message." },
     [Number(C.ERR_NOT_ROOT)]: { name: 'NotRoot', message: "Only the worker's root may send this message." },
     [Number(C.ERR_NOT_ACTIVE)]: { name: 'NotActive', message: 'The worker has no active, attested stake for this operation.' },

@@ -1,0 +1,24 @@
+// Opens the sender's ClientEscrow with a worker (given by worker= or operator=) and deposits TON.
+// npx blueprint run openEscrow --testnet --tonconnect operator=<address> deposit=5 maxPrice=0.5
+import { NetworkProvider } from '@ton/blueprint';
+import { scriptContext, parseAddress, formatTon, formatPrice, formatKeyValues, formatHex256, attachFor } from '../src/sdk';
+
+export async function run(provider: NetworkProvider, args: string[]) {
+    const { ops, args: a, write, addr } = await scriptContext(provider, args, ['worker', 'deposit', 'maxPrice']);
+    const worker = a.has('operator')
+        ? await ops.workerOf(parseAddress('operator', a.optional('operator')))
+        : await a.address('worker', 'Worker contract address:');
+    const deposit = await a.ton('deposit', 'Deposit (TON):');
+    const maxPrice = await a.ton('maxPrice', 'Your maximum price (TON per 1M tokens):');
+    write(`Attaching ${formatTon(deposit + attachFor('openEscrow'))} (deposit + fees; the unused part comes back)`);
+    const r = await ops.openEscrow(worker, deposit, maxPrice);
+    write(formatKeyValues('escrow', [
+        ['escrow', addr(r.escrow)],
+        ['worker', addr(worker)],
+        ['deposit', formatTon(r.deposit)],
+        ['maxPrice', formatPrice(maxPrice)],
+        ['epoch', r.epoch.toString()],
+        ['teeKey', formatHex256(r.teeKey)],
+    ]));
+    write(`Send X-Cocoon-Escrow: ${addr(r.escrow)} with your requests.`);
+}

@@ -1,0 +1,10 @@
+// Resumes registrations and attestations (owner only).
+// npx blueprint run unpause --testnet --tonconnect
+import { NetworkProvider } from '@ton/blueprint';
+import { scriptContext } from '../src/sdk';
+
+export async function run(provider: NetworkProvider, args: string[]) {
+    const { ops, write } = await scriptContext(provider, args);
+    const r = await ops.setPaused(false);
+    write(`Network paused: ${r.before} -> ${r.after}`);
+}

@@ -1,0 +1,130 @@
+// Worker discovery: the root emits WorkerAttested (external out message, opcode 0xc0c00501) on every
+// approved attestation. Read them from the root's transactions, then ask each Worker for its info().
+import { Address, Transaction } from '@ton/core';
+import { CocoonRoot, Worker, loadWorkerAttested, type WorkerInfo } from './contracts';
+import type { Chain } from './chain';
+import { workerAddress } from './addresses';
+
+export const WORKER_ATTESTED_OPCODE = 0xc0c00501;
+
+export interface WorkerAttestedEvent {
+    operator: Address;
+    /** The operator's Worker contract, derived from (root, operator) as the root derives it. */
+    worker: Address;
+    measurement: bigint;
+    expiresAt: number;
+    /** Logical time of the root transaction that emitted it. */
+    lt: bigint;
+}
+
+/**
+ * Events from transactions: @ton/sandbox results (`result.transactions`) or
+ * TonClient.getTransactions(root, ...). Only external out messages sent by `root` are read.
+ */
+export async function workerAttestedEvents(transactions: Iterable<Transaction>, root: Address): Promise<WorkerAttestedEvent[]> {
+    const out: WorkerAttestedEvent[] = [];
+    for (const tx of transactions) {
+        for (const m of tx.outMessages.values()) {
+            if (m.info.type !== 'external-out' || !m.info.src.equals(root)) continue;
+            const s = m.body.beginParse();
+            if (s.remainingBits < 32 || s.preloadUint(32) !== WORKER_ATTESTED_OPCODE) continue;
+            const e = loadWorkerAttested(s);
+            out.push({ operator: e.operator, worker: await workerAddress(root, e.operator), measurement: e.measurement, expiresAt: Number(e.expiresAt), lt: tx.lt });
+        }
+    }
+    return out.sort((a, b) => (a.lt < b.lt ? -1 : a.lt > b.lt ? 1 : 0));
+}
+
+/** One entry per worker: its latest event. */
+export function latestByWorker(events: WorkerAttestedEvent[]): WorkerAttestedEvent[] {
+    const m = new Map<string, WorkerAttestedEvent>();
+    for (const e of events) {
+        const k = e.worker.toRawString();
+        const prev = m.get(k);
+        if (!prev || prev.lt < e.lt) m.set(k, e);
+    }
+    return [...m.values()];
+}
+
+/** Minimal TonClient surface used to page through the root's history. */
+export interface TransactionSource {
+    getTransactions(address: Address, opts: { limit: number; lt?: string; hash?: string; inclusive?: boolean; archival?: boolean }): Promise<Transaction[]>;
+}
+
+/** The root's most recent transactions (newest first), `max` at most, paging `page` at a time. */
+export async function fetchRootTransactions(client: TransactionSource, root: Address, max = 1000, page = 100): Promise<Transaction[]> {
+    const all: Transaction[] = [];
+    let cursor: { lt: string; hash: string } | undefined;
+    while (all.length < max) {
+        const batch = await client.getTransactions(root, { limit: Math.min(page, max - all.length), ...(cursor ? { ...cursor, inclusive: false } : {}), archival: true });
+        if (batch.length === 0) break;
+        all.push(...batch);
+        const last = batch[batch.length - 1];
+        cursor = { lt: last.lt.toString(), hash: last.hash().toString('base64') };
+        if (batch.length < page) break;
+    }
+    return all;
+}
+
+export interface WorkerListing {
+    operator: Address;
+    worker: Address;
+    measurement: bigint;
+    model: string | null;
+    price: bigint;
+    stake: bigint;
+    expiresAt: number;
+    endpoint: string | null;
+    teeKey: bigint;
+    tlsKeyHash: bigint;
+    feeBps: bigint;
+    info: WorkerInfo;
+}
+
+export interface WorkerFilter {
+    /** Only workers attested with this measurement. */
+    measurement?: bigint;
+    /** Only workers whose measurement the root maps to this model name. */
+    model?: string;
+    /** Only workers at or below this price (nanoton per 1M tokens). */
+    maxPrice?: bigint;
+    /** Only workers whose attestation is valid for at least this many more seconds. */
+    minRemaining?: number;
+    /** Only workers with a published endpoint. */
+    requireEndpoint?: boolean;
+}
+
+/**
+ * Active workers of `root` found in `transactions`, each read from its contract, filtered, cheapest
+ * first. Workers whose info() cannot be read, of another root, or inactive are left out.
+ */
+export async function listWorkers(chain: Chain, root: Address, transactions: Iterable<Transaction>, filter: WorkerFilter = {}): Promise<WorkerListing[]> {
+    const events = latestByWorker(await workerAttestedEvents(transactions, root));
+    const r = chain.open(CocoonRoot.fromAddress(root));
+    const now = await chain.now();
+    const models = new Map<bigint, string | null>();
+    const out: WorkerListing[] = [];
+    for (const e of events) {
+        let info: WorkerInfo;
+        try {
+            info = await chain.open(Worker.fromAddress(e.worker)).getInfo();
+        } catch {
+            continue;
+        }
+        if (!info.root.equals(root) || !info.operator.equals(e.operator) || !info.active) continue;
+        if (filter.measurement !== undefined && info.measurement !== filter.measurement) continue;
+        if (!models.has(info.measurement)) models.set(info.measurement, await r.getModelOf(info.measurement));
+        const model = models.get(info.measurement) ?? null;
+        if (model === null) continue; // measurement revoked
+        if (filter.model !== undefined && model !== filter.model) continue;
+        if (filter.maxPrice !== undefined && info.price > filter.maxPrice) continue;
+        if (filter.minRemaining !== undefined && Number(info.expiresAt) < now + filter.minRemaining) continue;
+        if (filter.requireEndpoint && !info.endpoint) continue;
+        out.push({
+            operator: info.operator, worker: e.worker, measurement: info.measurement, model, price: info.price,
+            stake: info.stake, expiresAt: Number(info.expiresAt), endpoint: info.endpoint, teeKey: info.teeKey,
+            tlsKeyHash: info.tlsKeyHash, feeBps: info.feeBps, info,
+        });
+    }
+    return out.sort((a, b) => (a.price < b.price ? -1 : a.price > b.price ? 1 : b.stake > a.stake ? 1 : -1));
+}

@@ -1,0 +1,629 @@
+// Typed high-level operations: validate, attach amount + fee, send, wait for the visible effect,
+// return what changed. The same code runs on @ton/sandbox and on testnet/mainnet (see chain.ts).
+import { Address, Contract, OpenedContract, Sender, Transaction } from '@ton/core';
+import {
+    CocoonRoot, Worker, ClientEscrow, loadParams, type Params, type WorkerInfo, type EscrowState, type RewardState,
+    STATUS_ACTIVE, STATUS_UNBONDING, STATUS_SLASHED, ESCROW_NONE, ESCROW_OPEN, ESCROW_CLOSING,
+    BPS, TOKENS_PER_PRICE_UNIT,
+} from './contracts';
+import { type Chain, SandboxChain, RemoteChain, type NetworkName } from './chain';
+import { workerFor, escrowFor } from './addresses';
+import { rootFor } from './defaults';
+import { parseSignedAttestation, verifySignedAttestation, type SignedStatement } from './attestation';
+import { signedReceiptCell, verifyReceipt, type SignedUsageReceipt } from './receipt';
+import { bigIntToPublicKey } from './ed25519';
+import { errorForExitCode, CocoonError } from './errors';
+import { attachFor, BASECHAIN_PRICES, ROOT_DEPLOY_VALUE, type OperationName, type PriceConfig } from './fees';
+import {
+    requirePositive, requireNonNegative, requireUint, validateParams, validateEndpoint, validateModelName,
+    ArgReader, parseAddress, type Prompter,
+} from './validate';
+import { formatAddress } from './format';
+import type { Cell } from '@ton/core';
+
+export interface OpsOptions {
+    /** Gas/forward prices used for the fee estimates (default: basechain). */
+    prices?: PriceConfig;
+    /**
+     * Read the chain before sending to catch refusals early with a clear message (default true).
+     * With false only the local checks run and the contracts decide (tests use it to see the
+     * contracts' own exit codes).
+     */
+    checkOnChain?: boolean;
+}
+
+export interface Change<T> { before: T; after: T }
+
+/** Thrown (on the sandbox) when a transaction of our contracts in the send's trace failed. */
+export function failureIn(result: unknown, ours: Address[]): CocoonError | null {
+    const txs = (result as { transactions?: Transaction[] } | undefined)?.transactions;
+    if (!Array.isArray(txs)) return null;
+    const ids = new Set(ours.map((a) => BigInt('0x' + a.hash.toString('hex'))));
+    for (const tx of txs) {
+        if (!ids.has(tx.address)) continue;
+        const d = tx.description;
+        if (d.type !== 'generic') continue;
+        if (d.computePhase.type === 'vm' && !d.computePhase.success) return errorForExitCode(d.computePhase.exitCode);
+        if (d.actionPhase && !d.actionPhase.success) {
+            return new CocoonError(d.actionPhase.resultCode, 'ActionFailed', `ActionFailed (result ${d.actionPhase.resultCode}): a message of the contract could not be sent; attach more TON`);
+        }
+    }
+    return null;
+}
+
+const nowQueryId = () => BigInt(Date.now());
+
+export class CocoonOps {
+    readonly prices: PriceConfig;
+    readonly checkOnChain: boolean;
+    /** Transactions of the last send, where the chain reports them (the sandbox does). */
+    lastTransactions: Transaction[] = [];
+
+    constructor(readonly chain: Chain, readonly sender: Sender, readonly rootAddress: Address | null = null, private readonly opts: OpsOptions = {}) {
+        this.prices = opts.prices ?? BASECHAIN_PRICES;
+        this.checkOnChain = opts.checkOnChain ?? true;
+    }
+
+    // ------------------------------------------------------------ plumbing
+
+    /** The same chain and sender, bound to another root. */
+    withRoot(root: Address): CocoonOps {
+        return new CocoonOps(this.chain, this.sender, root, this.opts);
+    }
+
+    /** The same chain and root, another sender. */
+    as(sender: Sender): CocoonOps {
+        return new CocoonOps(this.chain, sender, this.rootAddress, this.opts);
+    }
+
+    /** The sending wallet's address (operator, client or owner, depending on the operation). */
+    get me(): Address {
+        const a = this.sender.address;
+        if (!a) throw new Error('the sender has no address: connect a wallet first');
+        return a;
+    }
+
+    get root(): OpenedContract<CocoonRoot> {
+        if (!this.rootAddress) throw new Error('no root address: pass root=<address> or set COCOON_ROOT');
+        return this.chain.open(CocoonRoot.fromAddress(this.rootAddress));
+    }
+
+    fee(op: OperationName): bigint {
+        return attachFor(op, this.prices);
+    }
+
+    openWorker(address: Address): OpenedContract<Worker> {
+        return this.chain.open(Worker.fromAddress(address));
+    }
+
+    openEscrowAt(address: Address): OpenedContract<ClientEscrow> {
+        return this.chain.open(ClientEscrow.fromAddress(address));
+    }
+
+    async workerOf(operator: Address): Promise<Address> {
+        return (await workerFor(this.root.address, operator)).address;
+    }
+
+    /** Worker info, or null when the contract is not deployed. */
+    async workerInfo(worker: Address): Promise<WorkerInfo | null> {
+        try {
+            return await this.openWorker(worker).getInfo();
+        } catch {
+            return null;
+        }
+    }
+
+    /** Escrow state, or null when the contract is not deployed (never opened, or withdrawn). */
+    async escrowState(escrow: Address): Promise<EscrowState | null> {
+        try {
+            return await this.openEscrowAt(escrow).getState();
+        } catch {
+            return null;
+        }
+    }
+
+    private async send<T extends Contract>(
+        target: OpenedContract<T>, value: bigint, body: unknown, ours: Address[],
+    ): Promise<unknown> {
+        const res = await (target as any).send(this.sender, { value }, body);
+        const txs = (res as { transactions?: Transaction[] } | undefined)?.transactions;
+        this.lastTransactions = Array.isArray(txs) ? txs : [];
+        const err = failureIn(res, ours);
+        if (err) throw err;
+        return res;
+    }
+
+    private async requireOwner(): Promise<void> {
+        if (!this.checkOnChain) return;
+        const owner = await this.root.getOwner();
+        if (!owner.equals(this.me)) throw new Error(`only the root owner ${owner.toString()} may do this; the sender is ${this.me.toString()}`);
+    }
+
+    private async governance<T>(what: string, body: unknown, read: () => Promise<T>, done: (v: T) => boolean): Promise<Change<T>> {
+        await this.requireOwner();
+        const before = await read();
+        await this.send(this.root, this.fee('governance'), body, [this.root.address]);
+        let after = before;
+        await this.chain.waitUntil(async () => done((after = await read())), what);
+        return { before, after };
+    }
+
+    // ------------------------------------------------------------ governance (root owner)
+
+    /** Deploys a new root; its address is fixed by (owner, networkId, params). */
+    async deployRoot(opts: { networkId: number; params: Params; owner?: Address; value?: bigint }): Promise<{ root: Address; owner: Address; networkId: number; params: Params }> {
+        requireUint('networkId', BigInt(opts.networkId), 32);
+        validateParams(opts.params);
+        const owner = opts.owner ?? this.me;
+        if (!owner.equals(this.me)) throw new Error('deployRoot: the root accepts its deploy from its owner only; send it from the owner wallet');
+        const value = opts.value ?? ROOT_DEPLOY_VALUE;
+        if (value < 60_000_000n) throw new Error('deployRoot: attach at least 0.06 TON (the root keeps 0.05 TON as its storage reserve)');
+        const root = this.chain.open(await rootFor(owner, opts.networkId, opts.params));
+        if (this.checkOnChain) {
+            let existing: Address | null = null;
+            try { existing = await root.getOwner(); } catch { /* not deployed */ }
+            if (existing) throw new Error(`a root with these owner, networkId and params is already deployed at ${root.address.toString()}`);
+        }
+        await this.send(root, value, null, [root.address]);
+        await this.chain.waitUntil(async () => (await root.getOwner()).equals(owner), 'deployRoot');
+        return { root: root.address, owner, networkId: opts.networkId, params: await root.getParams() };
+    }
+
+    async setParams(params: Params): Promise<Change<Params>> {
+        validateParams(params);
+        const same = (a: Params) => (Object.keys(params) as (keyof Params)[]).every((k) => a[k] === params[k]);
+        return this.governance('setParams', { $$type: 'SetParams', queryId: nowQueryId(), params }, () => this.root.getParams(), same);
+    }
+
+    async addMeasurement(measurement: bigint, model: string): Promise<Change<string | null>> {
+        requireUint('measurement', measurement, 256);
+        validateModelName(model);
+        return this.governance('addMeasurement', { $$type: 'AddMeasurement', queryId: nowQueryId(), measurement, model },
+            () => this.root.getModelOf(measurement), (m) => m === model);
+    }
+
+    async removeMeasurement(measurement: bigint): Promise<Change<string | null>> {
+        requireUint('measurement', measurement, 256);
+        if (this.checkOnChain && !(await this.root.getIsMeasurementAllowed(measurement))) throw new Error('removeMeasurement: that measurement is not whitelisted');
+        return this.governance('removeMeasurement', { $$type: 'RemoveMeasurement', queryId: nowQueryId(), measurement },
+            () => this.root.getModelOf(measurement), (m) => m === null);
+    }
+
+    async addVerifierKey(key: bigint): Promise<Change<boolean>> {
+        requireUint('verifier key', key, 256);
+        if (key === 0n) throw new Error('verifier key: 0 is not a public key');
+        return this.governance('addVerifierKey', { $$type: 'AddVerifierKey', queryId: nowQueryId(), key },
+            () => this.root.getIsVerifierKey(key), (v) => v);
+    }
+
+    async removeVerifierKey(key: bigint): Promise<Change<boolean>> {
+        requireUint('verifier key', key, 256);
+        if (this.checkOnChain && !(await this.root.getIsVerifierKey(key))) throw new Error('removeVerifierKey: that key is not trusted now');
+        return this.governance('removeVerifierKey', { $$type: 'RemoveVerifierKey', queryId: nowQueryId(), key },
+            () => this.root.getIsVerifierKey(key), (v) => !v);
+    }
+
+    async setPaused(paused: boolean): Promise<Change<boolean>> {
+        return this.governance(paused ? 'pause' : 'unpause', { $$type: 'SetPaused', queryId: nowQueryId(), paused },
+            () => this.root.getPaused(), (v) => v === paused);
+    }
+
+    async proposeOwner(newOwner: Address): Promise<Change<Address | null>> {
+        return this.governance('proposeOwner', { $$type: 'ProposeOwner', queryId: nowQueryId(), newOwner },
+            () => this.root.getPendingOwner(), (v) => v !== null && v.equals(newOwner));
+    }
+
+    async acceptOwnership(): Promise<Change<Address>> {
+        const me = this.me;
+        if (this.checkOnChain) {
+            const pending = await this.root.getPendingOwner();
+            if (!pending || !pending.equals(me)) throw new Error(`acceptOwnership: the sender ${me.toString()} is not the proposed owner (${pending ? pending.toString() : 'none proposed'})`);
+        }
+        const before = await this.root.getOwner();
+        await this.send(this.root, this.fee('governance'), { $$type: 'AcceptOwnership', queryId: nowQueryId() }, [this.root.address]);
+        let after = before;
+        await this.chain.waitUntil(async () => (after = await this.root.getOwner()).equals(me), 'acceptOwnership');
+        return { before, after };
+    }
+
+    /** Stops a worker whose measurement was removed from the whitelist; its stake unbonds. */
+    async deactivateWorker(operator: Address, measurement: bigint): Promise<{ worker: Address; status: Change<bigint>; unbonding: bigint }> {
+        requireUint('measurement', measurement, 256);
+        await this.requireOwner();
+        const worker = await this.workerOf(operator);
+        const w = this.openWorker(worker);
+        const before = await this.workerInfo(worker);
+        if (this.checkOnChain) {
+            if (await this.root.getIsMeasurementAllowed(measurement)) throw new Error('deactivateWorker: the measurement is still whitelisted; run removeMeasurement first');
+            if (!before) throw new Error(`deactivateWorker: no Worker contract for operator ${operator.toString()}`);
+            if (before.status !== STATUS_ACTIVE || before.stake === 0n) throw new Error('deactivateWorker: the worker has no active stake');
+            if (before.measurement !== measurement) throw new Error('deactivateWorker: the worker runs another measurement');
+        }
+        await this.send(this.root, this.fee('deactivateWorker'), { $$type: 'DeactivateWorker', queryId: nowQueryId(), operator, measurement }, [this.root.address, worker]);
+        let after = before!;
+        await this.chain.waitUntil(async () => (after = await w.getInfo()).status === STATUS_UNBONDING, 'deactivateWorker');
+        return { worker, status: { before: before?.status ?? 0n, after: after.status }, unbonding: after.unbonding };
+    }
+
+    async withdrawTreasury(amount: bigint): Promise<Change<bigint>> {
+        requirePositive('amount', amount);
+        await this.requireOwner();
+        const before = (await this.root.getRewardState()).treasury;
+        if (this.checkOnChain && amount > before) throw new Error(`withdrawTreasury: the treasury holds ${before} nanoton, less than ${amount}`);
+        await this.send(this.root, this.fee('withdrawTreasury'), { $$type: 'WithdrawTreasury', queryId: nowQueryId(), amount }, [this.root.address]);
+        let after = before;
+        await this.chain.waitUntil(async () => (after = (await this.root.getRewardState()).treasury) <= before - amount, 'withdrawTreasury');
+        return { before, after };
+    }
+
+    // ------------------------------------------------------------ money in (anyone)
+
+    async fundRewards(amount: bigint): Promise<{ amount: bigint; pool: Change<bigint>; acc: Change<bigint> }> {
+        requirePositive('amount', amount);
+        const before = await this.root.getRewardState();
+        if (this.checkOnChain && before.totalStake === 0n) throw new Error('fundRewards: no stake is active yet, there is nobody to reward');
+        await this.send(this.root, amount + this.fee('fundRewards'), { $$type: 'FundRewards', queryId: nowQueryId(), amount }, [this.root.address]);
+        let after: RewardState = before;
+        await this.chain.waitUntil(async () => (after = await this.root.getRewardState()).rewardPool >= before.rewardPool + amount, 'fundRewards');
+        return { amount, pool: { before: before.rewardPool, after: after.rewardPool }, acc: { before: before.acc, after: after.acc } };
+    }
+
+    // ------------------------------------------------------------ operator
+
+    /**
+     * Registers the operator with a SignedAttestation and stake: the root checks everything and
+     * deploys the operator's Worker. Also re-attests (new key, new expiry) with stake 0 or more.
+     */
+    async registerWorker(attestation: Cell | SignedStatement, stake: bigint): Promise<{
+        worker: Address; stake: Change<bigint>; teeKey: bigint; measurement: bigint; expiresAt: number; active: boolean;
+    }> {
+        requireNonNegative('stake', stake);
+        const sa = 'statement' in attestation ? attestation : parseSignedAttestation(attestation);
+        const st = sa.statement;
+        const me = this.me;
+        const root = this.root;
+        if (!st.root.equals(root.address)) throw new Error(`attestation: it is for root ${st.root.toString()}, not ${root.address.toString()} (another network)`);
+        if (!st.operator.equals(me)) throw new Error(`attestation: it names operator ${st.operator.toString()}, but the sender is ${me.toString()}`);
+        const now = await this.chain.now();
+        if (st.expiresAt <= now) throw new Error(`attestation: expired at ${new Date(st.expiresAt * 1000).toISOString()}; get a fresh one from the verifier`);
+        if (!verifySignedAttestation(sa)) throw new Error("attestation: the verifier's signature does not match the statement");
+        const worker = await workerFor(root.address, me);
+        const w = this.openWorker(worker.address);
+        const before = await this.workerInfo(worker.address);
+        if (this.checkOnChain) {
+            const params = await root.getParams();
+            if (await root.getPaused()) throw new Error('registerWorker: the network is paused');
+            if (stake !== 0n && stake < params.minStake) throw new Error(`stake: ${stake} nanoton is below the minimum stake ${params.minStake} (send 0 to re-attest without new stake)`);
+            if (stake === 0n && !before) throw new Error(`stake: a first registration needs at least the minimum stake ${params.minStake}`);
+            if (BigInt(st.expiresAt) > BigInt(now) + params.maxAttestationTtl) throw new Error(`attestation: expires beyond the root's maximum lifetime of ${params.maxAttestationTtl} s`);
+            if (!(await root.getIsVerifierKey(sa.verifierKey))) throw new Error('attestation: signed by a verifier key the root does not trust');
+            if (!(await root.getIsMeasurementAllowed(st.measurement))) throw new Error(`attestation: measurement 0x${st.measurement.toString(16)} is not whitelisted by the root`);
+            // The Worker ignores the key of a statement not newer than the one in force (issuedAt, 0 for a
+            // new Worker) or a key slashed on it; stake that then has no usable key unbonds at once.
+            if (BigInt(st.issuedAt) <= (before?.issuedAt ?? 0n)) throw new Error('attestation: not newer than the one in force (issuedAt); the Worker would keep its old key (or none, and any stake would unbond at once)');
+            if (before && (await w.getBannedKey()) === st.teeKey) throw new Error('attestation: this TEE key was slashed on this worker; attest a new key (with this one the stake would unbond at once)');
+        }
+        await this.send(root, stake + this.fee('registerWorker'), { $$type: 'RegisterWorker', queryId: nowQueryId(), stake, attestation: sa.cell }, [root.address, worker.address]);
+        let after: WorkerInfo | null = null;
+        await this.chain.waitUntil(async () => {
+            after = await w.getInfo();
+            return after.issuedAt === BigInt(st.issuedAt) && after.status === STATUS_ACTIVE && after.stake >= (before?.stake ?? 0n) + stake;
+        }, 'registerWorker (a refused registration bounces back to the operator with the exit code in the root transaction)');
+        const a = after as unknown as WorkerInfo;
+        return {
+            worker: worker.address, stake: { before: before?.stake ?? 0n, after: a.stake },
+            teeKey: a.teeKey, measurement: a.measurement, expiresAt: Number(a.expiresAt), active: a.active,
+        };
+    }
+
+    private async operatorWorker(): Promise<{ address: Address; w: OpenedContract<Worker>; info: WorkerInfo }> {
+        const address = await this.workerOf(this.me);
+        const info = await this.workerInfo(address);
+        if (!info) throw new Error(`no Worker contract for operator ${this.me.toString()} under this root: run registerWorker first`);
+        return { address, w: this.openWorker(address), info };
+    }
+
+    async topUpStake(amount: bigint): Promise<{ worker: Address; stake: Change<bigint> }> {
+        requirePositive('amount', amount);
+        const { address, w, info } = await this.operatorWorker();
+        if (this.checkOnChain && info.status !== STATUS_ACTIVE) throw new Error('topUpStake: the worker is not active');
+        await this.send(w, amount + this.fee('topUpStake'), { $$type: 'TopUpStake', queryId: nowQueryId(), amount }, [address, this.root.address]);
+        let after = info;
+        await this.chain.waitUntil(async () => (after = await w.getInfo()).stake >= info.stake + amount, 'topUpStake');
+        return { worker: address, stake: { before: info.stake, after: after.stake } };
+    }
+
+    async setPrice(price: bigint): Promise<{ worker: Address; price: Change<bigint> }> {
+        requireNonNegative('price', price);
+        const { address, w, info } = await this.operatorWorker();
+        if (this.checkOnChain) {
+            const st = await w.getState();
+            if (!st.params) throw new Error('setPrice: the worker was never attested');
+            const maxPrice = loadParams(st.params.beginParse()).maxPrice;
+            if (price > maxPrice) throw new Error(`setPrice: ${price} nanoton per 1M tokens is above the root's maxPrice ${maxPrice}`);
+        }
+        await this.send(w, this.fee('setPrice'), { $$type: 'SetPrice', queryId: nowQueryId(), price }, [address]);
+        let after = info;
+        await this.chain.waitUntil(async () => (after = await w.getInfo()).price === price, 'setPrice');
+        return { worker: address, price: { before: info.price, after: after.price } };
+    }
+
+    async setEndpoint(endpoint: string): Promise<{ worker: Address; endpoint: Change<string | null> }> {
+        validateEndpoint(endpoint);
+        const { address, w, info } = await this.operatorWorker();
+        await this.send(w, this.fee('setEndpoint'), { $$type: 'SetEndpoint', queryId: nowQueryId(), endpoint }, [address]);
+        let after = info;
+        await this.chain.waitUntil(async () => (after = await w.getInfo()).endpoint === endpoint, 'setEndpoint');
+        return { worker: address, endpoint: { before: info.endpoint, after: after.endpoint } };
+    }
+
+    async unbond(): Promise<{ worker: Address; unbonding: bigint; withdrawableAt: number }> {
+        const { address, w, info } = await this.operatorWorker();
+        if (this.checkOnChain && (info.status !== STATUS_ACTIVE || info.stake === 0n)) throw new Error('unbond: the worker has no active stake');
+        await this.send(w, this.fee('unbond'), { $$type: 'Unbond', queryId: nowQueryId() }, [address, this.root.address]);
+        let after = info;
+        await this.chain.waitUntil(async () => (after = await w.getInfo()).status === STATUS_UNBONDING && after.stake === 0n, 'unbond');
+        return { worker: address, unbonding: after.unbonding, withdrawableAt: Number(after.withdrawableAt) };
+    }
+
+    async withdrawStake(): Promise<{ worker: Address; amount: bigint }> {
+        const { address, w, info } = await this.operatorWorker();
+        if (this.checkOnChain) {
+            if (info.unbonding === 0n) throw new Error('withdrawStake: nothing is unbonding (run unbond first)');
+            const now = await this.chain.now();
+            if (BigInt(now) < info.withdrawableAt) throw new Error(`withdrawStake: the unbonding period ends at ${new Date(Number(info.withdrawableAt) * 1000).toISOString()}`);
+        }
+        await this.send(w, this.fee('withdrawStake'), { $$type: 'WithdrawStake', queryId: nowQueryId() }, [address]);
+        await this.chain.waitUntil(async () => (await w.getInfo()).unbonding === 0n, 'withdrawStake');
+        return { worker: address, amount: info.unbonding };
+    }
+
+    async claimRewards(): Promise<{ worker: Address; amount: bigint }> {
+        const { address, w, info } = await this.operatorWorker();
+        const acc = (await this.root.getRewardState()).acc;
+        const amount = await w.getPendingRewards(acc);
+        await this.send(w, this.fee('claimRewards'), { $$type: 'ClaimRewards', queryId: nowQueryId() }, [address, this.root.address]);
+        await this.chain.waitUntil(async () => {
+            const a = await w.getInfo();
+            return a.accrued === 0n && a.checkpoint >= acc;
+        }, 'claimRewards');
+        return { worker: address, amount };
+    }
+
+    // ------------------------------------------------------------ client
+
+    /** Opens (deploys) the sender's escrow with a worker, given the worker or its operator. */
+    async openEscrow(worker: Address, deposit: bigint, maxPrice: bigint): Promise<{ escrow: Address; deposit: bigint; epoch: bigint; teeKey: bigint; price: bigint }> {
+        requirePositive('deposit', deposit);
+        requirePositive('maxPrice', maxPrice);
+        const e = await escrowFor(worker, this.me);
+        const escrow = this.chain.open(e);
+        if (this.checkOnChain) {
+            const info = await this.workerInfo(worker);
+            if (!info) throw new Error(`openEscrow: no Worker contract at ${worker.toString()}`);
+            if (!info.active) throw new Error('openEscrow: the worker is not active (no attested key, expired, or stake below minimum)');
+            if (info.price > maxPrice) throw new Error(`openEscrow: the worker's price ${info.price} is above your maxPrice ${maxPrice} (nanoton per 1M tokens)`);
+            const st = await this.escrowState(e.address);
+            if (st && st.state !== ESCROW_NONE) throw new Error(`openEscrow: your escrow with this worker is already open at ${e.address.toString()} (top it up instead)`);
+        }
+        await this.send(escrow, deposit + this.fee('openEscrow'), { $$type: 'OpenEscrow', queryId: nowQueryId(), deposit, maxPrice }, [e.address, worker]);
+        let st: EscrowState | null = null;
+        await this.chain.waitUntil(async () => (st = await this.escrowState(e.address)) !== null && st.state === ESCROW_OPEN,
+            'openEscrow: the escrow is not open (the worker was inactive or above your maxPrice, and the deposit was refunded)');
+        const s = st as unknown as EscrowState;
+        return { escrow: e.address, deposit: s.deposit, epoch: s.epoch, teeKey: s.teeKey, price: maxPrice };
+    }
+
+    private async clientEscrow(escrow: Address, what: string): Promise<{ e: OpenedContract<ClientEscrow>; st: EscrowState }> {
+        const e = this.openEscrowAt(escrow);
+        const st = await this.escrowState(escrow);
+        if (!st) throw new Error(`${what}: no escrow at ${escrow.toString()}`);
+        if (this.checkOnChain) {
+            const client = await e.getClient();
+            if (!client.equals(this.me)) throw new Error(`${what}: only the escrow's client ${client.toString()} may do this`);
+        }
+        return { e, st };
+    }
+
+    async topUpEscrow(escrow: Address, amount: bigint): Promise<{ escrow: Address; deposit: Change<bigint> }> {
+        requirePositive('amount', amount);
+        const { e, st } = await this.clientEscrow(escrow, 'topUpEscrow');
+        if (this.checkOnChain && st.state !== ESCROW_OPEN) throw new Error('topUpEscrow: the escrow is not open');
+        await this.send(e, amount + this.fee('topUpEscrow'), { $$type: 'TopUpEscrow', queryId: nowQueryId(), amount }, [escrow]);
+        let after = st;
+        await this.chain.waitUntil(async () => (after = await e.getState()).deposit >= st.deposit + amount, 'topUpEscrow');
+        return { escrow, deposit: { before: st.deposit, after: after.deposit } };
+    }
+
+    async closeEscrow(escrow: Address): Promise<{ escrow: Address; closeAt: number }> {
+        const { e, st } = await this.clientEscrow(escrow, 'closeEscrow');
+        if (this.checkOnChain && st.state !== ESCROW_OPEN) throw new Error('closeEscrow: the escrow is not open');
+        await this.send(e, this.fee('closeEscrow'), { $$type: 'CloseEscrow', queryId: nowQueryId() }, [escrow]);
+        let after = st;
+        await this.chain.waitUntil(async () => (after = await e.getState()).state === ESCROW_CLOSING, 'closeEscrow');
+        return { escrow, closeAt: Number(after.closeAt) };
+    }
+
+    async withdrawEscrow(escrow: Address): Promise<{ escrow: Address; amount: bigint; feesFlushed: bigint }> {
+        const { e, st } = await this.clientEscrow(escrow, 'withdrawEscrow');
+        if (this.checkOnChain) {
+            if (st.state !== ESCROW_CLOSING) throw new Error('withdrawEscrow: close the escrow first (closeEscrow), then wait for the dispute window');
+            const now = await this.chain.now();
+            if (BigInt(now) < st.closeAt) throw new Error(`withdrawEscrow: the dispute window ends at ${new Date(Number(st.closeAt) * 1000).toISOString()}`);
+        }
+        const ours = st.root ? [escrow, st.root] : [escrow];
+        await this.send(e, this.fee('withdrawEscrow'), { $$type: 'WithdrawEscrow', queryId: nowQueryId() }, ours);
+        await this.chain.waitUntil(async () => {
+            const s = await this.escrowState(escrow);
+            return s === null || s.state === ESCROW_NONE;
+        }, 'withdrawEscrow');
+        return { escrow, amount: st.deposit, feesFlushed: st.feesOwed };
+    }
+
+    /** Client or operator: make the escrow read the worker's current TEE key again. */
+    async refreshWorker(escrow: Address): Promise<{ escrow: Address; teeKey: Change<bigint> }> {
+        const e = this.openEscrowAt(escrow);
+        const st = await this.escrowState(escrow);
+        if (!st) throw new Error(`refreshWorker: no escrow at ${escrow.toString()}`);
+        const worker = await e.getWorker();
+        if (this.checkOnChain) {
+            if (st.state !== ESCROW_OPEN && st.state !== ESCROW_CLOSING) throw new Error('refreshWorker: the escrow is not open');
+            const client = await e.getClient();
+            if (!client.equals(this.me) && !(st.operator && st.operator.equals(this.me))) throw new Error("refreshWorker: only the escrow's client or the worker's operator may refresh it");
+        }
+        const info = await this.workerInfo(worker);
+        await this.send(e, this.fee('refreshWorker'), { $$type: 'RefreshWorker', queryId: nowQueryId() }, [escrow, worker]);
+        let after = st;
+        const expect = info && info.active ? info.teeKey : st.teeKey;
+        await this.chain.waitUntil(async () => (after = await e.getState()).teeKey === expect, 'refreshWorker');
+        return { escrow, teeKey: { before: st.teeKey, after: after.teeKey } };
+    }
+
+    // ------------------------------------------------------------ anyone
+
+    /** Settles a cumulative receipt signed by the worker's TEE key (anyone may send it). */
+    async claim(escrow: Address, signed: SignedUsageReceipt): Promise<{ escrow: Address; seq: bigint; paid: bigint; fee: bigint; toOperator: bigint }> {
+        const r = signed.receipt;
+        if (!r.escrow.equals(escrow)) throw new Error(`claim: the receipt is for escrow ${r.escrow.toString()}, not ${escrow.toString()}`);
+        const e = this.openEscrowAt(escrow);
+        const st = await this.escrowState(escrow);
+        if (!st) throw new Error(`claim: no escrow at ${escrow.toString()}`);
+        if (this.checkOnChain) {
+            if (st.state !== ESCROW_OPEN && st.state !== ESCROW_CLOSING) throw new Error('claim: the escrow is not open');
+            if (st.state === ESCROW_CLOSING && BigInt(await this.chain.now()) >= st.closeAt) throw new Error('claim: the dispute window is over');
+            if (r.epoch !== st.epoch) throw new Error(`claim: the receipt is for epoch ${r.epoch}, the escrow is in epoch ${st.epoch} (a receipt of an earlier opening)`);
+            if (r.seq <= st.lastSeq) throw new Error(`claim: receipt seq ${r.seq} is not newer than the last settled ${st.lastSeq}`);
+            if (r.tokens < st.lastTokens || r.cost < st.lastCost) throw new Error('claim: the receipt totals go backwards');
+            if (r.cost * TOKENS_PER_PRICE_UNIT > r.tokens * st.maxPrice) throw new Error("claim: the receipt's cost is above the client's price cap");
+            if (!verifyReceipt(signed, bigIntToPublicKey(st.teeKey))) throw new Error("claim: the receipt is not signed by the worker's attested TEE key");
+        }
+        const ours = st.root ? [escrow, st.root] : [escrow];
+        await this.send(e, this.fee('claim'), { $$type: 'Claim', queryId: nowQueryId(), signature: signed.signature, receipt: signed.cell }, ours);
+        let after = st;
+        await this.chain.waitUntil(async () => (after = await e.getState()).lastSeq >= r.seq, 'claim');
+        const paid = after.paid - st.paid;
+        const fee = (paid * st.feeBps) / BPS;
+        return { escrow, seq: after.lastSeq, paid, fee, toOperator: paid - fee };
+    }
+
+    /** Proves equivocation: two receipts signed by the worker's TEE key that contradict each other. */
+    async slash(worker: Address, a: SignedUsageReceipt, b: SignedUsageReceipt): Promise<{ worker: Address; slashed: bigint; status: Change<bigint> }> {
+        const ra = a.receipt, rb = b.receipt;
+        if (!ra.escrow.equals(rb.escrow) || ra.epoch !== rb.epoch) throw new Error('slash: the receipts must be for the same escrow and epoch');
+        const conflict = ra.seq === rb.seq ? ra.tokens !== rb.tokens || ra.cost !== rb.cost
+            : ra.seq < rb.seq ? rb.tokens < ra.tokens || rb.cost < ra.cost
+            : ra.tokens < rb.tokens || ra.cost < rb.cost;
+        if (!conflict) throw new Error('slash: the two receipts do not contradict each other');
+        const w = this.openWorker(worker);
+        const info = await this.workerInfo(worker);
+        if (!info) throw new Error(`slash: no Worker contract at ${worker.toString()}`);
+        if (this.checkOnChain) {
+            if (info.teeKey === 0n || info.stake + info.unbonding === 0n) throw new Error('slash: the worker has no attested key or no stake left');
+            const pub = bigIntToPublicKey(info.teeKey);
+            if (!verifyReceipt(a, pub) || !verifyReceipt(b, pub)) throw new Error("slash: a receipt is not signed by the worker's TEE key");
+        }
+        const st = await w.getState();
+        const bps = st.params ? loadParams(st.params.beginParse()).slashBps : 0n;
+        const slashed = (info.stake * bps) / BPS + (info.unbonding * bps) / BPS;
+        await this.send(w, this.fee('slash'), {
+            $$type: 'SlashProof', queryId: nowQueryId(), sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b),
+        }, [worker, info.root]);
+        let after = info;
+        await this.chain.waitUntil(async () => (after = await w.getInfo()).status === STATUS_SLASHED, 'slash');
+        return { worker, slashed, status: { before: info.status, after: after.status } };
+    }
+}
+
+// ---------------------------------------------------------------- read-only views (status)
+
+export interface NetworkStatus {
+    root: Address;
+    owner: Address;
+    pendingOwner: Address | null;
+    networkId: bigint;
+    paused: boolean;
+    params: Params;
+    rewards: RewardState;
+}
+
+export async function readNetwork(chain: Chain, root: Address): Promise<NetworkStatus> {
+    const r = chain.open(CocoonRoot.fromAddress(root));
+    return {
+        root, owner: await r.getOwner(), pendingOwner: await r.getPendingOwner(), networkId: await r.getNetworkId(),
+        paused: await r.getPaused(), params: await r.getParams(), rewards: await r.getRewardState(),
+    };
+}
+
+// ---------------------------------------------------------------- Blueprint glue
+
+/** The part of Blueprint's NetworkProvider the SDK uses; `sandbox` marks a sandbox-backed provider. */
+export interface ProviderLike {
+    network(): string;
+    sender(): Sender;
+    open<T extends Contract>(contract: T): OpenedContract<T>;
+    /** Set by test harnesses that back the provider with @ton/sandbox. */
+    sandbox?: import('@ton/sandbox').Blockchain;
+}
+
+export function chainFromProvider(p: ProviderLike): Chain {
+    if (p.sandbox) return new SandboxChain(p.sandbox);
+    const n = p.network();
+    const name: NetworkName = n === 'mainnet' || n === 'testnet' ? n : 'custom';
+    return new RemoteChain(name, p);
+}
+
+/** Ops over a Blueprint provider; root from `rootArg`, else the COCOON_ROOT environment variable. */
+export function opsFromProvider(p: ProviderLike, rootArg?: string | Address | null, opts: OpsOptions = {}): CocoonOps {
+    const raw = rootArg ?? process.env.COCOON_ROOT ?? null;
+    let root: Address | null = null;
+    if (raw) {
+        try {
+            root = raw instanceof Address ? raw : Address.parse(raw.trim());
+        } catch {
+            throw new Error(`root: "${raw}" is not a TON address`);
+        }
+    }
+    return new CocoonOps(chainFromProvider(p), p.sender(), root, opts);
+}
+
+
+/** The part of Blueprint's NetworkProvider a script uses. */
+export interface ScriptProvider extends ProviderLike {
+    ui(): Prompter & { write(message: string): void };
+}
+
+export interface ScriptContext {
+    ops: CocoonOps;
+    args: ArgReader;
+    network: NetworkName;
+    write(line: string): void;
+    /** An address as people read it on this network (test-only flag off mainnet). */
+    addr(a: Address | null | undefined, bounceable?: boolean): string;
+    /** The escrow named by escrow=, else the sender's escrow with worker= (or operator=). */
+    escrowArg(): Promise<Address>;
+}
+
+/**
+ * Everything a Blueprint script needs: parsed args (`positional` names bare words), the root from
+ * root= or COCOON_ROOT (asked for when `needsRoot` and missing), and ops bound to the provider.
+ */
+export async function scriptContext(provider: ScriptProvider, argv: string[], positional: string[] = [], needsRoot = true): Promise<ScriptContext> {
+    const ui = provider.ui();
+    const args = new ArgReader(argv, positional, ui);
+    let root: Address | null = null;
+    const rootRaw = args.optional('root') ?? process.env.COCOON_ROOT;
+    if (rootRaw) root = parseAddress('root', rootRaw);
+    else if (needsRoot) root = await args.address('root', 'CocoonRoot address (or set COCOON_ROOT):');
+    const ops = new CocoonOps(chainFromProvider(provider), provider.sender(), root);
+    const network = ops.chain.network;
+    const addr = (a: Address | null | undefined, bounceable = true) => formatAddress(a, network, bounceable);
+    const escrowArg = async () => {
+        if (args.has('escrow')) return parseAddress('escrow', args.optional('escrow'));
+        let worker: Address;
+        if (args.has('worker')) worker = parseAddress('worker', args.optional('worker'));
+        else if (args.has('operator')) worker = await ops.workerOf(parseAddress('operator', args.optional('operator')));
+        else return args.address('escrow', 'ClientEscrow address:');
+        return (await escrowFor(worker, ops.me)).address;
+    };
+    return { ops, args, network, write: (l) => ui.write(l), addr, escrowArg };
+}
