@@ -8,3 +8,4 @@ export * from './metrics';
 export * from './claimer';
 export * from './http';
 export * from './node';
+export * from './groupCommit';

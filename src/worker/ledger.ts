@@ -6,7 +6,10 @@
 // Durability: WAL with synchronous=FULL. In WAL mode NORMAL survives a process crash but may lose
 // the last commits on power loss or an OS crash; a lost receipt that the client already holds would
 // be re-issued with the same seq and different totals, i.e. an equivocation. FULL fsyncs the WAL on
-// every commit: one fsync per answered request, small next to inference time.
+// every commit. The node does not commit request by request: it issues through a GroupCommitWriter
+// (groupCommit.ts), which commits the receipts of concurrent requests together, one fsync for the
+// group, on a connection of its own in a writer thread, and still returns each receipt only after
+// the commit that holds it is durable.
 import Database from 'better-sqlite3';
 import { Address, Cell } from '@ton/core';
 import { signedReceiptCell, SignedUsageReceipt, UsageReceipt } from '../sdk';
@@ -54,6 +57,53 @@ export interface IssueRequest {
 
 type Row = Record<string, any>;
 
+/**
+ * The receipt that follows `prev`, unsigned: tokens add up, the cost follows the cumulative pricing
+ * rule and never exceeds the escrow's cap, the seq grows by one.
+ */
+export function nextUsage(prev: LedgerPosition, req: Omit<IssueRequest, 'sign'>): UsageReceipt {
+    if (req.requestTokens < 0n) throw new Error('requestTokens must be >= 0');
+    const tokens = prev.tokens + req.requestTokens;
+    let cost = prev.cost + costIncrement(prev.tokens, tokens, req.price);
+    const cap = cumulativeCost(tokens, req.maxPrice);
+    if (cost > cap) cost = cap < prev.cost ? prev.cost : cap;
+    return { escrow: req.escrow, epoch: req.epoch, seq: prev.seq + 1n, tokens, cost };
+}
+
+/** Checks that the signer signed `u` and builds the receipt as the ledger stores it. */
+export function issuedReceipt(prev: LedgerPosition, requestTokens: bigint, u: UsageReceipt, signed: SignedUsageReceipt, now = Date.now()): IssuedReceipt {
+    if (signed.receipt.seq !== u.seq || signed.receipt.tokens !== u.tokens || signed.receipt.cost !== u.cost) {
+        throw new Error('signer returned a different receipt');
+    }
+    const boc = signedReceiptCell(signed).toBoc();
+    return {
+        escrow: u.escrow, epoch: u.epoch, seq: u.seq, tokens: u.tokens, cost: u.cost, requestTokens, requestCost: u.cost - prev.cost,
+        signature: signed.signature, boc, receiptCell: signed.cell, createdAt: now,
+    };
+}
+
+/** nextUsage, signed with req.sign. */
+export function nextReceipt(prev: LedgerPosition, req: IssueRequest, now = Date.now()): IssuedReceipt {
+    const u = nextUsage(prev, req);
+    return issuedReceipt(prev, req.requestTokens, u, req.sign(u), now);
+}
+
+/** SQL shared by the ledger and the group-commit writer thread. */
+export const INSERT_RECEIPT_SQL = `INSERT INTO receipts (escrow, epoch, seq, tokens, cost, request_tokens, request_cost, signature, boc, created_at)
+                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const UPSERT_ACCOUNT_SQL = `INSERT INTO accounts (escrow, epoch, seq, tokens, cost, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                          ON CONFLICT (escrow, epoch) DO UPDATE SET seq = excluded.seq, tokens = excluded.tokens, cost = excluded.cost, updated_at = excluded.updated_at`;
+
+/** The bound values of INSERT_RECEIPT_SQL and UPSERT_ACCOUNT_SQL for a receipt. */
+export function receiptRowValues(r: IssuedReceipt): { receipt: unknown[]; account: unknown[] } {
+    const k = r.escrow.toRawString();
+    const ep = r.epoch.toString();
+    return {
+        receipt: [k, ep, r.seq, r.tokens.toString(), r.cost.toString(), r.requestTokens.toString(), r.requestCost.toString(), r.signature, r.boc, r.createdAt],
+        account: [k, ep, r.seq, r.tokens.toString(), r.cost.toString(), r.createdAt],
+    };
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS accounts (
     escrow TEXT NOT NULL,
@@ -86,6 +136,8 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 export class ReceiptLedger {
     private readonly db: Database.Database;
     private closed = false;
+    /** Prepared once: preparing a statement costs more than running these small ones. */
+    private readonly stmt: Record<'position' | 'account' | 'insertReceipt' | 'upsertAccount' | 'receipts' | 'latest' | 'unsettled' | 'accounts' | 'settle' | 'done' | 'unclaimed', Database.Statement>;
 
     constructor(readonly path: string) {
         this.db = new Database(path);
@@ -96,6 +148,21 @@ export class ReceiptLedger {
         this.db.exec(SCHEMA);
         this.db.defaultSafeIntegers(true);
         this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1')`).run();
+        const p = (sql: string) => this.db.prepare(sql);
+        this.stmt = {
+            position: p('SELECT seq, tokens, cost FROM accounts WHERE escrow = ? AND epoch = ?'),
+            account: p('SELECT * FROM accounts WHERE escrow = ? AND epoch = ?'),
+            insertReceipt: p(INSERT_RECEIPT_SQL),
+            upsertAccount: p(UPSERT_ACCOUNT_SQL),
+            receipts: p('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? ORDER BY seq'),
+            latest: p('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? ORDER BY seq DESC LIMIT 1'),
+            unsettled: p(`SELECT * FROM accounts WHERE status = 'open' AND seq > claimed_seq ORDER BY updated_at`),
+            accounts: p('SELECT * FROM accounts ORDER BY escrow, epoch'),
+            settle: p(`UPDATE accounts SET claimed_seq = MAX(claimed_seq, ?), claimed_cost = CASE WHEN ? > claimed_seq THEN ? ELSE claimed_cost END
+                      WHERE escrow = ? AND epoch = ?`),
+            done: p(`UPDATE accounts SET status = 'done' WHERE escrow = ? AND epoch = ?`),
+            unclaimed: p(`SELECT cost, claimed_cost FROM accounts WHERE status = 'open'`),
+        };
     }
 
     /** Pragmas in force, for the start-up log and tests. */
@@ -128,12 +195,12 @@ export class ReceiptLedger {
 
     /** Latest cumulative position of an escrow epoch (zeros before its first receipt). */
     position(escrow: Address, epoch: bigint): LedgerPosition {
-        const row = this.db.prepare('SELECT seq, tokens, cost FROM accounts WHERE escrow = ? AND epoch = ?').get(this.key(escrow), epoch.toString()) as Row | undefined;
+        const row = this.stmt.position.get(this.key(escrow), epoch.toString()) as Row | undefined;
         return row ? { seq: BigInt(row.seq), tokens: BigInt(row.tokens), cost: BigInt(row.cost) } : { seq: 0n, tokens: 0n, cost: 0n };
     }
 
     accountOf(escrow: Address, epoch: bigint): EscrowAccount | null {
-        const row = this.db.prepare('SELECT * FROM accounts WHERE escrow = ? AND epoch = ?').get(this.key(escrow), epoch.toString()) as Row | undefined;
+        const row = this.stmt.account.get(this.key(escrow), epoch.toString()) as Row | undefined;
         return row ? this.account(row) : null;
     }
 
@@ -145,74 +212,50 @@ export class ReceiptLedger {
     issue(req: IssueRequest): IssuedReceipt {
         if (req.requestTokens < 0n) throw new Error('requestTokens must be >= 0');
         const tx = this.db.transaction((): IssuedReceipt => {
-            const prev = this.position(req.escrow, req.epoch);
-            const tokens = prev.tokens + req.requestTokens;
-            let cost = prev.cost + costIncrement(prev.tokens, tokens, req.price);
-            const cap = cumulativeCost(tokens, req.maxPrice);
-            if (cost > cap) cost = cap < prev.cost ? prev.cost : cap;
-            const seq = prev.seq + 1n;
-            const signed = req.sign({ escrow: req.escrow, epoch: req.epoch, seq, tokens, cost });
-            if (signed.receipt.seq !== seq || signed.receipt.tokens !== tokens || signed.receipt.cost !== cost) {
-                throw new Error('signer returned a different receipt');
-            }
-            const boc = signedReceiptCell(signed).toBoc();
-            const now = Date.now();
-            const k = this.key(req.escrow);
-            const ep = req.epoch.toString();
-            this.db
-                .prepare(`INSERT INTO receipts (escrow, epoch, seq, tokens, cost, request_tokens, request_cost, signature, boc, created_at)
-                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-                .run(k, ep, seq, tokens.toString(), cost.toString(), req.requestTokens.toString(), (cost - prev.cost).toString(), signed.signature, boc, now);
-            this.db
-                .prepare(`INSERT INTO accounts (escrow, epoch, seq, tokens, cost, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                          ON CONFLICT (escrow, epoch) DO UPDATE SET seq = excluded.seq, tokens = excluded.tokens, cost = excluded.cost, updated_at = excluded.updated_at`)
-                .run(k, ep, seq, tokens.toString(), cost.toString(), now);
-            return {
-                escrow: req.escrow, epoch: req.epoch, seq, tokens, cost, requestTokens: req.requestTokens, requestCost: cost - prev.cost,
-                signature: signed.signature, boc, receiptCell: signed.cell, createdAt: now,
-            };
+            const r = nextReceipt(this.position(req.escrow, req.epoch), req);
+            const v = receiptRowValues(r);
+            this.stmt.insertReceipt.run(...v.receipt);
+            this.stmt.upsertAccount.run(...v.account);
+            return r;
         });
         return tx.immediate();
     }
 
     /** Every receipt of an escrow epoch, by seq. */
     receipts(escrow: Address, epoch: bigint): IssuedReceipt[] {
-        const rows = this.db.prepare('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? ORDER BY seq').all(this.key(escrow), epoch.toString()) as Row[];
+        const rows = this.stmt.receipts.all(this.key(escrow), epoch.toString()) as Row[];
         return rows.map((r) => this.receipt(r));
     }
 
     latestReceipt(escrow: Address, epoch: bigint): IssuedReceipt | null {
-        const row = this.db.prepare('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? ORDER BY seq DESC LIMIT 1').get(this.key(escrow), epoch.toString()) as Row | undefined;
+        const row = this.stmt.latest.get(this.key(escrow), epoch.toString()) as Row | undefined;
         return row ? this.receipt(row) : null;
     }
 
     /** Accounts still open with receipts beyond what is known settled. */
     unsettled(): EscrowAccount[] {
-        const rows = this.db.prepare(`SELECT * FROM accounts WHERE status = 'open' AND seq > claimed_seq ORDER BY updated_at`).all() as Row[];
+        const rows = this.stmt.unsettled.all() as Row[];
         return rows.map((r) => this.account(r));
     }
 
     accounts(): EscrowAccount[] {
-        return (this.db.prepare('SELECT * FROM accounts ORDER BY escrow, epoch').all() as Row[]).map((r) => this.account(r));
+        return (this.stmt.accounts.all() as Row[]).map((r) => this.account(r));
     }
 
     /** Records what the chain shows as settled (never moves backwards). */
     markSettled(escrow: Address, epoch: bigint, seq: bigint, cost: bigint): void {
-        this.db
-            .prepare(`UPDATE accounts SET claimed_seq = MAX(claimed_seq, ?), claimed_cost = CASE WHEN ? > claimed_seq THEN ? ELSE claimed_cost END
-                      WHERE escrow = ? AND epoch = ?`)
-            .run(seq, seq, cost.toString(), this.key(escrow), epoch.toString());
+        this.stmt.settle.run(seq, seq, cost.toString(), this.key(escrow), epoch.toString());
     }
 
     /** The escrow epoch is over (withdrawn or reopened): nothing more can be claimed for it. */
     markDone(escrow: Address, epoch: bigint): void {
-        this.db.prepare(`UPDATE accounts SET status = 'done' WHERE escrow = ? AND epoch = ?`).run(this.key(escrow), epoch.toString());
+        this.stmt.done.run(this.key(escrow), epoch.toString());
     }
 
     /** Total issued cost not known settled, over open accounts (nanoton). */
     unclaimedTotal(): bigint {
         let sum = 0n;
-        for (const r of this.db.prepare(`SELECT cost, claimed_cost FROM accounts WHERE status = 'open'`).all() as Row[]) sum += BigInt(r.cost) - BigInt(r.claimed_cost);
+        for (const r of this.stmt.unclaimed.all() as Row[]) sum += BigInt(r.cost) - BigInt(r.claimed_cost);
         return sum;
     }
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Address } from '@ton/core';
 import type { Logger } from 'pino';
 import {
-    Chain, Ed25519Key, Sender, SignedStatement, Statement, buildStatementCell, publicKeyToBigInt, signReceipt,
+    Chain, Ed25519Key, Sender, SignedStatement, Statement, buildStatementCell, publicKeyToBigInt,
     verifySignedAttestation, workerAddress,
 } from '../sdk';
 import { generateSelfSignedCert, hex256, tlsKeyHashOfCert } from '../sdk/tls';
@@ -16,6 +16,7 @@ import { InferenceBackend, OpenAICompatibleBackend, BackendError, ChatRequest, c
 import { parseWorkerConfig, describeConfig, WorkerConfig, WorkerConfigInput } from './config';
 import { createLogger } from './logger';
 import { ReceiptLedger, IssuedReceipt } from './ledger';
+import { GroupCommitWriter, signReceiptOffLoop } from './groupCommit';
 import { EscrowView, WorkerView, EscrowSnapshot, ESCROW_OPEN, ESCROW_CLOSING, ESCROW_OPENING } from './chainViews';
 import { AttestationProvider } from './attestation';
 import { createMetrics, WorkerMetrics } from './metrics';
@@ -83,7 +84,8 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     const operator = Address.parse(config.operator);
     const worker = await workerAddress(root, operator);
     const teeKeyInt = publicKeyToBigInt(deps.teeKey.publicKey);
-    const backend = deps.backend ?? new OpenAICompatibleBackend({ baseUrl: config.backend.url, apiKey: deps.backendApiKey, timeoutMs: config.backend.timeoutMs });
+    const ownBackend = deps.backend ? null : new OpenAICompatibleBackend({ baseUrl: config.backend.url, apiKey: deps.backendApiKey, timeoutMs: config.backend.timeoutMs });
+    const backend: InferenceBackend = deps.backend ?? ownBackend!;
     const upstreamModel = config.backend.model ?? config.model;
 
     // TLS: given, from files, or fresh.
@@ -113,6 +115,8 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     if (!buildStatementCell(got).hash().equals(attestation.statementCell.hash())) throw new Error('the attestation statement cell does not match its fields');
 
     const ledger = new ReceiptLedger(config.dbPath);
+    // Receipts of concurrent requests share one durable commit (groupCommit.ts).
+    const writer = new GroupCommitWriter(ledger);
     const metrics = createMetrics(() => ledger.unclaimedTotal());
     const escrows = new EscrowView(deps.chain, config.escrowCacheMs);
     const workerView = new WorkerView(deps.chain, worker, config.workerCacheMs);
@@ -157,7 +161,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         if (price > st.maxPrice) {
             throw new HttpError(403, `the worker's price ${price} nanoton per 1M tokens is above your escrow's cap ${st.maxPrice}`, 'permission_denied', 'price_above_cap');
         }
-        const pos = ledger.position(escrow, st.epoch);
+        const pos = writer.position(escrow, st.epoch);
         if (st.lastSeq > pos.seq) {
             metrics.errors.inc({ kind: 'ledger_behind_chain' });
             log.error({ escrow: escrow.toString(), chainSeq: st.lastSeq.toString(), ledgerSeq: pos.seq.toString() }, 'ledger is behind the chain: refusing to sign (would risk equivocation)');
@@ -189,10 +193,10 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         else reservations.delete(a.reserveKey);
     }
 
-    function issue(a: Admitted, promptTokens: number, completionTokens: number): IssuedReceipt {
-        const r = ledger.issue({
+    async function issue(a: Admitted, promptTokens: number, completionTokens: number): Promise<IssuedReceipt> {
+        const r = await writer.issue({
             escrow: a.escrow, epoch: a.snap.state.epoch, requestTokens: BigInt(promptTokens + completionTokens), price: a.price,
-            maxPrice: a.snap.state.maxPrice, sign: (u) => signReceipt(u, deps.teeKey),
+            maxPrice: a.snap.state.maxPrice, sign: (u) => signReceiptOffLoop(u, deps.teeKey),
         });
         metrics.receipts.inc();
         metrics.tokens.inc({ kind: 'prompt' }, promptTokens);
@@ -237,7 +241,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         const result = await backend.complete(upstream, abort.signal).catch((e) => {
             throw backendHttpError(e);
         });
-        const receipt = issue(a, result.usage.promptTokens, result.usage.completionTokens);
+        const receipt = await issue(a, result.usage.promptTokens, result.usage.completionTokens);
         const usage = { prompt_tokens: result.usage.promptTokens, completion_tokens: result.usage.completionTokens, total_tokens: result.usage.promptTokens + result.usage.completionTokens };
         sendJson(res, 200, {
             id: 'chatcmpl-' + randomBytes(12).toString('hex'), object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: config.model,
@@ -280,7 +284,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
             // Aborted by the client or failed upstream: what was generated is still billed (the receipt
             // stays in the ledger and is claimable); with nothing generated, nothing is billed.
             const completionTokens = countTextTokens(text);
-            const r = completionTokens > 0 ? issue(a, countPromptTokens(upstream.messages), completionTokens) : null;
+            const r = completionTokens > 0 ? await issue(a, countPromptTokens(upstream.messages), completionTokens) : null;
             if (abort.signal.aborted) {
                 log.info({ escrow: a.escrow.toString(), billed: r ? r.requestTokens.toString() : '0' }, 'client went away during a stream');
                 if (!res.writableEnded) res.end();
@@ -295,7 +299,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         }
         start();
         send(chunk({ choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: end.finishReason }] }));
-        const r = issue(a, end.promptTokens, end.completionTokens);
+        const r = await issue(a, end.promptTokens, end.completionTokens);
         send(chunk({ choices: [], usage: usageJson(r.requestTokens, end.completionTokens), cocoon_receipt: receiptJson(r) }));
         res.end('data: [DONE]\n\n');
     }
@@ -421,7 +425,9 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
             server.closeAllConnections();
             for (const s of sockets) s.destroy();
             await closed;
+            await writer.close();
             ledger.close();
+            ownBackend?.close();
             log.info({ url }, 'worker node stopped');
         })();
         return stopped;

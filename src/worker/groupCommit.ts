@@ -1,0 +1,250 @@
+// Group commit for the receipt ledger. With synchronous=FULL every SQLite commit waits for an fsync
+// of the WAL (1-5 ms on a virtual disk); one commit per request on the event loop capped the node at
+// about 1/fsync requests per second and stalled every other request while it waited.
+//
+// Here the receipts of concurrent requests are committed together: one transaction, one fsync for
+// the whole group, on a connection of its own in a writer thread, so the event loop keeps serving
+// while the disk syncs. Durability is unchanged: the writer's connection also runs WAL with
+// synchronous=FULL, and a receipt is returned only after the transaction that holds it has
+// committed (SQLite makes a commit visible to readers only after its fsync, so the claim loop, which
+// reads through the ledger's own connection, never sees a receipt that is not durable either).
+//
+// Ordering: one group is in flight at a time. A group's receipts are computed on the main thread
+// from the ledger's committed position (plus the receipts earlier in the same group) and signed by
+// each request's signer (the node's signs on libuv's threadpool), so a failed commit loses nothing
+// but that group's receipts, which no client has seen; the next group starts again from what is on
+// disk. A failed signature fails that request only; the others of its escrow epoch go round again. Do not call ReceiptLedger.issue for the same escrow while
+// a writer is running (the receipts' primary key (escrow, epoch, seq) would refuse the second
+// receipt of a seq, so it would fail safely, never equivocate).
+import { Worker } from 'node:worker_threads';
+import { sign as cryptoSign } from 'node:crypto';
+import type { Address } from '@ton/core';
+import { buildReceiptCell, type Ed25519Key, type SignedUsageReceipt, type UsageReceipt } from '../sdk';
+import {
+    ReceiptLedger, IssueRequest, IssuedReceipt, LedgerPosition, nextUsage, issuedReceipt, receiptRowValues, INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL,
+} from './ledger';
+
+/** An IssueRequest whose signer may answer later (a threadpool job, an HSM, a TEE over a socket). */
+export interface AsyncIssueRequest extends Omit<IssueRequest, 'sign'> {
+    sign: (r: UsageReceipt) => SignedUsageReceipt | Promise<SignedUsageReceipt>;
+}
+
+/**
+ * signReceipt (src/sdk/receipt.ts) with the ed25519 signature computed on libuv's threadpool
+ * (crypto.sign with a callback) instead of on the event loop. Same bytes: ed25519 is deterministic.
+ */
+export function signReceiptOffLoop(r: UsageReceipt, key: Ed25519Key): Promise<SignedUsageReceipt> {
+    const cell = buildReceiptCell(r);
+    return new Promise((resolve, reject) =>
+        cryptoSign(null, cell.hash(), key.privateKey, (e, signature) => (e ? reject(e) : resolve({ receipt: r, cell, signature }))),
+    );
+}
+
+const MAX_CACHED_POSITIONS = 10_000;
+
+const positionKey = (escrow: Address, epoch: bigint) => `${escrow.toRawString()}/${epoch}`;
+
+interface Waiting {
+    req: AsyncIssueRequest;
+    resolve: (r: IssuedReceipt) => void;
+    reject: (e: Error) => void;
+}
+
+export interface GroupCommitStats {
+    /** Receipts committed. */
+    receipts: number;
+    /** Transactions (fsyncs) they took. */
+    commits: number;
+    /** Largest group. */
+    largestGroup: number;
+}
+
+// Plain JavaScript so the thread needs no TypeScript loader. It only writes rows it is given.
+const WRITER_THREAD = String.raw`
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.sqlite);
+const db = new Database(workerData.path);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('busy_timeout = 5000');
+db.defaultSafeIntegers(true);
+const insertReceipt = db.prepare(workerData.insertReceipt);
+const upsertAccount = db.prepare(workerData.upsertAccount);
+const commit = db.transaction((rows) => {
+    for (const r of rows) insertReceipt.run(...r.receipt);
+    for (const a of rows.accounts) upsertAccount.run(...a);
+});
+parentPort.on('message', (m) => {
+    if (m.close) {
+        db.close();
+        parentPort.postMessage({ id: m.id, ok: true });
+        return;
+    }
+    try {
+        const rows = m.rows;
+        rows.accounts = m.accounts;
+        commit.immediate(rows);
+        parentPort.postMessage({ id: m.id, ok: true });
+    } catch (e) {
+        parentPort.postMessage({ id: m.id, ok: false, error: String((e && e.message) || e) });
+    }
+});
+parentPort.postMessage({ ready: true });
+`;
+
+export class GroupCommitWriter {
+    private readonly worker: Worker;
+    private readonly queue: Waiting[] = [];
+    private inFlight = false;
+    private scheduled = false;
+    private closed = false;
+    private nextId = 1;
+    private readonly replies = new Map<number, (m: { ok: boolean; error?: string }) => void>();
+    private readonly drained: (() => void)[] = [];
+    private failure: Error | null = null;
+    /** Positions this writer committed (it is the only writer): saves a SQLite read per request. */
+    private readonly committed = new Map<string, LedgerPosition>();
+    readonly stats: GroupCommitStats = { receipts: 0, commits: 0, largestGroup: 0 };
+
+    /** @param maxGroup most receipts in one transaction */
+    constructor(private readonly ledger: ReceiptLedger, private readonly maxGroup = 512) {
+        this.worker = new Worker(WRITER_THREAD, {
+            eval: true,
+            workerData: { sqlite: require.resolve('better-sqlite3'), path: ledger.path, insertReceipt: INSERT_RECEIPT_SQL, upsertAccount: UPSERT_ACCOUNT_SQL },
+        });
+        this.worker.unref();
+        this.worker.on('message', (m: { id?: number; ok: boolean; error?: string }) => {
+            if (m.id === undefined) return;
+            const done = this.replies.get(m.id);
+            this.replies.delete(m.id);
+            if (this.replies.size === 0) this.worker.unref(); // idle: never keeps the process alive
+            done?.(m);
+        });
+        const fail = (e: Error) => {
+            this.failure = e;
+            for (const done of this.replies.values()) done({ ok: false, error: e.message });
+            this.replies.clear();
+        };
+        this.worker.on('error', (e) => fail(new Error(`ledger writer thread failed: ${e.message}`)));
+        this.worker.on('exit', (code) => fail(new Error(`ledger writer thread exited (code ${code})`)));
+    }
+
+    /** Computes, signs and durably commits the next receipt of the request's escrow epoch. */
+    issue(req: AsyncIssueRequest): Promise<IssuedReceipt> {
+        if (this.closed) return Promise.reject(new Error('the ledger writer is closed'));
+        if (this.failure) return Promise.reject(this.failure);
+        return new Promise((resolve, reject) => {
+            this.queue.push({ req, resolve, reject });
+            this.schedule();
+        });
+    }
+
+    /** The durable position of an escrow epoch (what the ledger holds), from memory when this writer wrote it. */
+    position(escrow: Address, epoch: bigint): LedgerPosition {
+        return this.committed.get(positionKey(escrow, epoch)) ?? this.ledger.position(escrow, epoch);
+    }
+
+    /** Resolves once everything queued so far is committed (or failed). */
+    flush(): Promise<void> {
+        if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+        return new Promise((resolve) => this.drained.push(resolve));
+    }
+
+    /** Flushes, then closes the writer's connection and stops its thread. */
+    async close(): Promise<void> {
+        if (this.closed) return;
+        await this.flush();
+        this.closed = true;
+        if (!this.failure) await this.send({ close: true }).catch(() => undefined);
+        await this.worker.terminate();
+    }
+
+    private schedule() {
+        if (this.inFlight || this.scheduled) return;
+        this.scheduled = true;
+        // Requests finishing in the same turn of the event loop join this group.
+        setImmediate(() => {
+            this.scheduled = false;
+            void this.commitGroup();
+        });
+    }
+
+    private send(m: Record<string, unknown>): Promise<{ ok: boolean; error?: string }> {
+        const id = this.nextId++;
+        return new Promise((resolve) => {
+            this.replies.set(id, resolve);
+            this.worker.ref(); // a commit in flight keeps the process alive until it is durable
+            this.worker.postMessage({ ...m, id });
+        });
+    }
+
+    private async commitGroup(): Promise<void> {
+        if (this.inFlight || this.queue.length === 0) return;
+        this.inFlight = true;
+        const group = this.queue.splice(0, this.maxGroup);
+        const now = Date.now();
+        // 1. positions, in queue order (each escrow epoch continues from the last receipt before it)
+        const positions = new Map<string, LedgerPosition>();
+        const planned: { w: Waiting; key: string; prev: LedgerPosition; u: UsageReceipt }[] = [];
+        for (const w of group) {
+            try {
+                const key = positionKey(w.req.escrow, w.req.epoch);
+                const prev = positions.get(key) ?? this.position(w.req.escrow, w.req.epoch);
+                const u = nextUsage(prev, w.req);
+                positions.set(key, { seq: u.seq, tokens: u.tokens, cost: u.cost });
+                planned.push({ w, key, prev, u });
+            } catch (e) {
+                w.reject(e as Error);
+            }
+        }
+        // 2. signatures, all at once
+        const signed = await Promise.allSettled(planned.map((p) => Promise.resolve().then(() => p.w.req.sign(p.u))));
+        const issued: { w: Waiting; key: string; r: IssuedReceipt }[] = [];
+        const broken = new Set<string>();
+        planned.forEach((p, i) => {
+            const s = signed[i];
+            try {
+                if (s.status === 'rejected') throw s.reason;
+                issued.push({ w: p.w, key: p.key, r: issuedReceipt(p.prev, p.w.req.requestTokens, p.u, s.value, now) });
+            } catch (e) {
+                p.w.reject(e as Error);
+                broken.add(p.key);
+            }
+        });
+        // A failed signature uses up no seq: the other requests of that escrow epoch go round again
+        // (their positions counted the failed one); every other escrow commits now.
+        const retry = issued.filter((x) => broken.has(x.key));
+        const commit = issued.filter((x) => !broken.has(x.key));
+        this.queue.unshift(...retry.map((x) => x.w));
+        for (const k of broken) positions.delete(k);
+        if (commit.length > 0) {
+            const rows: { receipt: unknown[] }[] = [];
+            const accounts = new Map<string, unknown[]>();
+            for (const { key, r } of commit) {
+                const v = receiptRowValues(r);
+                rows.push({ receipt: v.receipt });
+                accounts.set(key, v.account);
+            }
+            const reply = this.failure ? { ok: false, error: this.failure.message } : await this.send({ rows, accounts: [...accounts.values()] });
+            if (reply.ok) {
+                this.stats.receipts += rows.length;
+                this.stats.commits++;
+                if (rows.length > this.stats.largestGroup) this.stats.largestGroup = rows.length;
+                for (const [key, pos] of positions) {
+                    this.committed.delete(key); // re-insert: the Map's order is then least recently written first
+                    this.committed.set(key, pos);
+                }
+                while (this.committed.size > MAX_CACHED_POSITIONS) this.committed.delete(this.committed.keys().next().value as string);
+                for (const { w, r } of commit) w.resolve(r);
+            } else {
+                // read these escrows from disk again next time, whatever this failure left there
+                for (const key of positions.keys()) this.committed.delete(key);
+                const err = new Error(`the receipt ledger could not commit: ${reply.error}`);
+                for (const { w } of commit) w.reject(err);
+            }
+        }
+        this.inFlight = false;
+        if (this.queue.length > 0) void this.commitGroup();
+        else this.drained.splice(0).forEach((f) => f());
+    }
+}
