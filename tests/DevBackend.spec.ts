@@ -1,7 +1,8 @@
 // The development backend: deterministic answers, exact usage, the per-token delay, and the
 // OpenAICompatibleBackend reading it (with and without reported usage).
 import OpenAI from 'openai';
-import { DevBackend, devAnswerTokens, OpenAICompatibleBackend, countPromptTokens, countTextTokens } from '../src/backend';
+import { DevBackend, devAnswerTokens, OpenAICompatibleBackend, countPromptTokens, countTextTokens, promptTokensUpperBound, type ChatMessage } from '../src/backend';
+import { SseSplitter } from '../src/backend/sse';
 
 /** Chat messages as both the openai client and the backend accept them. */
 type Msg = { role: 'system' | 'user'; content: string };
@@ -111,5 +112,34 @@ describe('DevBackend', () => {
         await gone.stop();
         const be = new OpenAICompatibleBackend({ baseUrl: url, timeoutMs: 2000 });
         await expect(be.complete({ model: 'dev-model', messages, maxTokens: 5 })).rejects.toThrow(/inference backend unreachable/);
+    });
+});
+
+describe('token bound and SSE splitting (the node\'s hot path)', () => {
+    it('bounds the prompt tokens from above without the tokenizer, never below the count', () => {
+        const texts = ['', 'a', 'Say something deterministic.', ' the of and', 'Grüße aus Zürich — ça va?', '東京の天気は晴れです', '🙂🙃🚀 emoji 👩‍👩‍👧‍👦',
+            'x'.repeat(5000), 'ab '.repeat(700), '\n\n\t  {"json": [1, 2, 3]}', 'ﾟ･✿ヾ╲(｡◕‿◕｡)╱✿･ﾟ'];
+        for (const t of texts) {
+            const ms: ChatMessage[] = [
+                { role: 'system', content: t },
+                { role: 'user', content: [{ type: 'text', text: t }, { type: 'text', text: t.slice(1) }], name: 'alice' },
+                { role: 'assistant', content: null },
+            ];
+            expect(promptTokensUpperBound(ms)).toBeGreaterThanOrEqual(countPromptTokens(ms));
+        }
+        // exact framing: 3 per reply + per message 4 + bytes of role and content
+        expect(promptTokensUpperBound([{ role: 'user', content: 'é' }])).toBe(3 + 4 + 4 + 2);
+    });
+
+    it('splits SSE events across chunk boundaries and line-end styles', () => {
+        const s = new SseSplitter();
+        const enc = (x: string) => new TextEncoder().encode(x);
+        expect(s.push(enc('data: {"a":1}\n\nda'))).toEqual(['{"a":1}']);
+        expect(s.push('ta: x\r')).toEqual([]);
+        expect(s.push('\n\r\n: comment\n\ndata: [DONE]\n\n')).toEqual(['x', '[DONE]']);
+        const utf = enc('data: é\n\n');
+        expect([...s.push(utf.subarray(0, 7)), ...s.push(utf.subarray(7))]).toEqual(['é']);
+        expect(s.push('data: tail')).toEqual([]);
+        expect(s.end()).toEqual(['tail']);
     });
 });

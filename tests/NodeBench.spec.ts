@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, Cell } from '@ton/core';
-import { keyFromSeed, signReceipt, verifyReceipt, parseSignedReceiptCell, type UsageReceipt } from '../src/sdk';
+import {
+    keyFromSeed, signReceipt, verifyReceipt, parseSignedReceiptCell, buildReceiptCell, receiptCellHash, signedReceiptBoc, signedReceiptCell, type UsageReceipt,
+} from '../src/sdk';
 import { ReceiptLedger, GroupCommitWriter, signReceiptOffLoop, cumulativeCost } from '../src/worker';
 import { runNodeBench, renderNodeMd, historyEntry, percentile, type NodeBenchResult } from '../bench/nodeLib';
 
@@ -91,6 +93,51 @@ describe('group commit of receipts', () => {
         expect(a.signature.equals(b.signature)).toBe(true);
         expect(a.cell.hash().equals(b.cell.hash())).toBe(true);
         expect(verifyReceipt(a, tee.publicKey)).toBe(true);
+    });
+
+    it('hashes receipts and writes SignedReceipt BOCs natively, byte for byte as @ton/core', () => {
+        const rnd = (bytes: number) => (bytes === 0 ? 0n : BigInt('0x' + createHash('sha256').update(`n${bytes}:${Math.random()}`).digest('hex').slice(0, 2 * bytes)));
+        const U64 = (1n << 64n) - 1n;
+        const edges: bigint[] = [0n, 1n, 127n, 128n, 255n, 256n, 65535n, U64, (1n << 120n) - 1n];
+        const cases: UsageReceipt[] = [];
+        for (let i = 0; i < 300; i++) {
+            cases.push({
+                escrow: new Address(i % 3 === 0 ? -1 : 0, createHash('sha256').update(`e${i}`).digest()),
+                epoch: i % 5 === 0 ? U64 : rnd(i % 9), seq: i % 7 === 0 ? 0n : rnd(1 + (i % 8)), tokens: rnd(i % 9),
+                cost: i < edges.length ? edges[i] : rnd(i % 16),
+            });
+        }
+        for (const u of cases) {
+            const s = signReceipt(u, tee);
+            expect(receiptCellHash(u).toString('hex')).toBe(buildReceiptCell(u).hash().toString('hex'));
+            expect(signedReceiptBoc(u, s.signature).toString('hex')).toBe(signedReceiptCell(s).toBoc().toString('hex'));
+        }
+        expect(() => receiptCellHash({ ...cases[1], cost: 1n << 120n })).toThrow('receipt cost must fit in 120 bits');
+        expect(() => receiptCellHash({ ...cases[1], seq: -1n })).toThrow('receipt seq must fit in 64 bits');
+    });
+
+    it('signs in its own thread with the writer\'s key: the same bytes as the SDK, in the ledger before they resolve', async () => {
+        const ledger = new ReceiptLedger(join(dir, 'l.db'));
+        const writer = new GroupCommitWriter(ledger, undefined, tee);
+        const got = await Promise.all(Array.from({ length: 12 }, (_, i) =>
+            writer.issue({ escrow: escrows[i % 2], epoch: 4n, requestTokens: BigInt(1000 + i), price: PRICE, maxPrice: PRICE }),
+        ));
+        for (const r of got) {
+            const s = signReceipt({ escrow: r.escrow, epoch: r.epoch, seq: r.seq, tokens: r.tokens, cost: r.cost }, tee);
+            expect(r.signature.toString('hex')).toBe(s.signature.toString('hex'));
+            expect(r.boc.toString('hex')).toBe(signedReceiptCell(s).toBoc().toString('hex'));
+            expect(r.receiptCell.hash().equals(s.cell.hash())).toBe(true);
+        }
+        for (const e of escrows.slice(0, 2)) {
+            expect(ledger.receipts(e, 4n).map((r) => r.boc.toString('hex'))).toEqual(got.filter((r) => r.escrow.equals(e)).map((r) => r.boc.toString('hex')));
+        }
+        await writer.close();
+        // a writer without a key refuses a request without a signer, and issues nothing
+        const keyless = new GroupCommitWriter(ledger);
+        await expect(keyless.issue({ escrow: escrows[2], epoch: 4n, requestTokens: 1n, price: PRICE, maxPrice: PRICE })).rejects.toThrow('no signer');
+        await keyless.close();
+        expect(ledger.position(escrows[2], 4n).seq).toBe(0n);
+        ledger.close();
     });
 
     it('commits concurrent receipts in groups, consecutive per escrow, durable when they resolve', async () => {

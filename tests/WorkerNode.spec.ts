@@ -18,6 +18,7 @@ import {
     startWorkerNode, WorkerNodeHandle, DevAttestationProvider, ClaimOutcome, cumulativeCost, WorkerConfigInput, parseWorkerConfig, ConfigError,
     TdxAttestationProvider, TdxUnavailableError, TsmFs,
 } from '../src/worker';
+import { chatBodySchema, parseChatBody, describeIssues } from '../src/worker/chatBody';
 import { createNet, registerWorker, openEscrow, MODEL, MEASUREMENT, Net, WorkerHandle, EscrowHandle } from './helpers/network';
 
 /** Chat messages as both the openai client and the backend accept them. */
@@ -456,6 +457,35 @@ describe('worker node configuration', () => {
         });
         expect(c.claim).toEqual({ threshold: 123n, intervalMs: 30_000, value: 50_000_000n, confirmTimeoutMs: 90_000 });
         expect([c.host, c.port, c.maxBodyBytes, c.measurement]).toEqual(['127.0.0.1', 8443, 1024 * 1024, 1n]);
+    });
+});
+
+describe('chat body validation', () => {
+    const base = { model: 'm', messages: [{ role: 'user', content: 'hi' }] };
+    const bodies: unknown[] = [
+        base,
+        { ...base, max_tokens: 5, stream: true, stream_options: { include_usage: true }, temperature: 0.7, top_p: 1, n: 1, stop: ['a', 'b'], seed: -3, user: 'x' },
+        { ...base, messages: [{ role: 'system', content: null }, { role: 'user', content: [{ type: 'text', text: 'a' }], name: 'n' }] },
+        { ...base, max_tokens: null, max_completion_tokens: 7, stop: 'x', stream: null },
+        // zod strips unknown keys of a message: the fast path leaves such bodies to zod
+        { ...base, messages: [{ role: 'assistant', content: 'x', tool_calls: [] }] },
+        { ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 'a', cache: 1 }] }] },
+        { ...base, stream_options: { include_usage: true, other: 1 } },
+        // invalid
+        {}, [], null, 'x', { ...base, model: '' }, { ...base, messages: [] }, { ...base, messages: [{ role: 'robot', content: 'x' }] },
+        { ...base, messages: [{ role: 'user' }] }, { ...base, messages: [{ role: 'user', content: 1 }] }, { ...base, messages: [{ role: 'user', content: 'x', name: null }] },
+        { ...base, max_tokens: 0 }, { ...base, max_tokens: 1.5 }, { ...base, max_completion_tokens: -1 }, { ...base, seed: 0.5 }, { ...base, stream: 'yes' },
+        { ...base, temperature: 2.1 }, { ...base, top_p: -0.1 }, { ...base, n: 2 }, { ...base, stop: ['a', 'b', 'c', 'd', 'e'] }, { ...base, stop: [1] },
+        { ...base, stream_options: { include_usage: 'no' } }, { ...base, messages: [{ role: 'user', content: [{ type: 'image', text: 'a' }] }] },
+    ];
+
+    it.each(bodies.map((b) => [JSON.stringify(b), b]))('agrees with the zod schema on %s', (_n, b) => {
+        const json = JSON.parse(JSON.stringify(b));
+        const z = chatBodySchema.safeParse(JSON.parse(JSON.stringify(b)));
+        const f = parseChatBody(json);
+        expect(f.success).toBe(z.success);
+        if (f.success && z.success) expect(f.data).toEqual(z.data);
+        if (!f.success && !z.success) expect(describeIssues(f.error)).toBe(describeIssues(z.error));
     });
 });
 

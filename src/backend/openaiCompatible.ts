@@ -8,7 +8,7 @@ import { Agent as HttpAgent, request as httpRequest, IncomingMessage } from 'nod
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { BackendError, ChatRequest, ChatResult, InferenceBackend, StreamEvent, Usage } from './types';
 import { countPromptTokens, countTextTokens } from './tokens';
-import { sseEvents } from './sse';
+import { SseSplitter } from './sse';
 
 export interface OpenAICompatibleOptions {
     /** Base URL including the API prefix, e.g. `http://127.0.0.1:8000/v1`. */
@@ -68,6 +68,8 @@ export class OpenAICompatibleBackend implements InferenceBackend {
     private readonly url: URL;
     private readonly agent: HttpAgent;
     private readonly send: typeof httpRequest;
+    /** Request options without headers, from the URL once (a URL per request is converted every time). */
+    private readonly target: { protocol: string; hostname: string; port: string; path: string };
 
     constructor(private readonly opts: OpenAICompatibleOptions) {
         const u = new URL(opts.baseUrl);
@@ -77,6 +79,11 @@ export class OpenAICompatibleBackend implements InferenceBackend {
         const https = u.protocol === 'https:';
         this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
         this.send = (https ? httpsRequest : httpRequest) as typeof httpRequest;
+        const host = this.url.hostname;
+        this.target = {
+            protocol: this.url.protocol, hostname: host.startsWith('[') ? host.slice(1, -1) : host, port: this.url.port,
+            path: this.url.pathname + this.url.search,
+        };
     }
 
     /** Closes the idle keep-alive connections to the upstream. */
@@ -113,7 +120,7 @@ export class OpenAICompatibleBackend implements InferenceBackend {
         return new Promise((resolve, reject) => {
             if (signal?.aborted) return reject(abortError(signal));
             let res: IncomingMessage | null = null;
-            const r = this.send(this.url, { method: 'POST', headers, agent: this.agent });
+            const r = this.send({ ...this.target, method: 'POST', headers, agent: this.agent });
             // once the response is there, its body reader gets the error
             const fail = (e: Error) => (res ? res.destroy(e) : r.destroy(e));
             const onAbort = () => fail(abortError(signal!));
@@ -177,12 +184,10 @@ export class OpenAICompatibleBackend implements InferenceBackend {
         let reported: Usage | null = null;
         let sawDone = false;
         try {
-            // destroyOnReturn false: leaving at [DONE] must not destroy the kept-alive socket
-            for await (const data of sseEvents(up.res.iterator({ destroyOnReturn: false }), signal)) {
-                if (data === '[DONE]') {
-                    sawDone = true;
-                    break;
-                }
+            // destroyOnReturn false: leaving at [DONE] must not destroy the kept-alive socket. The
+            // events of each chunk are split synchronously (no async generator step per event).
+            const split = new SseSplitter();
+            const onData = (data: string): string | null => {
                 let chunk: { choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[]; usage?: UpstreamUsage; error?: { message?: string } };
                 try {
                     chunk = JSON.parse(data);
@@ -192,13 +197,37 @@ export class OpenAICompatibleBackend implements InferenceBackend {
                 if (chunk.error) throw new BackendError(`inference backend stream error: ${chunk.error.message ?? 'unknown'}`);
                 reported = usageOf(chunk.usage) ?? reported;
                 const choice = chunk.choices?.[0];
-                if (!choice) continue;
-                const piece = choice.delta?.content;
-                if (piece) {
-                    text += piece;
-                    yield { type: 'delta', content: piece };
-                }
+                if (!choice) return null;
                 if (choice.finish_reason) finishReason = choice.finish_reason;
+                const piece = choice.delta?.content;
+                if (!piece) return null;
+                text += piece;
+                return piece;
+            };
+            let aborted = false;
+            read: for await (const bytes of up.res.iterator({ destroyOnReturn: false })) {
+                if (signal?.aborted) {
+                    aborted = true;
+                    break;
+                }
+                for (const data of split.push(bytes as Buffer)) {
+                    if (data === '[DONE]') {
+                        sawDone = true;
+                        break read;
+                    }
+                    const piece = onData(data);
+                    if (piece) yield { type: 'delta', content: piece };
+                }
+            }
+            if (!sawDone && !aborted) {
+                for (const data of split.end()) {
+                    if (data === '[DONE]') {
+                        sawDone = true;
+                        break;
+                    }
+                    const piece = onData(data);
+                    if (piece) yield { type: 'delta', content: piece };
+                }
             }
         } catch (e) {
             if (signal?.aborted) return;

@@ -23,3 +23,21 @@ export function countPromptTokens(messages: ChatMessage[]): number {
     for (const m of messages) n += PER_MESSAGE + countTextTokens(m.role) + countTextTokens(messageText(m)) + (m.name ? countTextTokens(m.name) : 0);
     return n;
 }
+
+/**
+ * A cheap upper bound of countPromptTokens, without running the tokenizer: gpt-tokenizer's
+ * encodings are byte-level BPE, where every token stands for at least one byte of UTF-8, so a
+ * text's byte length bounds its token count (Buffer.byteLength is native and does not copy).
+ * Never below countPromptTokens(messages); for English text about four times above it.
+ */
+export function promptTokensUpperBound(messages: ChatMessage[]): number {
+    let n = PER_REPLY;
+    for (const m of messages) {
+        n += PER_MESSAGE + Buffer.byteLength(m.role);
+        const c = m.content;
+        if (typeof c === 'string') n += Buffer.byteLength(c);
+        else if (c != null) for (const p of c) n += Buffer.byteLength(p.text);
+        if (m.name) n += Buffer.byteLength(m.name);
+    }
+    return n;
+}

@@ -17,30 +17,76 @@
 // a writer is running (the receipts' primary key (escrow, epoch, seq) would refuse the second
 // receipt of a seq, so it would fail safely, never equivocate).
 import { Worker } from 'node:worker_threads';
-import { sign as cryptoSign } from 'node:crypto';
-import type { Address } from '@ton/core';
-import { buildReceiptCell, type Ed25519Key, type SignedUsageReceipt, type UsageReceipt } from '../sdk';
+import { sign as cryptoSign, type KeyObject } from 'node:crypto';
+import type { Address, Cell } from '@ton/core';
+import { buildReceiptCell, receiptCellHash, receiptCellRepr, signedReceiptBoc, type Ed25519Key, type SignedUsageReceipt, type UsageReceipt } from '../sdk';
 import {
     ReceiptLedger, IssueRequest, IssuedReceipt, LedgerPosition, nextUsage, issuedReceipt, receiptRowValues, INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL,
 } from './ledger';
 
 /** An IssueRequest whose signer may answer later (a threadpool job, an HSM, a TEE over a socket). */
 export interface AsyncIssueRequest extends Omit<IssueRequest, 'sign'> {
-    sign: (r: UsageReceipt) => SignedUsageReceipt | Promise<SignedUsageReceipt>;
+    /**
+     * Absent: the writer signs with its own signing key, in its thread, in the same round trip as
+     * the commit (no threadpool job and no extra hop per receipt).
+     */
+    sign?: (r: UsageReceipt) => SignedUsageReceipt | Promise<SignedUsageReceipt>;
 }
 
 /**
  * signReceipt (src/sdk/receipt.ts) with the ed25519 signature computed on libuv's threadpool
- * (crypto.sign with a callback) instead of on the event loop. Same bytes: ed25519 is deterministic.
+ * (crypto.sign with a callback) instead of on the event loop, and the receipt hash computed with
+ * Node's native sha256 (receiptCellHash) rather than through @ton/core's Cell. Same bytes: ed25519
+ * is deterministic. The returned `cell` is built only when someone reads it.
  */
 export function signReceiptOffLoop(r: UsageReceipt, key: Ed25519Key): Promise<SignedUsageReceipt> {
-    const cell = buildReceiptCell(r);
+    const hash = receiptCellHash(r);
     return new Promise((resolve, reject) =>
-        cryptoSign(null, cell.hash(), key.privateKey, (e, signature) => (e ? reject(e) : resolve({ receipt: r, cell, signature }))),
+        cryptoSign(null, hash, key.privateKey, (e, signature) => (e ? reject(e) : resolve(lazySignedReceipt(r, signature)))),
     );
 }
 
+/** A SignedUsageReceipt whose @ton/core cell is built on first use. */
+export function lazySignedReceipt(r: UsageReceipt, signature: Buffer): SignedUsageReceipt {
+    let cell: Cell | undefined;
+    return {
+        receipt: r,
+        signature,
+        get cell() {
+            return (cell ??= buildReceiptCell(r));
+        },
+    };
+}
+
 const MAX_CACHED_POSITIONS = 10_000;
+
+const ZERO_SIGNATURE = Buffer.alloc(64);
+
+interface WriterReply {
+    ok: boolean;
+    error?: string;
+    /** Per committed row: [signature, BOC] when the writer signed it. */
+    signed?: ([Uint8Array, Uint8Array] | null)[];
+}
+
+const toBuffer = (u: Uint8Array) => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
+
+/** A receipt the writer's thread is to sign: its BOC holds a zero signature until completeReceipt. */
+function unsignedReceipt(prev: LedgerPosition, requestTokens: bigint, u: UsageReceipt, bocTemplate: Buffer, now: number): IssuedReceipt {
+    let cell: Cell | undefined;
+    return {
+        escrow: u.escrow, epoch: u.epoch, seq: u.seq, tokens: u.tokens, cost: u.cost, requestTokens, requestCost: u.cost - prev.cost,
+        signature: ZERO_SIGNATURE, boc: bocTemplate, createdAt: now,
+        get receiptCell() {
+            return (cell ??= buildReceiptCell(u));
+        },
+    };
+}
+
+function completeReceipt(r: IssuedReceipt, signature: Buffer, boc: Buffer): void {
+    r.signature = signature;
+    r.boc = boc;
+}
 
 const positionKey = (escrow: Address, epoch: bigint) => `${escrow.toRawString()}/${epoch}`;
 
@@ -63,6 +109,30 @@ export interface GroupCommitStats {
 const WRITER_THREAD = String.raw`
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
+const { createHash, sign } = require('node:crypto');
+const key = workerData.signingKey || null;
+const CRC = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    CRC[n] = c;
+}
+// rows flagged 'sign' carry the SignedReceipt BOC with a zero signature (src/sdk/receipt.ts
+// signedReceiptBoc): the receipt cell's representation sits at 78..end-4, the signature at 13..77,
+// the CRC32-C of everything before it in the last 4 bytes.
+function signRow(r) {
+    if (!key) throw new Error('the writer has no signing key');
+    const u8 = r.receipt[8];
+    const boc = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+    const end = boc.length - 4;
+    const sig = sign(null, createHash('sha256').update(boc.subarray(78, end)).digest(), key);
+    sig.copy(boc, 13);
+    let crc = -1;
+    for (let i = 0; i < end; i++) crc = CRC[(crc ^ boc[i]) & 0xff] ^ (crc >>> 8);
+    boc.writeInt32LE(crc ^ -1, end);
+    r.receipt[7] = sig;
+    r.receipt[8] = boc;
+}
 const db = new Database(workerData.path);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
@@ -82,9 +152,10 @@ parentPort.on('message', (m) => {
     }
     try {
         const rows = m.rows;
+        for (const r of rows) if (r.sign) signRow(r);
         rows.accounts = m.accounts;
         commit.immediate(rows);
-        parentPort.postMessage({ id: m.id, ok: true });
+        parentPort.postMessage({ id: m.id, ok: true, signed: rows.map((r) => (r.sign ? [r.receipt[7], r.receipt[8]] : null)) });
     } catch (e) {
         parentPort.postMessage({ id: m.id, ok: false, error: String((e && e.message) || e) });
     }
@@ -99,21 +170,28 @@ export class GroupCommitWriter {
     private scheduled = false;
     private closed = false;
     private nextId = 1;
-    private readonly replies = new Map<number, (m: { ok: boolean; error?: string }) => void>();
+    private readonly replies = new Map<number, (m: WriterReply) => void>();
     private readonly drained: (() => void)[] = [];
     private failure: Error | null = null;
     /** Positions this writer committed (it is the only writer): saves a SQLite read per request. */
     private readonly committed = new Map<string, LedgerPosition>();
     readonly stats: GroupCommitStats = { receipts: 0, commits: 0, largestGroup: 0 };
 
-    /** @param maxGroup most receipts in one transaction */
-    constructor(private readonly ledger: ReceiptLedger, private readonly maxGroup = 512) {
+    private readonly canSign: boolean;
+
+    /**
+     * @param maxGroup most receipts in one transaction
+     * @param signingKey signs the receipts of requests that bring no `sign` of their own, in the writer's thread
+     */
+    constructor(private readonly ledger: ReceiptLedger, private readonly maxGroup = 512, signingKey?: Ed25519Key) {
+        this.canSign = signingKey !== undefined;
+        const key: KeyObject | null = signingKey?.privateKey ?? null;
         this.worker = new Worker(WRITER_THREAD, {
             eval: true,
-            workerData: { sqlite: require.resolve('better-sqlite3'), path: ledger.path, insertReceipt: INSERT_RECEIPT_SQL, upsertAccount: UPSERT_ACCOUNT_SQL },
+            workerData: { sqlite: require.resolve('better-sqlite3'), path: ledger.path, insertReceipt: INSERT_RECEIPT_SQL, upsertAccount: UPSERT_ACCOUNT_SQL, signingKey: key },
         });
         this.worker.unref();
-        this.worker.on('message', (m: { id?: number; ok: boolean; error?: string }) => {
+        this.worker.on('message', (m: WriterReply & { id?: number }) => {
             if (m.id === undefined) return;
             const done = this.replies.get(m.id);
             this.replies.delete(m.id);
@@ -132,6 +210,7 @@ export class GroupCommitWriter {
     /** Computes, signs and durably commits the next receipt of the request's escrow epoch. */
     issue(req: AsyncIssueRequest): Promise<IssuedReceipt> {
         if (this.closed) return Promise.reject(new Error('the ledger writer is closed'));
+        if (!req.sign && !this.canSign) return Promise.reject(new Error('no signer: pass sign, or give the writer a signing key'));
         if (this.failure) return Promise.reject(this.failure);
         return new Promise((resolve, reject) => {
             this.queue.push({ req, resolve, reject });
@@ -169,7 +248,7 @@ export class GroupCommitWriter {
         });
     }
 
-    private send(m: Record<string, unknown>): Promise<{ ok: boolean; error?: string }> {
+    private send(m: Record<string, unknown>): Promise<WriterReply> {
         const id = this.nextId++;
         return new Promise((resolve) => {
             this.replies.set(id, resolve);
@@ -197,15 +276,22 @@ export class GroupCommitWriter {
                 w.reject(e as Error);
             }
         }
-        // 2. signatures, all at once
-        const signed = await Promise.allSettled(planned.map((p) => Promise.resolve().then(() => p.w.req.sign(p.u))));
-        const issued: { w: Waiting; key: string; r: IssuedReceipt }[] = [];
+        // 2. signatures, all at once: the requests' own signers now; the writer's key in its thread,
+        //    with the commit (those receipts are completed from the reply)
+        const signed = await Promise.allSettled(planned.map((p) => (p.w.req.sign ? Promise.resolve().then(() => p.w.req.sign!(p.u)) : null)));
+        const issued: { w: Waiting; key: string; r: IssuedReceipt; threadSigned: boolean }[] = [];
         const broken = new Set<string>();
         planned.forEach((p, i) => {
             const s = signed[i];
             try {
                 if (s.status === 'rejected') throw s.reason;
-                issued.push({ w: p.w, key: p.key, r: issuedReceipt(p.prev, p.w.req.requestTokens, p.u, s.value, now) });
+                if (s.value === null) {
+                    const repr = receiptCellRepr(p.u);
+                    const r = unsignedReceipt(p.prev, p.w.req.requestTokens, p.u, signedReceiptBoc(p.u, ZERO_SIGNATURE, repr), now);
+                    issued.push({ w: p.w, key: p.key, r, threadSigned: true });
+                } else {
+                    issued.push({ w: p.w, key: p.key, r: issuedReceipt(p.prev, p.w.req.requestTokens, p.u, s.value, now), threadSigned: false });
+                }
             } catch (e) {
                 p.w.reject(e as Error);
                 broken.add(p.key);
@@ -218,11 +304,11 @@ export class GroupCommitWriter {
         this.queue.unshift(...retry.map((x) => x.w));
         for (const k of broken) positions.delete(k);
         if (commit.length > 0) {
-            const rows: { receipt: unknown[] }[] = [];
+            const rows: { receipt: unknown[]; sign?: true }[] = [];
             const accounts = new Map<string, unknown[]>();
-            for (const { key, r } of commit) {
+            for (const { key, r, threadSigned } of commit) {
                 const v = receiptRowValues(r);
-                rows.push({ receipt: v.receipt });
+                rows.push(threadSigned ? { receipt: v.receipt, sign: true } : { receipt: v.receipt });
                 accounts.set(key, v.account);
             }
             const reply = this.failure ? { ok: false, error: this.failure.message } : await this.send({ rows, accounts: [...accounts.values()] });
@@ -235,6 +321,11 @@ export class GroupCommitWriter {
                     this.committed.set(key, pos);
                 }
                 while (this.committed.size > MAX_CACHED_POSITIONS) this.committed.delete(this.committed.keys().next().value as string);
+                commit.forEach(({ r, threadSigned }, i) => {
+                    if (!threadSigned) return;
+                    const [sig, boc] = reply.signed![i]!;
+                    completeReceipt(r, toBuffer(sig), toBuffer(boc));
+                });
                 for (const { w, r } of commit) w.resolve(r);
             } else {
                 // read these escrows from disk again next time, whatever this failure left there

@@ -12,7 +12,7 @@
 // the commit that holds it is durable.
 import Database from 'better-sqlite3';
 import { Address, Cell } from '@ton/core';
-import { signedReceiptCell, SignedUsageReceipt, UsageReceipt } from '../sdk';
+import { signedReceiptBoc, SignedUsageReceipt, UsageReceipt } from '../sdk';
 import { costIncrement, cumulativeCost } from './pricing';
 
 export interface LedgerPosition {
@@ -70,15 +70,23 @@ export function nextUsage(prev: LedgerPosition, req: Omit<IssueRequest, 'sign'>)
     return { escrow: req.escrow, epoch: req.epoch, seq: prev.seq + 1n, tokens, cost };
 }
 
-/** Checks that the signer signed `u` and builds the receipt as the ledger stores it. */
+/**
+ * Checks that the signer signed `u` and builds the receipt as the ledger stores it. The BOC is
+ * written directly (signedReceiptBoc, the same bytes as signedReceiptCell(...).toBoc()); the
+ * receipt's Cell is built only if someone reads `receiptCell`.
+ */
 export function issuedReceipt(prev: LedgerPosition, requestTokens: bigint, u: UsageReceipt, signed: SignedUsageReceipt, now = Date.now()): IssuedReceipt {
-    if (signed.receipt.seq !== u.seq || signed.receipt.tokens !== u.tokens || signed.receipt.cost !== u.cost) {
+    const s = signed.receipt;
+    if (s.seq !== u.seq || s.tokens !== u.tokens || s.cost !== u.cost || s.epoch !== u.epoch || !s.escrow.equals(u.escrow)) {
         throw new Error('signer returned a different receipt');
     }
-    const boc = signedReceiptCell(signed).toBoc();
+    const boc = signedReceiptBoc(u, signed.signature);
     return {
         escrow: u.escrow, epoch: u.epoch, seq: u.seq, tokens: u.tokens, cost: u.cost, requestTokens, requestCost: u.cost - prev.cost,
-        signature: signed.signature, boc, receiptCell: signed.cell, createdAt: now,
+        signature: signed.signature, boc, createdAt: now,
+        get receiptCell() {
+            return signed.cell;
+        },
     };
 }
 

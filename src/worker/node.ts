@@ -12,17 +12,17 @@ import {
     verifySignedAttestation, workerAddress,
 } from '../sdk';
 import { generateSelfSignedCert, hex256, tlsKeyHashOfCert } from '../sdk/tls';
-import { InferenceBackend, OpenAICompatibleBackend, BackendError, ChatRequest, countPromptTokens, countTextTokens } from '../backend';
+import { InferenceBackend, OpenAICompatibleBackend, BackendError, ChatRequest, countPromptTokens, countTextTokens, promptTokensUpperBound } from '../backend';
 import { parseWorkerConfig, describeConfig, WorkerConfig, WorkerConfigInput } from './config';
 import { createLogger } from './logger';
 import { ReceiptLedger, IssuedReceipt } from './ledger';
-import { GroupCommitWriter, signReceiptOffLoop } from './groupCommit';
+import { GroupCommitWriter } from './groupCommit';
 import { EscrowView, WorkerView, EscrowSnapshot, ESCROW_OPEN, ESCROW_CLOSING, ESCROW_OPENING } from './chainViews';
 import { AttestationProvider } from './attestation';
 import { createMetrics, WorkerMetrics } from './metrics';
 import { ClaimLoop, ClaimOutcome } from './claimer';
 import { HttpError, readBody, sendError, sendJson, errorBody } from './http';
-import { chatBodySchema, describeIssues, ChatBody } from './chatBody';
+import { parseChatBody, describeIssues, ChatBody } from './chatBody';
 import { worstCaseCost } from './pricing';
 
 export interface WorkerDeps {
@@ -63,11 +63,42 @@ export interface WorkerNodeHandle {
 /** The receipt as the HTTP API carries it: every integer a decimal string. */
 export function receiptJson(r: IssuedReceipt) {
     return {
-        escrow: r.escrow.toString(), epoch: r.epoch.toString(), seq: r.seq.toString(), tokens: r.tokens.toString(), cost: r.cost.toString(),
+        escrow: friendly(r.escrow), epoch: r.epoch.toString(), seq: r.seq.toString(), tokens: r.tokens.toString(), cost: r.cost.toString(),
         requestTokens: r.requestTokens.toString(), requestCost: r.requestCost.toString(),
         signature: r.signature.toString('hex'), boc: r.boc.toString('base64'),
     };
 }
+
+/** Friendly form of an address (bounceable, url-safe), cached per Address object: the same escrow
+ *  objects come back from the parse cache on every request. */
+const friendlyNames = new WeakMap<Address, string>();
+function friendly(a: Address): string {
+    let f = friendlyNames.get(a);
+    if (f === undefined) {
+        f = a.toString();
+        friendlyNames.set(a, f);
+    }
+    return f;
+}
+
+/** Response ids: `chatcmpl-` + 24 hex digits, from a random block refilled every 4096 ids. */
+const ID_BATCH = 4096;
+let idBlock = Buffer.alloc(0);
+let idNext = ID_BATCH;
+function completionId(): string {
+    if (idNext >= ID_BATCH) {
+        idBlock = randomBytes(12 * ID_BATCH);
+        idNext = 0;
+    }
+    const i = idNext++ * 12;
+    return 'chatcmpl-' + idBlock.toString('hex', i, i + 12);
+}
+
+const ROUTE_METHODS: Record<string, string> = { '/v1/models': 'GET', '/attestation': 'GET', '/metrics': 'GET', '/healthz': 'GET', '/v1/chat/completions': 'POST' };
+const KNOWN_ROUTES = new Set(Object.keys(ROUTE_METHODS));
+
+/** Receipts between two `info` summary lines (each receipt is logged at `debug`). */
+const RECEIPT_SUMMARY_EVERY = 1000;
 
 interface Admitted {
     escrow: Address;
@@ -115,8 +146,9 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     if (!buildStatementCell(got).hash().equals(attestation.statementCell.hash())) throw new Error('the attestation statement cell does not match its fields');
 
     const ledger = new ReceiptLedger(config.dbPath);
-    // Receipts of concurrent requests share one durable commit (groupCommit.ts).
-    const writer = new GroupCommitWriter(ledger);
+    // Receipts of concurrent requests share one durable commit (groupCommit.ts); the writer's thread
+    // signs them with the TEE key in the same round trip.
+    const writer = new GroupCommitWriter(ledger, undefined, deps.teeKey);
     const metrics = createMetrics(() => ledger.unclaimedTotal());
     const escrows = new EscrowView(deps.chain, config.escrowCacheMs);
     const workerView = new WorkerView(deps.chain, worker, config.workerCacheMs);
@@ -125,8 +157,15 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         intervalMs: config.claim.intervalMs, confirmTimeoutMs: config.claim.confirmTimeoutMs, logger: log, metrics, onClaim: deps.onClaim,
     });
 
+    /** X-Cocoon-Escrow values already parsed (the same few clients send the same header again and again). */
+    const parsedEscrows = new Map<string, Address>();
+    const MAX_PARSED_ESCROWS = 10_000;
+    /** Since the last `info` summary of receipts. */
+    const summary = { receipts: 0, tokens: 0n, cost: 0n, since: Date.now() };
     /** Worst-case cost reserved by requests in progress, per escrow epoch. */
     const reservations = new Map<string, bigint>();
+    const modelJson = JSON.stringify(config.model);
+    const chatDuration = metrics.duration.labels({ route: '/v1/chat/completions' });
     let inflight = 0;
     let stopping = false;
     const idle: (() => void)[] = [];
@@ -137,11 +176,15 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         const header = req.headers['x-cocoon-escrow'];
         const value = Array.isArray(header) ? header[0] : header;
         if (!value) throw new HttpError(402, 'no escrow: send the header X-Cocoon-Escrow with the address of your ClientEscrow for this worker', 'payment_required', 'escrow_required');
-        let escrow: Address;
-        try {
-            escrow = Address.parse(value.trim());
-        } catch {
-            throw new HttpError(400, `X-Cocoon-Escrow is not a TON address: ${value.slice(0, 80)}`, 'invalid_request_error', 'invalid_escrow');
+        let escrow = parsedEscrows.get(value);
+        if (!escrow) {
+            try {
+                escrow = Address.parse(value.trim());
+            } catch {
+                throw new HttpError(400, `X-Cocoon-Escrow is not a TON address: ${value.slice(0, 80)}`, 'invalid_request_error', 'invalid_escrow');
+            }
+            if (parsedEscrows.size >= MAX_PARSED_ESCROWS) parsedEscrows.clear();
+            parsedEscrows.set(value, escrow);
         }
         const info = await workerView.get();
         if (!info || !info.active) throw new HttpError(503, 'this worker is not active on-chain (not registered, unbonding or attestation expired)', 'service_unavailable', 'worker_inactive');
@@ -175,8 +218,15 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         if (st.deposit === 0n || unspent <= 0n) throw new HttpError(402, 'the escrow is empty: top it up (TopUpEscrow) or open a new one', 'payment_required', 'escrow_empty');
         const held = reservations.get(reserveKey) ?? 0n;
         const available = unspent - held;
-        const promptTokens = countPromptTokens(body.messages);
-        const worst = worstCaseCost(BigInt(promptTokens + maxTokens), price);
+        // The tokenizer is the node's dearest step per request: first try a bound that needs none
+        // (UTF-8 bytes >= BPE tokens); only when that does not fit, count exactly. Either way the
+        // request is held at no less than its worst case.
+        let promptTokens = promptTokensUpperBound(body.messages);
+        let worst = worstCaseCost(BigInt(promptTokens + maxTokens), price);
+        if (available < worst) {
+            promptTokens = countPromptTokens(body.messages);
+            worst = worstCaseCost(BigInt(promptTokens + maxTokens), price);
+        }
         if (available < worst) {
             throw new HttpError(402,
                 `the escrow does not cover this request: worst case ${worst} nanoton ((${promptTokens} prompt + ${maxTokens} max_tokens) x ${price} per 1M), ` +
@@ -196,13 +246,29 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     async function issue(a: Admitted, promptTokens: number, completionTokens: number): Promise<IssuedReceipt> {
         const r = await writer.issue({
             escrow: a.escrow, epoch: a.snap.state.epoch, requestTokens: BigInt(promptTokens + completionTokens), price: a.price,
-            maxPrice: a.snap.state.maxPrice, sign: (u) => signReceiptOffLoop(u, deps.teeKey),
+            maxPrice: a.snap.state.maxPrice,
         });
         metrics.receipts.inc();
-        metrics.tokens.inc({ kind: 'prompt' }, promptTokens);
-        metrics.tokens.inc({ kind: 'completion' }, completionTokens);
-        log.info({ escrow: r.escrow.toString(), epoch: r.epoch.toString(), seq: r.seq.toString(), requestTokens: r.requestTokens.toString(), requestCost: r.requestCost.toString(), cost: r.cost.toString() }, 'receipt issued');
+        metrics.tokensBy.add('prompt', () => ({ kind: 'prompt' }), promptTokens);
+        metrics.tokensBy.add('completion', () => ({ kind: 'completion' }), completionTokens);
+        if (log.isLevelEnabled('debug')) {
+            log.debug({ escrow: friendly(r.escrow), epoch: r.epoch.toString(), seq: r.seq.toString(), requestTokens: r.requestTokens.toString(), requestCost: r.requestCost.toString(), cost: r.cost.toString() }, 'receipt issued');
+        }
+        summary.receipts++;
+        summary.tokens += r.requestTokens;
+        summary.cost += r.requestCost;
+        if (summary.receipts >= RECEIPT_SUMMARY_EVERY) logSummary();
         return r;
+    }
+
+    function logSummary() {
+        if (summary.receipts === 0) return;
+        const now = Date.now();
+        log.info({ receipts: summary.receipts, tokens: summary.tokens.toString(), cost: summary.cost.toString(), seconds: Math.round((now - summary.since) / 100) / 10 }, 'receipts issued');
+        summary.receipts = 0;
+        summary.tokens = 0n;
+        summary.cost = 0n;
+        summary.since = now;
     }
 
     // ------------------------------------------------------------------ routes
@@ -215,7 +281,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         } catch {
             throw new HttpError(400, 'the request body is not valid JSON', 'invalid_request_error', 'invalid_json');
         }
-        const parsed = chatBodySchema.safeParse(json);
+        const parsed = parseChatBody(json);
         if (!parsed.success) throw new HttpError(400, `invalid chat completion request: ${describeIssues(parsed.error)}`, 'invalid_request_error', 'invalid_body');
         const body = parsed.data;
         if (body.model !== config.model) throw new HttpError(404, `model ${body.model} is not served here (this node serves ${config.model})`, 'invalid_request_error', 'model_not_found');
@@ -244,7 +310,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         const receipt = await issue(a, result.usage.promptTokens, result.usage.completionTokens);
         const usage = { prompt_tokens: result.usage.promptTokens, completion_tokens: result.usage.completionTokens, total_tokens: result.usage.promptTokens + result.usage.completionTokens };
         sendJson(res, 200, {
-            id: 'chatcmpl-' + randomBytes(12).toString('hex'), object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: config.model,
+            id: completionId(), object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: config.model,
             choices: [{ index: 0, message: { role: 'assistant', content: result.content }, finish_reason: result.finishReason, logprobs: null }],
             usage, cocoon_receipt: receiptJson(receipt),
         }, { 'x-cocoon-receipt': receipt.boc.toString('base64') });
@@ -253,10 +319,40 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     async function chatStream(req: IncomingMessage, res: ServerResponse, a: Admitted, upstream: ChatRequest) {
         const abort = new AbortController();
         res.on('close', () => { if (!res.writableFinished) abort.abort(); });
-        const id = 'chatcmpl-' + randomBytes(12).toString('hex');
+        const id = completionId();
         const created = Math.floor(Date.now() / 1000);
         const chunk = (extra: Record<string, unknown>) => ({ id, object: 'chat.completion.chunk', created, model: config.model, ...extra });
-        const send = (o: unknown) => { if (!res.writableEnded && !res.destroyed) res.write(`data: ${JSON.stringify(o)}\n\n`); };
+        // Events are collected and written once per turn of the event loop (setImmediate runs after
+        // the poll phase has handed over every upstream chunk that arrived): one TLS record and one
+        // syscall for all the events of that turn instead of one per token. Same bytes, same order.
+        let pending = '';
+        let flushQueued = false;
+        const flush = () => {
+            flushQueued = false;
+            const out = pending;
+            pending = '';
+            if (out.length > 0 && !res.writableEnded && !res.destroyed) res.write(out);
+        };
+        const emit = (event: string) => {
+            pending += event;
+            if (!flushQueued) {
+                flushQueued = true;
+                setImmediate(flush);
+            }
+        };
+        /** Ends the response with what is pending, then `last`. */
+        const finish = (last = '') => {
+            const out = pending + last;
+            pending = '';
+            if (res.writableEnded) return;
+            if (out.length > 0 && !res.destroyed) res.end(out);
+            else res.end();
+        };
+        const send = (o: unknown) => emit(`data: ${JSON.stringify(o)}\n\n`);
+        // A content delta, serialised as send(chunk({choices: [{index: 0, delta: {content}, logprobs: null, finish_reason: null}]}))
+        // would, byte for byte, without building and walking the object for every token.
+        const deltaHead = `data: {"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${modelJson},"choices":[{"index":0,"delta":{"content":`;
+        const sendDelta = (content: string) => emit(deltaHead + JSON.stringify(content) + '},"logprobs":null,"finish_reason":null}]}\n\n');
         let started = false;
         const start = () => {
             if (started) return;
@@ -272,7 +368,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
                 start();
                 if (ev.type === 'delta') {
                     text += ev.content;
-                    send(chunk({ choices: [{ index: 0, delta: { content: ev.content }, logprobs: null, finish_reason: null }] }));
+                    sendDelta(ev.content);
                 } else {
                     end = { finishReason: ev.finishReason, promptTokens: ev.usage.promptTokens, completionTokens: ev.usage.completionTokens };
                 }
@@ -287,6 +383,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
             const r = completionTokens > 0 ? await issue(a, countPromptTokens(upstream.messages), completionTokens) : null;
             if (abort.signal.aborted) {
                 log.info({ escrow: a.escrow.toString(), billed: r ? r.requestTokens.toString() : '0' }, 'client went away during a stream');
+                pending = '';
                 if (!res.writableEnded) res.end();
                 return;
             }
@@ -294,14 +391,14 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
             if (!started) throw err;
             if (r) send(chunk({ choices: [], usage: usageJson(r.requestTokens, completionTokens), cocoon_receipt: receiptJson(r) }));
             send(errorBody(err));
-            res.end();
+            finish();
             return;
         }
         start();
         send(chunk({ choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: end.finishReason }] }));
         const r = await issue(a, end.promptTokens, end.completionTokens);
         send(chunk({ choices: [], usage: usageJson(r.requestTokens, end.completionTokens), cocoon_receipt: receiptJson(r) }));
-        res.end('data: [DONE]\n\n');
+        finish('data: [DONE]\n\n');
     }
 
     function usageJson(requestTokens: bigint, completionTokens: number) {
@@ -328,8 +425,8 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     async function route(req: IncomingMessage, res: ServerResponse): Promise<string> {
         const path = (req.url ?? '/').split('?')[0];
         const method = req.method ?? 'GET';
-        const known: Record<string, string> = { '/v1/models': 'GET', '/attestation': 'GET', '/metrics': 'GET', '/healthz': 'GET', '/v1/chat/completions': 'POST' };
-        if (!(path in known)) throw new HttpError(404, `no route ${method} ${path}`, 'invalid_request_error', 'not_found');
+        const known = ROUTE_METHODS;
+        if (!KNOWN_ROUTES.has(path)) throw new HttpError(404, `no route ${method} ${path}`, 'invalid_request_error', 'not_found');
         if (known[path] !== method) throw new HttpError(405, `${path} takes ${known[path]}`, 'invalid_request_error', 'method_not_allowed');
         switch (path) {
             case '/v1/models':
@@ -352,7 +449,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
                 if (inflight >= config.maxInflight) throw new HttpError(429, `too many requests in progress (${config.maxInflight}); retry shortly`, 'rate_limit_error', 'too_many_requests');
                 inflight++;
                 metrics.inflight.set(inflight);
-                const t = metrics.duration.startTimer({ route: path });
+                const t = chatDuration.startTimer();
                 try {
                     await chat(req, res);
                 } finally {
@@ -382,8 +479,9 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
                 else if (!res.writableEnded) res.end();
             })
             .finally(() => {
-                const known = ['/v1/models', '/attestation', '/metrics', '/healthz', '/v1/chat/completions'];
-                metrics.requests.inc({ route: known.includes(routeName) ? routeName : 'other', status: String(res.statusCode) });
+                const route = KNOWN_ROUTES.has(routeName) ? routeName : 'other';
+                const status = res.statusCode;
+                metrics.requestsBy.add(`${route} ${status}`, () => ({ route, status: String(status) }));
             });
     });
     server.on('connection', (s: Socket) => {
@@ -426,6 +524,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
             for (const s of sockets) s.destroy();
             await closed;
             await writer.close();
+            logSummary();
             ledger.close();
             ownBackend?.close();
             log.info({ url }, 'worker node stopped');
