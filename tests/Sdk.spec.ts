@@ -147,7 +147,7 @@ describe('fees', () => {
         expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + chainFee(GAS_ROOT_ATTEST + GAS_WORKER_RESULT, 2) + workerDeployFee());
         expect(t.deactivateWorker.required).toBe(chainFee(GAS_ROOT_DEACTIVATE + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3));
         expect(t.fundRewards.required).toBe(chainFee(GAS_SIMPLE, 1));
-        expect(t.topUpStake.required).toBe(chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3));
+        expect(t.topUpStake.required).toBe(chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 5));
         expect(t.unbond.required).toBe(chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3));
         expect(t.claimRewards.required).toBe(chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP + GAS_ROOT_PAY, 4));
         expect(t.openEscrow.required).toBe(ESCROW_STORAGE_RESERVE + chainFee(GAS_ESCROW_OPEN + GAS_WORKER_QUERY + GAS_ESCROW_INFO, 3));

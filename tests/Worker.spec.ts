@@ -2,8 +2,8 @@
 // endpoint, unbonding and withdrawal, the root-only guards and the getters. Every refusal is checked
 // for its exact exit code and for the TON it sends back.
 import '@ton/test-utils';
-import { SandboxContract, TreasuryContract } from '@ton/sandbox';
-import { Address, Cell, toNano } from '@ton/core';
+import { SandboxContract, TreasuryContract, internal } from '@ton/sandbox';
+import { Address, Cell, toNano, beginCell } from '@ton/core';
 import { createHash } from 'node:crypto';
 import {
     defaultParams, paramsCell, publicKeyToBigInt, signedAttestationCell,
@@ -11,7 +11,7 @@ import {
     ERR_ATTESTATION_TOO_LONG, ERR_UNKNOWN_MEASUREMENT, ERR_STAKE_TOO_LOW, ERR_PAUSED, ERR_BAD_TAG,
     ERR_INSUFFICIENT_VALUE, ERR_NOT_OPERATOR, ERR_NOT_ACTIVE, ERR_ZERO_AMOUNT, ERR_PRICE_TOO_HIGH, ERR_NO_STAKE,
     ERR_STILL_UNBONDING, ERR_NOTHING_TO_WITHDRAW, ERR_NOT_ROOT,
-    STATUS_ACTIVE, STATUS_UNBONDING, WORKER_STORAGE_RESERVE, REWARD_SCALE, TAG_RECEIPT,
+    STATUS_ACTIVE, STATUS_UNBONDING, WORKER_STORAGE_RESERVE, REWARD_SCALE, TAG_RECEIPT, storeTopUpStake,
 } from '../src/sdk';
 import { Net, createNet, MEASUREMENT, seededKey } from './helpers/network';
 import { failures } from './helpers/attacks';
@@ -323,6 +323,28 @@ describe('Worker', () => {
             expect(ok.transactions).toHaveTransaction({ from: net.root.address, to: op.worker.address, success: true, op: 0xc0c00132 });
             expect(await op.worker.getState()).toMatchObject({ stake: STAKE + AMOUNT, pending: 0n, rewardStake: STAKE + AMOUNT });
             expect(await net.root.getTotalStake()).toBe(STAKE + AMOUNT);
+            await expectWorkerHoldsItsBook(net.chain, op.worker);
+        });
+
+        it('a top-up still in flight when the Worker unbonds follows the stake out; the root total ends exact (exact minimum value)', async () => {
+            const min = AMOUNT + feesOf(net.chain).min('topUpStake');
+            // start the top-up and stop after the Worker's own transaction: StakeUp is on its way to the root
+            const body = beginCell().store(storeTopUpStake({ $$type: 'TopUpStake', queryId: 3n, amount: AMOUNT })).endCell();
+            const iter = await net.chain.sendMessageIter(internal({ from: op.wallet.address, to: op.worker.address, value: min, body }));
+            const first = await iter.next();
+            expect((first.value as any).inMessage.info.dest.toString()).toBe(op.worker.address.toString());
+            // meanwhile the operator unbonds (its whole flow runs to the end)
+            const u = await op.worker.send(op.wallet.getSender(), { value: toNano('0.1') }, { $$type: 'Unbond', queryId: 4n });
+            expect(failures(u)).toEqual([]);
+            // the rest of the top-up: StakeUp at the root, StakeSynced(+) at the Worker, which sends it back out
+            const rest: any[] = [];
+            for (let r = await iter.next(); !r.done; r = await iter.next()) rest.push(r.value);
+            for (const tx of rest) {
+                const d = tx.description;
+                if (d.type === 'generic' && d.computePhase.type === 'vm') expect([tx.inMessage.info.dest.toString(), d.computePhase.exitCode]).toEqual([tx.inMessage.info.dest.toString(), 0]);
+            }
+            expect(await net.root.getTotalStake()).toBe(0n);
+            expect(await op.worker.getState()).toMatchObject({ stake: 0n, pending: 0n, rewardStake: 0n, unbonding: STAKE + AMOUNT, status: STATUS_UNBONDING });
             await expectWorkerHoldsItsBook(net.chain, op.worker);
         });
 
