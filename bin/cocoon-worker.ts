@@ -97,7 +97,7 @@ async function main() {
         .parse();
     const o = program.opts();
 
-    const raw: Record<string, any> = o.config ? JSON.parse(readFileSync(o.config, 'utf8')) : {};
+    const raw: Record<string, any> = o.config ? readConfigFile(o.config) : {};
     setPath(raw, 'model', o.model);
     setPath(raw, 'host', o.host);
     setPath(raw, 'port', o.port);
@@ -152,6 +152,20 @@ async function main() {
     });
     stopOnSignals({ ...handle, stop: async () => { await handle.stop(); await dev?.stop(); } }, log);
     log.info({ url: handle.url, worker: handle.worker.toString() }, 'ready; register the worker with the attestation from GET /attestation if not done');
+}
+
+function readConfigFile(file: string): Record<string, any> {
+    let text: string;
+    try {
+        text = readFileSync(file, 'utf8');
+    } catch (e) {
+        throw new Error(`cannot read the config file ${file}: ${(e as Error).message}`);
+    }
+    try {
+        return JSON.parse(text);
+    } catch (e) {
+        throw new Error(`the config file ${file} is not valid JSON: ${(e as Error).message}`);
+    }
 }
 
 main().catch((e) => {
