@@ -90,6 +90,33 @@ describe('DevBackend', () => {
         }
     });
 
+    it('keeps its token schedule when its thread is late, instead of adding the lateness up', async () => {
+        const paced = await DevBackend.start({ tokens: 20, delayMs: 10 });
+        try {
+            const be = new OpenAICompatibleBackend({ baseUrl: paced.url });
+            const t0 = performance.now();
+            // this thread (the backend's too) is blocked for 60 ms a few steps in: the six tokens due
+            // meanwhile go out together afterwards and the rest keep their times
+            const block = setTimeout(() => { const until = performance.now() + 60; while (performance.now() < until); }, 35);
+            const stamps: number[] = [];
+            for await (const ev of be.stream({ model: 'dev-model', messages, maxTokens: 100 })) if (ev.type === 'delta') stamps.push(performance.now() - t0);
+            const elapsed = performance.now() - t0;
+            clearTimeout(block);
+            expect(stamps).toHaveLength(20);
+            expect(stamps[0]).toBeGreaterThanOrEqual(10 - 1);
+            expect(elapsed).toBeGreaterThanOrEqual(20 * 10 - 1);
+            // one timer per token would take >= 200 + 60 ms here
+            expect(elapsed).toBeLessThan(20 * 10 + 40);
+            const whole = performance.now();
+            await be.complete({ model: 'dev-model', messages, maxTokens: 100 });
+            const took = performance.now() - whole;
+            expect(took).toBeGreaterThanOrEqual(20 * 10 - 1);
+            expect(took).toBeLessThan(20 * 10 + 40);
+        } finally {
+            await paced.stop();
+        }
+    });
+
     it('falls back to gpt-tokenizer counts when the upstream reports no usage', async () => {
         const mute = await DevBackend.start({ tokens: 12, delayMs: 0, reportUsage: false });
         try {

@@ -1,16 +1,24 @@
 // DEVELOPMENT BACKEND: a stand-in for an inference engine, for tests, the demo and the sandbox.
 // It is itself an OpenAI-compatible HTTP server on loopback (plain HTTP) that streams a
 // deterministic answer, one token at a time with a fixed delay, and reports usage. It runs no model.
+//
+// Pacing is a schedule, as on a GPU: the engine decodes in steps of `delayMs`, and every running
+// sequence gets one token per step (continuous batching), so token i of a request is due at
+// start + (i + 1) * delayMs. One clock serves all running requests. When this thread is late (the
+// machine is busy), the tokens already due go out together and the next ones keep their times, so
+// an answer takes tokens * delayMs whatever else shares the CPU, instead of accumulating the lateness
+// of one timer per token.
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { countPromptTokens, messageText } from './tokens';
 import type { ChatMessage } from './types';
 
 export interface DevBackendOptions {
     /** Completion tokens of every answer, unless max_tokens asks for fewer (default 50). */
     tokens?: number;
-    /** Delay before each token, in ms (default 1). */
+    /** Time per token (one decode step), in ms (default 1). */
     delayMs?: number;
     /** Model name it lists and answers as (default `dev-model`). */
     model?: string;
@@ -35,7 +43,53 @@ export function devAnswerTokens(messages: ChatMessage[], n: number): string[] {
     return out;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A running request: `emit(k)` is told that its first k tokens are due; it returns false when it is gone. */
+interface Sequence {
+    readonly start: number;
+    readonly n: number;
+    sent: number;
+    emit(k: number): void;
+    gone(): boolean;
+}
+
+/** The decode clock: one timer for every running sequence, ticking every stepMs while any runs. */
+class DecodeClock {
+    private readonly running = new Set<Sequence>();
+    private timer: NodeJS.Timeout | null = null;
+
+    constructor(private readonly stepMs: number) {}
+
+    add(s: Sequence): void {
+        this.running.add(s);
+        if (!this.timer) this.timer = setTimeout(this.tick, this.stepMs);
+    }
+
+    stop(): void {
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        this.running.clear();
+    }
+
+    private readonly tick = () => {
+        this.timer = null;
+        const now = performance.now();
+        let next = Infinity;
+        for (const s of this.running) {
+            if (s.gone()) {
+                this.running.delete(s);
+                continue;
+            }
+            const due = Math.min(s.n, Math.floor((now - s.start) / this.stepMs));
+            if (due > s.sent) {
+                s.sent = due;
+                s.emit(due);
+            }
+            if (s.sent >= s.n) this.running.delete(s);
+            else next = Math.min(next, s.start + (s.sent + 1) * this.stepMs);
+        }
+        if (this.running.size > 0) this.timer = setTimeout(this.tick, Math.max(0, next - performance.now()));
+    };
+}
 
 export class DevBackend {
     readonly model: string;
@@ -43,6 +97,7 @@ export class DevBackend {
     private readonly delayMs: number;
     private readonly reportUsage: boolean;
     private server: Server | null = null;
+    private readonly clock: DecodeClock;
     private port = 0;
     /** Requests served, for tests. */
     requests = 0;
@@ -54,6 +109,7 @@ export class DevBackend {
         this.reportUsage = opts.reportUsage ?? true;
         if (!Number.isInteger(this.tokens) || this.tokens < 0) throw new Error('DevBackend tokens must be a non-negative integer');
         if (!(this.delayMs >= 0)) throw new Error('DevBackend delayMs must be >= 0');
+        this.clock = new DecodeClock(this.delayMs);
     }
 
     static async start(opts: DevBackendOptions = {}): Promise<DevBackend> {
@@ -88,6 +144,7 @@ export class DevBackend {
         const s = this.server;
         if (!s) return;
         this.server = null;
+        this.clock.stop();
         await new Promise<void>((resolve) => {
             s.close(() => resolve());
             s.closeAllConnections();
@@ -134,27 +191,44 @@ export class DevBackend {
         const created = Math.floor(Date.now() / 1000);
         const model = this.model;
 
+        const start = performance.now();
+        let gone = false;
+        res.on('close', () => { gone = true; });
+
         if (!body.stream) {
-            for (let i = 0; i < n; i++) if (this.delayMs > 0) await sleep(this.delayMs);
-            return this.json(res, 200, {
+            const answer = () => this.json(res, 200, {
                 id, object: 'chat.completion', created, model,
                 choices: [{ index: 0, message: { role: 'assistant', content: pieces.join('') }, finish_reason: finishReason, logprobs: null }],
                 ...(this.reportUsage ? { usage } : {}),
             });
+            if (n === 0 || this.delayMs === 0) return answer();
+            return this.clock.add({ start, n, sent: 0, gone: () => gone, emit: (k) => { if (k >= n) answer(); } });
         }
 
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-        let gone = false;
-        res.on('close', () => { gone = true; });
-        const send = (o: unknown) => res.write(`data: ${JSON.stringify(o)}\n\n`);
-        send({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
-        for (let i = 0; i < n && !gone; i++) {
-            if (this.delayMs > 0) await sleep(this.delayMs);
-            send({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { content: pieces[i] }, finish_reason: null }] });
+        const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+        const tokenChunk = (i: number) => chunk({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { content: pieces[i] }, finish_reason: null }] });
+        const finish = () => {
+            let tail = chunk({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: {}, finish_reason: finishReason }] });
+            if (this.reportUsage && body.stream_options?.include_usage) tail += chunk({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
+            return tail + 'data: [DONE]\n\n';
+        };
+        res.write(chunk({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }));
+        if (n === 0 || this.delayMs === 0) {
+            let all = '';
+            for (let i = 0; i < n; i++) all += tokenChunk(i);
+            return res.end(all + finish());
         }
-        if (gone) return;
-        send({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: {}, finish_reason: finishReason }] });
-        if (this.reportUsage && body.stream_options?.include_usage) send({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
-        res.end('data: [DONE]\n\n');
+        let written = 0;
+        this.clock.add({
+            start, n, sent: 0, gone: () => gone,
+            emit: (k) => {
+                // the tokens due since the last step, in one write (several only when this thread was late)
+                let out = '';
+                for (; written < k; written++) out += tokenChunk(written);
+                if (k >= n) res.end(out + finish());
+                else res.write(out);
+            },
+        });
     }
 }
