@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { Address, Cell } from '@ton/core';
 import {
     keyFromSeed, signReceipt, verifyReceipt, parseSignedReceiptCell, buildReceiptCell, receiptCellHash, signedReceiptBoc, signedReceiptCell, type UsageReceipt,
@@ -167,6 +168,41 @@ describe('group commit of receipts', () => {
         const again = new ReceiptLedger(path);
         expect(escrows.map((e) => again.position(e, 1n).seq)).toEqual([30n, 30n, 30n]);
         again.close();
+    });
+
+    it('a failed commit refuses the groups pipelined behind it; the next receipts continue from disk without a hole', async () => {
+        const path = join(dir, 'l.db');
+        const ledger = new ReceiptLedger(path);
+        const writer = new GroupCommitWriter(ledger, undefined, tee);
+        const ask = (e: number, tokens: bigint) => writer.issue({ escrow: escrows[e], epoch: 1n, requestTokens: tokens, price: PRICE, maxPrice: PRICE });
+        expect((await ask(0, 5n)).seq).toBe(1n); // the writer now remembers escrow 0 at seq 1
+        // seq 2 of escrow 0 written behind the writer's back: its next commit for escrow 0 fails
+        ledger.issue({ escrow: escrows[0], epoch: 1n, requestTokens: 6n, price: PRICE, maxPrice: PRICE, sign: (u) => signReceipt(u, tee) });
+        // another connection holds the write lock for a moment, so the groups queue up in the writer
+        const lock = new Database(path);
+        lock.exec('BEGIN IMMEDIATE');
+        const turn = () => new Promise((r) => setImmediate(r));
+        const failing = ask(0, 7n); // group 1: seq 2 of escrow 0 again
+        failing.catch(() => undefined);
+        await turn();
+        const behind = [ask(1, 8n), ask(0, 100n)]; // group 2: planned on group 1's positions (escrow 0 seq 3)
+        behind.forEach((p) => p.catch(() => undefined));
+        await turn();
+        expect(writer['inFlight']).toBe(2); // both handed over before either is answered
+        lock.exec('COMMIT');
+        lock.close();
+        await expect(failing).rejects.toThrow(/could not commit: UNIQUE constraint failed/);
+        const settled = await Promise.allSettled(behind);
+        expect(settled.map((x) => x.status)).toEqual(['rejected', 'rejected']);
+        for (const x of settled) expect((x as PromiseRejectedResult).reason.message).toMatch(/could not commit: an earlier commit failed/);
+        // the writer takes groups again, from what is on disk
+        const next = await Promise.all([ask(0, 10n), ask(1, 11n)]);
+        expect(next.map((r) => [r.seq, r.tokens])).toEqual([[3n, 21n], [1n, 11n]]);
+        expect(ledger.receipts(escrows[0], 1n).map((r) => r.seq)).toEqual([1n, 2n, 3n]);
+        expect(ledger.receipts(escrows[1], 1n).map((r) => r.tokens)).toEqual([11n]);
+        expect(writer.position(escrows[0], 1n)).toEqual(ledger.position(escrows[0], 1n));
+        await writer.close();
+        ledger.close();
     });
 
     it('a failed signature uses up no seq and holds back no other escrow', async () => {

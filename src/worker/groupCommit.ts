@@ -9,13 +9,21 @@
 // committed (SQLite makes a commit visible to readers only after its fsync, so the claim loop, which
 // reads through the ledger's own connection, never sees a receipt that is not durable either).
 //
-// Ordering: one group is in flight at a time. A group's receipts are computed on the main thread
-// from the ledger's committed position (plus the receipts earlier in the same group) and signed by
-// each request's signer (the node's signs on libuv's threadpool), so a failed commit loses nothing
-// but that group's receipts, which no client has seen; the next group starts again from what is on
-// disk. A failed signature fails that request only; the others of its escrow epoch go round again. Do not call ReceiptLedger.issue for the same escrow while
-// a writer is running (the receipts' primary key (escrow, epoch, seq) would refuse the second
-// receipt of a seq, so it would fail safely, never equivocate).
+// Pipelining: a group is handed to the writer as soon as it is planned, also while earlier groups
+// are still committing, and the writer commits everything waiting in its queue in one transaction.
+// So a receipt waits for at most the transaction in progress plus its own, and the busier the node,
+// the larger the transactions. A group's receipts are computed on the main thread from the last
+// position planned for their escrow epoch (committed, or in a group ahead of them), so they continue
+// the groups in flight. A receipt is resolved only when the transaction that holds it has committed.
+//
+// Failure: when a transaction fails, the writer refuses every group queued behind it (they may
+// continue its seqs) until the main thread has seen the failure and reset it; the main thread then
+// drops every position it planned and reads them from disk again. So a failed commit loses nothing
+// but the receipts of the refused groups, which no client has seen, and never leaves a hole in a
+// sequence. A failed signature (a request's own signer) fails that request only; the others of its
+// escrow epoch go round again. Do not call ReceiptLedger.issue for the same escrow while a writer is
+// running (the receipts' primary key (escrow, epoch, seq) would refuse the second receipt of a seq,
+// so it would fail safely, never equivocate).
 import { Worker } from 'node:worker_threads';
 import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import type { Address, Cell } from '@ton/core';
@@ -67,6 +75,8 @@ interface WriterReply {
     error?: string;
     /** Per committed row: [signature, BOC] when the writer signed it. */
     signed?: ([Uint8Array, Uint8Array] | null)[];
+    /** Number of the transaction that committed the group. */
+    tx?: number;
 }
 
 const toBuffer = (u: Uint8Array) => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
@@ -99,15 +109,15 @@ interface Waiting {
 export interface GroupCommitStats {
     /** Receipts committed. */
     receipts: number;
-    /** Transactions (fsyncs) they took. */
+    /** Transactions (fsyncs) they took (the writer commits every group waiting in its queue together). */
     commits: number;
-    /** Largest group. */
+    /** Largest group (as planned on the main thread). */
     largestGroup: number;
 }
 
 // Plain JavaScript so the thread needs no TypeScript loader. It only writes rows it is given.
 const WRITER_THREAD = String.raw`
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
 const { createHash, sign } = require('node:crypto');
 const key = workerData.signingKey || null;
@@ -140,34 +150,77 @@ db.pragma('busy_timeout = 5000');
 db.defaultSafeIntegers(true);
 const insertReceipt = db.prepare(workerData.insertReceipt);
 const upsertAccount = db.prepare(workerData.upsertAccount);
-const commit = db.transaction((rows) => {
-    for (const r of rows) insertReceipt.run(...r.receipt);
-    for (const a of rows.accounts) upsertAccount.run(...a);
-});
-parentPort.on('message', (m) => {
-    if (m.close) {
-        db.close();
-        parentPort.postMessage({ id: m.id, ok: true });
-        return;
-    }
-    try {
-        const rows = m.rows;
-        for (const r of rows) if (r.sign) signRow(r);
-        rows.accounts = m.accounts;
-        commit.immediate(rows);
-        parentPort.postMessage({ id: m.id, ok: true, signed: rows.map((r) => (r.sign ? [r.receipt[7], r.receipt[8]] : null)) });
-    } catch (e) {
-        parentPort.postMessage({ id: m.id, ok: false, error: String((e && e.message) || e) });
+const commit = db.transaction((groups) => {
+    for (const g of groups) {
+        for (const r of g.rows) insertReceipt.run(...r.receipt);
+        for (const a of g.accounts) upsertAccount.run(...a);
     }
 });
+// After a failed transaction every group already queued is refused (it may continue the failed
+// one's seqs) until the main thread, having seen the failure, sends reset.
+let refusing = null;
+let tx = 0;
+function handle(first) {
+    // every group waiting in the queue goes into this one transaction
+    const groups = [first];
+    for (let m; (m = receiveMessageOnPort(parentPort)); ) groups.push(m.message);
+    let batch = [];
+    const flush = () => {
+        if (batch.length === 0) return;
+        const gs = batch;
+        batch = [];
+        if (refusing) {
+            for (const g of gs) parentPort.postMessage({ id: g.id, ok: false, error: refusing });
+            return;
+        }
+        try {
+            for (const g of gs) for (const r of g.rows) if (r.sign) signRow(r);
+            commit.immediate(gs);
+            tx++;
+        } catch (e) {
+            refusing = 'an earlier commit failed: ' + String((e && e.message) || e);
+            for (const g of gs) parentPort.postMessage({ id: g.id, ok: false, error: String((e && e.message) || e) });
+            return;
+        }
+        for (const g of gs) parentPort.postMessage({ id: g.id, ok: true, tx, signed: g.rows.map((r) => (r.sign ? [r.receipt[7], r.receipt[8]] : null)) });
+    };
+    for (const m of groups) {
+        if (m.rows) {
+            batch.push(m);
+            continue;
+        }
+        flush();
+        if (m.reset) {
+            refusing = null;
+            parentPort.postMessage({ id: m.id, ok: true });
+        } else if (m.close) {
+            db.close();
+            parentPort.postMessage({ id: m.id, ok: true });
+        }
+    }
+    flush();
+}
+parentPort.on('message', handle);
 parentPort.postMessage({ ready: true });
 `;
+
+/** A group handed to the writer, waiting for its transaction. */
+interface Pending {
+    /** The failure generation it was planned in (see GroupCommitWriter.generation). */
+    generation: number;
+    commit: { w: Waiting; key: string; r: IssuedReceipt; threadSigned: boolean }[];
+    /** Position of each escrow epoch after this group. */
+    positions: Map<string, LedgerPosition>;
+}
 
 export class GroupCommitWriter {
     private readonly worker: Worker;
     private readonly queue: Waiting[] = [];
-    private inFlight = false;
+    /** A group is being planned (positions, signatures): groups are planned one at a time. */
+    private planning = false;
     private scheduled = false;
+    /** Groups handed to the writer and not answered yet. */
+    private inFlight = 0;
     private closed = false;
     private nextId = 1;
     private readonly replies = new Map<number, (m: WriterReply) => void>();
@@ -175,12 +228,18 @@ export class GroupCommitWriter {
     private failure: Error | null = null;
     /** Positions this writer committed (it is the only writer): saves a SQLite read per request. */
     private readonly committed = new Map<string, LedgerPosition>();
+    /** Positions after the last group planned for each escrow epoch, while that group is in flight. */
+    private readonly planned = new Map<string, { pos: LedgerPosition; id: number }>();
+    /** Bumped by every failed commit: groups planned before it are refused by the writer. */
+    private generation = 0;
+    /** The writer's number of the last transaction that committed a group. */
+    private lastTx = -1;
     readonly stats: GroupCommitStats = { receipts: 0, commits: 0, largestGroup: 0 };
 
     private readonly canSign: boolean;
 
     /**
-     * @param maxGroup most receipts in one transaction
+     * @param maxGroup most receipts in one group (the writer may commit several queued groups in one transaction)
      * @param signingKey signs the receipts of requests that bring no `sign` of their own, in the writer's thread
      */
     constructor(private readonly ledger: ReceiptLedger, private readonly maxGroup = 512, signingKey?: Ed25519Key) {
@@ -225,7 +284,7 @@ export class GroupCommitWriter {
 
     /** Resolves once everything queued so far is committed (or failed). */
     flush(): Promise<void> {
-        if (!this.inFlight && this.queue.length === 0) return Promise.resolve();
+        if (this.idle()) return Promise.resolve();
         return new Promise((resolve) => this.drained.push(resolve));
     }
 
@@ -238,29 +297,49 @@ export class GroupCommitWriter {
         await this.worker.terminate();
     }
 
+    private idle(): boolean {
+        return !this.planning && !this.scheduled && this.inFlight === 0 && this.queue.length === 0;
+    }
+
+    private settled() {
+        if (this.idle()) this.drained.splice(0).forEach((f) => f());
+    }
+
     private schedule() {
-        if (this.inFlight || this.scheduled) return;
+        if (this.planning || this.scheduled) return;
         this.scheduled = true;
         // Requests finishing in the same turn of the event loop join this group.
         setImmediate(() => {
             this.scheduled = false;
-            void this.commitGroup();
+            void this.planGroup();
         });
     }
 
     private send(m: Record<string, unknown>): Promise<WriterReply> {
+        return this.post(m).reply;
+    }
+
+    /** Hands a message to the writer's thread; the writer answers messages in the order they were posted. */
+    private post(m: Record<string, unknown>): { id: number; reply: Promise<WriterReply> } {
         const id = this.nextId++;
-        return new Promise((resolve) => {
+        const reply = new Promise<WriterReply>((resolve) => {
             this.replies.set(id, resolve);
             this.worker.ref(); // a commit in flight keeps the process alive until it is durable
             this.worker.postMessage({ ...m, id });
         });
+        return { id, reply };
     }
 
-    private async commitGroup(): Promise<void> {
-        if (this.inFlight || this.queue.length === 0) return;
-        this.inFlight = true;
+    /** Where the next receipt of an escrow epoch continues from: a group in flight, else what is committed. */
+    private continueFrom(key: string, escrow: Address, epoch: bigint): LedgerPosition {
+        return this.planned.get(key)?.pos ?? this.position(escrow, epoch);
+    }
+
+    private async planGroup(): Promise<void> {
+        if (this.planning || this.queue.length === 0) return this.settled();
+        this.planning = true;
         const group = this.queue.splice(0, this.maxGroup);
+        const generation = this.generation;
         const now = Date.now();
         // 1. positions, in queue order (each escrow epoch continues from the last receipt before it)
         const positions = new Map<string, LedgerPosition>();
@@ -268,7 +347,7 @@ export class GroupCommitWriter {
         for (const w of group) {
             try {
                 const key = positionKey(w.req.escrow, w.req.epoch);
-                const prev = positions.get(key) ?? this.position(w.req.escrow, w.req.epoch);
+                const prev = positions.get(key) ?? this.continueFrom(key, w.req.escrow, w.req.epoch);
                 const u = nextUsage(prev, w.req);
                 positions.set(key, { seq: u.seq, tokens: u.tokens, cost: u.cost });
                 planned.push({ w, key, prev, u });
@@ -279,7 +358,7 @@ export class GroupCommitWriter {
         // 2. signatures, all at once: the requests' own signers now; the writer's key in its thread,
         //    with the commit (those receipts are completed from the reply)
         const signed = await Promise.allSettled(planned.map((p) => (p.w.req.sign ? Promise.resolve().then(() => p.w.req.sign!(p.u)) : null)));
-        const issued: { w: Waiting; key: string; r: IssuedReceipt; threadSigned: boolean }[] = [];
+        const issued: Pending['commit'] = [];
         const broken = new Set<string>();
         planned.forEach((p, i) => {
             const s = signed[i];
@@ -303,39 +382,68 @@ export class GroupCommitWriter {
         const commit = issued.filter((x) => !broken.has(x.key));
         this.queue.unshift(...retry.map((x) => x.w));
         for (const k of broken) positions.delete(k);
+        this.planning = false;
         if (commit.length > 0) {
-            const rows: { receipt: unknown[]; sign?: true }[] = [];
-            const accounts = new Map<string, unknown[]>();
-            for (const { key, r, threadSigned } of commit) {
-                const v = receiptRowValues(r);
-                rows.push(threadSigned ? { receipt: v.receipt, sign: true } : { receipt: v.receipt });
-                accounts.set(key, v.account);
-            }
-            const reply = this.failure ? { ok: false, error: this.failure.message } : await this.send({ rows, accounts: [...accounts.values()] });
-            if (reply.ok) {
-                this.stats.receipts += rows.length;
-                this.stats.commits++;
-                if (rows.length > this.stats.largestGroup) this.stats.largestGroup = rows.length;
-                for (const [key, pos] of positions) {
-                    this.committed.delete(key); // re-insert: the Map's order is then least recently written first
-                    this.committed.set(key, pos);
-                }
-                while (this.committed.size > MAX_CACHED_POSITIONS) this.committed.delete(this.committed.keys().next().value as string);
-                commit.forEach(({ r, threadSigned }, i) => {
-                    if (!threadSigned) return;
-                    const [sig, boc] = reply.signed![i]!;
-                    completeReceipt(r, toBuffer(sig), toBuffer(boc));
-                });
-                for (const { w, r } of commit) w.resolve(r);
+            if (generation !== this.generation) {
+                // a commit failed while this group was being signed: plan it again from disk
+                this.queue.unshift(...commit.map((x) => x.w));
             } else {
-                // read these escrows from disk again next time, whatever this failure left there
-                for (const key of positions.keys()) this.committed.delete(key);
-                const err = new Error(`the receipt ledger could not commit: ${reply.error}`);
-                for (const { w } of commit) w.reject(err);
+                this.inFlight++;
+                const id = this.commitGroup({ generation, commit, positions });
+                for (const [key, pos] of positions) this.planned.set(key, { pos, id });
             }
         }
-        this.inFlight = false;
-        if (this.queue.length > 0) void this.commitGroup();
-        else this.drained.splice(0).forEach((f) => f());
+        // the next group is planned while this one commits
+        if (this.queue.length > 0) this.schedule();
+        else this.settled();
+    }
+
+    /** Hands the group to the writer; returns the id of its message (0 when the writer is gone). */
+    private commitGroup(g: Pending): number {
+        const rows: { receipt: unknown[]; sign?: true }[] = [];
+        const accounts = new Map<string, unknown[]>();
+        for (const { key, r, threadSigned } of g.commit) {
+            const v = receiptRowValues(r);
+            rows.push(threadSigned ? { receipt: v.receipt, sign: true } : { receipt: v.receipt });
+            accounts.set(key, v.account);
+        }
+        const sent = this.failure ? { id: 0, reply: Promise.resolve<WriterReply>({ ok: false, error: this.failure.message }) } : this.post({ rows, accounts: [...accounts.values()] });
+        void sent.reply.then((reply) => this.committedGroup(g, sent.id, rows.length, reply));
+        return sent.id;
+    }
+
+    private committedGroup(g: Pending, id: number, rows: number, reply: WriterReply): void {
+        this.inFlight--;
+        if (reply.ok) {
+            this.stats.receipts += rows;
+            if (reply.tx !== this.lastTx) this.stats.commits++;
+            this.lastTx = reply.tx ?? -1;
+            if (rows > this.stats.largestGroup) this.stats.largestGroup = rows;
+            for (const [key, pos] of g.positions) {
+                this.committed.delete(key); // re-insert: the Map's order is then least recently written first
+                this.committed.set(key, pos);
+                if (this.planned.get(key)?.id === id) this.planned.delete(key); // no later group in flight for it
+            }
+            while (this.committed.size > MAX_CACHED_POSITIONS) this.committed.delete(this.committed.keys().next().value as string);
+            g.commit.forEach(({ r, threadSigned }, i) => {
+                if (!threadSigned) return;
+                const [sig, boc] = reply.signed![i]!;
+                completeReceipt(r, toBuffer(sig), toBuffer(boc));
+            });
+            for (const { w, r } of g.commit) w.resolve(r);
+        } else {
+            if (g.generation === this.generation) {
+                // The first failure of this generation: forget every planned and cached position (read
+                // them from disk again) and let the writer take groups again once it has refused the
+                // ones queued behind this (planned from positions that are not on disk).
+                this.generation++;
+                this.planned.clear();
+                this.committed.clear();
+                if (!this.failure) void this.send({ reset: true });
+            }
+            const err = new Error(`the receipt ledger could not commit: ${reply.error}`);
+            for (const { w } of g.commit) w.reject(err);
+        }
+        this.settled();
     }
 }
