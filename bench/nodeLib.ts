@@ -24,7 +24,7 @@ import {
     verifyReceipt, ESCROW_OPEN,
 } from '../src/sdk';
 import { hex256 } from '../src/sdk/tls';
-import { startWorkerNode, DevAttestationProvider, createLogger, type WorkerNodeHandle } from '../src/worker';
+import { startWorkerNode, DevAttestationProvider, createLogger, type WorkerNodeHandle, type ChatTiming } from '../src/worker';
 import { fastSelfSignedCert } from '../src/demo/certs';
 
 // ------------------------------------------------------------------------------------------ options
@@ -40,7 +40,11 @@ export interface NodeBenchOptions {
     delayMs?: number;
     /** Modes to measure: non-stream always, stream unless false (default true). */
     stream?: boolean;
-    /** Warm-up requests per target and mode, not measured (default min(200, requests / 4)). */
+    /**
+     * Warm-up requests per target and mode, not measured (default min(3000, 1.5 x requests)): until
+     * V8 has compiled the hot paths, its compiler threads compete for the two cores and the node is
+     * measured at start-up rather than in its steady state.
+     */
     warmup?: number;
     /** The measured requests are split in this many alternating backend/node rounds (default 2). */
     rounds?: number;
@@ -101,6 +105,23 @@ export interface ModeResult {
     nodeEventLoopUtilization: number;
     /** CPU time of the node's thread per request (Linux /proc, 10 ms ticks; null elsewhere). */
     nodeThreadCpuMsPerRequest: number | null;
+    /** Where a node request's time goes inside the node's handler (WorkerDeps.onChatTiming), measured phases. */
+    nodeStages: NodeStages;
+}
+
+/** Medians (and the receipt's p90) of the steps of the node's handler, ms. */
+export interface NodeStages {
+    /** Body read and parsed, escrow checked from the cache, worst case reserved. */
+    admitP50Ms: number;
+    /** The backend leg: request to the backend until its answer is complete. */
+    backendP50Ms: number;
+    /** Receipt computed, signed and durably committed (group commit, one fsync per transaction). */
+    receiptP50Ms: number;
+    receiptP90Ms: number;
+    /** Response serialised and handed to the TLS socket. */
+    respondP50Ms: number;
+    /** Handler start to end. */
+    handlerP50Ms: number;
 }
 
 export interface NodeBenchChecks {
@@ -419,7 +440,7 @@ interface BenchNetwork {
     certPem: string;
 }
 
-async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbPath: string; logLevel: string; concurrency: number }): Promise<BenchNetwork> {
+async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbPath: string; logLevel: string; concurrency: number; onChatTiming: (t: ChatTiming) => void }): Promise<BenchNetwork> {
     const bc = await Blockchain.create();
     bc.now = Math.floor(Date.now() / 1000);
     const chain = new SandboxChain(bc);
@@ -445,7 +466,7 @@ async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbP
         escrowCacheMs: ESCROW_CACHE_MS, workerCacheMs: ESCROW_CACHE_MS,
         claim: { threshold: 10n ** 15n, intervalMs: 3_600_000 }, shutdownGraceMs: 5_000, logLevel: o.logLevel as 'info',
     }, {
-        chain, operatorSender: senderOf(operator), teeKey: tee, attestationProvider: new DevAttestationProvider(verifier), tls, logger,
+        chain, operatorSender: senderOf(operator), teeKey: tee, attestationProvider: new DevAttestationProvider(verifier), tls, logger, onChatTiming: o.onChatTiming,
     });
     try {
         // Plain sends with generous values, as tests/helpers/network.ts does; each effect is checked.
@@ -667,6 +688,18 @@ function statsOf(s: Sample): PhaseStats {
     };
 }
 
+function stagesOf(ts: ChatTiming[]): NodeStages {
+    const q = (f: (t: ChatTiming) => number, p = 0.5) => round2(percentile(Float64Array.from(ts, f).sort(), p));
+    return {
+        admitP50Ms: q((t) => t.admitted - t.start),
+        backendP50Ms: q((t) => t.backendDone - t.admitted),
+        receiptP50Ms: q((t) => t.receipt - t.backendDone),
+        receiptP90Ms: q((t) => t.receipt - t.backendDone, 0.9),
+        respondP50Ms: q((t) => t.end - t.receipt),
+        handlerP50Ms: q((t) => t.end - t.start),
+    };
+}
+
 function cpuText(s: PhaseStats): string {
     const t = s.cpuMsPerRequestByThread;
     return t ? `${s.cpuMsPerRequest} (node ${t.node}, load ${t.loadGenerator}, backend ${t.backend}, other ${t.other})` : String(s.cpuMsPerRequest);
@@ -685,7 +718,7 @@ export async function runNodeBench(opts: NodeBenchOptions = {}): Promise<NodeBen
     const tokens = opts.tokens ?? 50;
     const delayMs = opts.delayMs ?? 1;
     const withStream = opts.stream ?? true;
-    const warmup = opts.warmup ?? Math.min(200, Math.ceil(requests / 4));
+    const warmup = opts.warmup ?? Math.min(3000, Math.ceil(requests * 1.5));
     const rounds = Math.max(1, Math.min(opts.rounds ?? 2, requests));
     const nEscrows = opts.escrows ?? 4;
     const logLevel = opts.logLevel ?? 'info';
@@ -708,7 +741,10 @@ export async function runNodeBench(opts: NodeBenchOptions = {}): Promise<NodeBen
         say(`ledger directory ${dir}: one WAL commit with synchronous=FULL takes ${fsyncP50Ms} ms (median)`);
         backend = await BackendThread.start({ tokens, delayMs });
         load = new LoadThread();
-        net = await startNetworkAndNode({ escrows: nEscrows, backendUrl: backend.url, dbPath: join(dir, `ledger-${process.pid}-${Date.now()}.db`), logLevel, concurrency });
+        // the node's handler timings of the phase being measured (none are kept during warm-up)
+        let timings: ChatTiming[] | null = null;
+        const onChatTiming = (t: ChatTiming) => timings?.push(t);
+        net = await startNetworkAndNode({ escrows: nEscrows, backendUrl: backend.url, dbPath: join(dir, `ledger-${process.pid}-${Date.now()}.db`), logLevel, concurrency, onChatTiming });
         const { node } = net;
         say(`node ${node.url} (worker ${node.worker.toString()}), backend ${backend.url}, ${nEscrows} escrows`);
 
@@ -749,6 +785,7 @@ export async function runNodeBench(opts: NodeBenchOptions = {}): Promise<NodeBen
             const b = emptySample();
             const n = emptySample();
             let elu = { idle: 0, active: 0 };
+            const stageTimings: ChatTiming[] = [];
             const snapshot = async (): Promise<CpuSnapshot> => ({ process: process.cpuUsage(), main: mainThreadCpuMs(), backend: await backend!.cpuMs() });
             for (let i = 0; i < rounds; i++) {
                 const count = Math.floor(requests / rounds) + (i < requests % rounds ? 1 : 0);
@@ -758,7 +795,9 @@ export async function runNodeBench(opts: NodeBenchOptions = {}): Promise<NodeBen
                 await profiler?.resume();
                 before = await snapshot();
                 const e0 = performance.eventLoopUtilization();
+                timings = stageTimings;
                 const rn = await load!.run(nodeJob(stream, count));
+                timings = null;
                 const e1 = performance.eventLoopUtilization(e0);
                 addTo(n, rn, before, await snapshot());
                 await profiler?.pause();
@@ -774,7 +813,10 @@ export async function runNodeBench(opts: NodeBenchOptions = {}): Promise<NodeBen
                 addedP99Ms: round2(nodeStats.p99Ms - backendStats.p99Ms),
                 nodeEventLoopUtilization: round3(elu.active / (elu.active + elu.idle)),
                 nodeThreadCpuMsPerRequest: nodeStats.cpuMsPerRequestByThread?.node ?? null,
+                nodeStages: stagesOf(stageTimings),
             };
+            const st = m.nodeStages;
+            say(`${label}: in the node's handler (p50 ms): admission ${st.admitP50Ms}, backend leg ${st.backendP50Ms}, receipt ${st.receiptP50Ms} (p90 ${st.receiptP90Ms}), response ${st.respondP50Ms}; handler ${st.handlerP50Ms}`);
             say(`${label}: backend ${backendStats.rps} req/s p50 ${backendStats.p50Ms} ms p99 ${backendStats.p99Ms} ms | node ${nodeStats.rps} req/s p50 ${nodeStats.p50Ms} ms p99 ${nodeStats.p99Ms} ms | ratio ${m.ratio}, added p50 ${m.addedP50Ms} ms | node loop busy ${Math.round(m.nodeEventLoopUtilization * 100)}%, CPU ms/request backend-direct ${cpuText(backendStats)} vs through node ${cpuText(nodeStats)}`);
             return m;
         };
@@ -885,6 +927,18 @@ export function renderNodeMd(r: NodeBenchResult, history: HistoryEntry[] = []): 
     lines.push('', '| mode | node / backend req/s | added p50 ms | added p99 ms | node event loop busy |', '|---|---:|---:|---:|---:|');
     for (const m of modes) {
         lines.push(`| ${m.stream ? 'stream' : 'non-stream'} | ${m.ratio} | ${m.addedP50Ms} | ${m.addedP99Ms} | ${Math.round(m.nodeEventLoopUtilization * 100)}% |`);
+    }
+    lines.push(
+        '',
+        'Where a node request\'s time goes (medians, ms): the node\'s handler timed by its own clock (WorkerDeps.onChatTiming); ' +
+            '"outside" = the client\'s median latency minus the handler\'s: TLS on both ends, HTTP parsing, and waiting for the node\'s and the load generator\'s event loops and for a core.',
+        '',
+        '| mode | admission | backend leg (direct: backend p50) | receipt signed + durable (p90) | response | handler | client latency | outside the handler |',
+        '|---|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const m of modes) {
+        const st = m.nodeStages;
+        lines.push(`| ${m.stream ? 'stream' : 'non-stream'} | ${st.admitP50Ms} | ${st.backendP50Ms} (${m.backend.p50Ms}) | ${st.receiptP50Ms} (${st.receiptP90Ms}) | ${st.respondP50Ms} | ${st.handlerP50Ms} | ${m.node.p50Ms} | ${round2(m.node.p50Ms - st.handlerP50Ms)} |`);
     }
     lines.push(
         '',

@@ -34,6 +34,9 @@ Configuration (JSON file given with --config; every field can also be set by a f
   defaultMaxTokens    max_tokens when a request names none (default 1024)
   maxTokensLimit      largest max_tokens accepted (default 32768)
   maxInflight         concurrent chat requests before 429 (default 64)
+  streamFlushMs       write a stream at most once per this many ms, tokens that come faster go
+                      out together; a token after a longer gap goes at once (default 10; 0 = every
+                      turn of the event loop)
   escrowCacheMs       TTL of escrow state read from the chain (default 2000)
   workerCacheMs       TTL of the Worker contract info (default 10000)
   closingMarginSec    stop serving a CLOSING escrow this long before closeAt (default 600)

@@ -42,6 +42,14 @@ describe('node throughput benchmark (small run)', () => {
             expect(m.addedP50Ms).toBeCloseTo(m.node.p50Ms - m.backend.p50Ms, 1);
             expect(m.nodeEventLoopUtilization).toBeGreaterThan(0);
             expect(m.nodeEventLoopUtilization).toBeLessThanOrEqual(1);
+            // the node's own clock: the backend leg holds the 50 tokens, the handler fits in what the client saw
+            const st = m.nodeStages;
+            for (const v of [st.admitP50Ms, st.receiptP50Ms, st.respondP50Ms]) expect(v).toBeGreaterThanOrEqual(0);
+            expect(st.backendP50Ms).toBeGreaterThanOrEqual(50);
+            expect(st.receiptP90Ms).toBeGreaterThanOrEqual(st.receiptP50Ms);
+            expect(st.receiptP50Ms).toBeGreaterThan(0); // a durable commit is never free
+            expect(st.handlerP50Ms).toBeGreaterThanOrEqual(st.backendP50Ms);
+            expect(st.handlerP50Ms).toBeLessThanOrEqual(m.node.p50Ms);
         }
         expect(r.nodeRps).toBe(r.modes.nonStream.node.rps);
         expect(r.backendRps).toBe(r.modes.nonStream.backend.rps);
@@ -66,6 +74,8 @@ describe('node throughput benchmark (small run)', () => {
         expect(md).toContain(`| non-stream | node | ${r.nodeRps} | ${r.modes.nonStream.node.p50Ms} |`);
         expect(md).toContain(`| non-stream | backend | ${r.backendRps} |`);
         expect(md).toContain(`| stream | node | ${r.modes.stream!.node.rps} |`);
+        const st = r.modes.nonStream.nodeStages;
+        expect(md).toContain(`| non-stream | ${st.admitP50Ms} | ${st.backendP50Ms} (${r.modes.nonStream.backend.p50Ms}) | ${st.receiptP50Ms} (${st.receiptP90Ms}) |`);
         expect(md).toContain(`| this run | ${r.env.date.slice(0, 16)} | ${r.nodeRps} | ${r.backendRps} | ${r.ratio} | ${r.addedP50Ms} |`);
     });
 

@@ -341,6 +341,51 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         }
     });
 
+    it('writes a fast stream in a few writes and a slow one token by token (streamFlushMs), same bytes', async () => {
+        const slowBackend = await DevBackend.start({ tokens: 6, delayMs: 60 });
+        const fast = await start({ streamFlushMs: 40, dbPath: join(dir, 'flush-fast.db') }); // the 50 x 1 ms backend
+        const slow = await start({ streamFlushMs: 40, backend: { url: slowBackend.url, model: 'dev-model' }, dbPath: join(dir, 'flush-slow.db') });
+        const streamed = async (n: WorkerNodeHandle, e: EscrowHandle) => {
+            const body = JSON.stringify({ model: MODEL, messages, stream: true, max_tokens: 50 });
+            return new Promise<{ at: number; text: string }[]>((resolve, reject) => {
+                const u = new URL(n.url + '/v1/chat/completions');
+                const t0 = performance.now();
+                const got: { at: number; text: string }[] = [];
+                const req = httpsRequest({
+                    hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', ca: certPem, agent: false,
+                    headers: { 'content-type': 'application/json', 'x-cocoon-escrow': e.escrow.address.toString() },
+                }, (res) => {
+                    res.setEncoding('utf8');
+                    res.on('data', (d: string) => got.push({ at: performance.now() - t0, text: d }));
+                    res.on('end', () => resolve(got));
+                });
+                req.on('error', reject);
+                req.end(body);
+            });
+        };
+        const content = (reads: { text: string }[]) => [...reads.map((r) => r.text).join('').matchAll(/"content":("(?:[^"\\]|\\.)*")/g)].map((m) => JSON.parse(m[1]) as string).join('');
+        try {
+            const a = await openEscrow(net, w, 'flush-fast', toNano('1'), PRICE);
+            const reads = await streamed(fast, a);
+            // 50 tokens within ~50 ms: the role chunk, one write 40 ms later, then the end
+            expect(reads.length).toBeLessThanOrEqual(6);
+            expect(content(reads)).toBe(devAnswerTokens(messages, 50).join(''));
+            expect(reads[reads.length - 1].text.endsWith('data: [DONE]\n\n')).toBe(true);
+
+            const b = await openEscrow(net, w, 'flush-slow', toNano('1'), PRICE);
+            const slowReads = await streamed(slow, b);
+            // a token every 60 ms (longer than streamFlushMs): each goes out on its own, when it comes
+            const tokenReads = slowReads.filter((r) => /"content":"[^"]/.test(r.text));
+            expect(tokenReads.length).toBeGreaterThanOrEqual(6);
+            for (let i = 1; i < 6; i++) expect(tokenReads[i].at - tokenReads[i - 1].at).toBeGreaterThan(30);
+            expect(content(slowReads)).toBe(devAnswerTokens(messages, 6).join(''));
+        } finally {
+            await fast.stop();
+            await slow.stop();
+            await slowBackend.stop();
+        }
+    });
+
     it('finishes an in-flight request on stop, and a restarted node loses no receipt', async () => {
         const st = await main.escrow.getState();
         const served = dev.requests;

@@ -65,6 +65,12 @@ export const workerConfigSchema = z
         maxTokensLimit: z.number().int().positive().default(32_768),
         /** Concurrent chat requests before 429. */
         maxInflight: z.number().int().positive().default(64),
+        /**
+         * A stream is written to the client at most once per this many ms: tokens that come faster
+         * (a fast model) go out together, one TLS record and one syscall; a token after a quiet spell
+         * this long is written at once, so a slower model sees no delay. 0 = every turn of the event loop.
+         */
+        streamFlushMs: ms.max(1000).default(10),
         /** TTL of cached escrow state read from the chain. */
         escrowCacheMs: ms.default(2_000),
         /** TTL of this node's own Worker contract info (price, key, status). */

@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { Address } from '@ton/core';
 import type { Logger } from 'pino';
 import {
@@ -40,6 +41,23 @@ export interface WorkerDeps {
     tls?: { certPem: string; keyPem: string };
     logger?: Logger;
     onClaim?: (c: ClaimOutcome) => void;
+    /** Called after every chat request answered in full, with where its time went (benchmarks, tracing). */
+    onChatTiming?: (t: ChatTiming) => void;
+}
+
+/** performance.now() at the steps of one chat request, as the node's handler saw them. */
+export interface ChatTiming {
+    stream: boolean;
+    /** The handler starts (headers parsed). */
+    start: number;
+    /** Body read and parsed, escrow checked and the worst case reserved. */
+    admitted: number;
+    /** The backend's answer is complete (usage known). */
+    backendDone: number;
+    /** The receipt is signed and durable in the ledger. */
+    receipt: number;
+    /** The response is handed to the socket. */
+    end: number;
 }
 
 export interface WorkerNodeHandle {
@@ -165,6 +183,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     /** Worst-case cost reserved by requests in progress, per escrow epoch. */
     const reservations = new Map<string, bigint>();
     const modelJson = JSON.stringify(config.model);
+    const streamFlushMs = config.streamFlushMs;
     const chatDuration = metrics.duration.labels({ route: '/v1/chat/completions' });
     let inflight = 0;
     let stopping = false;
@@ -273,7 +292,10 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
 
     // ------------------------------------------------------------------ routes
 
+    const onTiming = deps.onChatTiming;
+
     async function chat(req: IncomingMessage, res: ServerResponse) {
+        const t: ChatTiming | null = onTiming ? { stream: false, start: performance.now(), admitted: 0, backendDone: 0, receipt: 0, end: 0 } : null;
         const raw = await readBody(req, config.maxBodyBytes);
         let json: unknown;
         try {
@@ -289,25 +311,35 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         if (maxTokens > config.maxTokensLimit) throw new HttpError(400, `max_tokens ${maxTokens} is above this node's limit of ${config.maxTokensLimit}`, 'invalid_request_error', 'max_tokens_too_large');
 
         const admitted = await admit(req, body, maxTokens);
+        if (t) {
+            t.admitted = performance.now();
+            t.stream = body.stream === true;
+        }
         try {
             const upstream: ChatRequest = {
                 model: upstreamModel, messages: body.messages, maxTokens,
                 temperature: body.temperature ?? undefined, topP: body.top_p ?? undefined, stop: body.stop ?? undefined, seed: body.seed ?? undefined,
             };
-            if (body.stream) await chatStream(req, res, admitted, upstream);
-            else await chatWhole(res, admitted, upstream);
+            if (body.stream) await chatStream(req, res, admitted, upstream, t);
+            else await chatWhole(res, admitted, upstream, t);
+            if (t && t.receipt > 0) {
+                t.end = performance.now();
+                onTiming!(t);
+            }
         } finally {
             release(admitted);
         }
     }
 
-    async function chatWhole(res: ServerResponse, a: Admitted, upstream: ChatRequest) {
+    async function chatWhole(res: ServerResponse, a: Admitted, upstream: ChatRequest, t: ChatTiming | null) {
         const abort = new AbortController();
         res.on('close', () => { if (!res.writableFinished) abort.abort(); });
         const result = await backend.complete(upstream, abort.signal).catch((e) => {
             throw backendHttpError(e);
         });
+        if (t) t.backendDone = performance.now();
         const receipt = await issue(a, result.usage.promptTokens, result.usage.completionTokens);
+        if (t) t.receipt = performance.now();
         const usage = { prompt_tokens: result.usage.promptTokens, completion_tokens: result.usage.completionTokens, total_tokens: result.usage.promptTokens + result.usage.completionTokens };
         sendJson(res, 200, {
             id: completionId(), object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: config.model,
@@ -316,32 +348,42 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         }, { 'x-cocoon-receipt': receipt.boc.toString('base64') });
     }
 
-    async function chatStream(req: IncomingMessage, res: ServerResponse, a: Admitted, upstream: ChatRequest) {
+    async function chatStream(req: IncomingMessage, res: ServerResponse, a: Admitted, upstream: ChatRequest, t: ChatTiming | null) {
         const abort = new AbortController();
         res.on('close', () => { if (!res.writableFinished) abort.abort(); });
         const id = completionId();
         const created = Math.floor(Date.now() / 1000);
         const chunk = (extra: Record<string, unknown>) => ({ id, object: 'chat.completion.chunk', created, model: config.model, ...extra });
-        // Events are collected and written once per turn of the event loop (setImmediate runs after
-        // the poll phase has handed over every upstream chunk that arrived): one TLS record and one
-        // syscall for all the events of that turn instead of one per token. Same bytes, same order.
+        // Events are collected and written together: at most one write (one TLS record, one syscall)
+        // per turn of the event loop (setImmediate runs after the poll phase has handed over every
+        // upstream chunk that arrived) and per streamFlushMs. The first event after a quiet spell of
+        // streamFlushMs goes out in the same turn, so a model slower than that sees no delay; a fast
+        // one (the bench's 1 ms per token) gets a few writes per answer instead of one per token.
+        // Same bytes, same order.
         let pending = '';
         let flushQueued = false;
+        let flushTimer: NodeJS.Timeout | null = null;
+        let lastFlush = -Infinity;
         const flush = () => {
             flushQueued = false;
+            flushTimer = null;
+            lastFlush = performance.now();
             const out = pending;
             pending = '';
             if (out.length > 0 && !res.writableEnded && !res.destroyed) res.write(out);
         };
         const emit = (event: string) => {
             pending += event;
-            if (!flushQueued) {
-                flushQueued = true;
-                setImmediate(flush);
-            }
+            if (flushQueued) return;
+            flushQueued = true;
+            const wait = lastFlush + streamFlushMs - performance.now();
+            if (wait <= 0) setImmediate(flush);
+            else flushTimer = setTimeout(flush, wait);
         };
         /** Ends the response with what is pending, then `last`. */
         const finish = (last = '') => {
+            if (flushTimer) clearTimeout(flushTimer);
+            flushTimer = null;
             const out = pending + last;
             pending = '';
             if (res.writableEnded) return;
@@ -384,6 +426,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
             if (abort.signal.aborted) {
                 log.info({ escrow: a.escrow.toString(), billed: r ? r.requestTokens.toString() : '0' }, 'client went away during a stream');
                 pending = '';
+                if (flushTimer) clearTimeout(flushTimer);
                 if (!res.writableEnded) res.end();
                 return;
             }
@@ -396,7 +439,9 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         }
         start();
         send(chunk({ choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: end.finishReason }] }));
+        if (t) t.backendDone = performance.now();
         const r = await issue(a, end.promptTokens, end.completionTokens);
+        if (t) t.receipt = performance.now();
         send(chunk({ choices: [], usage: usageJson(r.requestTokens, end.completionTokens), cocoon_receipt: receiptJson(r) }));
         finish('data: [DONE]\n\n');
     }
