@@ -195,6 +195,10 @@ describe('group commit of receipts', () => {
         const failing = ask(0, 7n); // group 1: seq 2 of escrow 0 again
         failing.catch(() => undefined);
         await turn();
+        // give the writer's thread time to take group 1 and block on the lock, so that group 2 comes
+        // to it on its own, after group 1's transaction (not merged into it)
+        const until = Date.now() + 200;
+        while (Date.now() < until);
         const behind = [ask(1, 8n), ask(0, 100n)]; // group 2: planned on group 1's positions (escrow 0 seq 3)
         behind.forEach((p) => p.catch(() => undefined));
         await turn();
