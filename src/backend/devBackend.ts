@@ -43,7 +43,7 @@ export function devAnswerTokens(messages: ChatMessage[], n: number): string[] {
     return out;
 }
 
-/** A running request: `emit(k)` is told that its first k tokens are due; it returns false when it is gone. */
+/** A running request: `emit(k)` is told that its first k tokens are due; `gone()` is true once its client has left. */
 interface Sequence {
     readonly start: number;
     readonly n: number;
