@@ -20,7 +20,7 @@ import Database from 'better-sqlite3';
 import { Blockchain, type SandboxContract, type TreasuryContract } from '@ton/sandbox';
 import { Address, Cell, toNano, type Sender } from '@ton/core';
 import {
-    CocoonOps, CocoonRoot, Worker as WorkerContract, SandboxChain, defaultParams, escrowFor, keyFromSeed, publicKeyToBigInt, parseSignedReceiptCell,
+    CocoonOps, CocoonRoot, Worker as WorkerContract, SandboxChain, defaultParams, escrowForOpening, keyFromSeed, publicKeyToBigInt, parseSignedReceiptCell,
     verifyReceipt, ESCROW_OPEN,
 } from '../src/sdk';
 import { hex256 } from '../src/sdk/tls';
@@ -479,7 +479,7 @@ async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbP
         const escrows: { address: Address; epoch: bigint }[] = [];
         for (let i = 0; i < o.escrows; i++) {
             const client = await bc.treasury(`client-${i + 1}`);
-            const e = bc.openContract(await escrowFor(node.worker, client.address));
+            const e = bc.openContract(await escrowForOpening(node.worker, client.address));
             await e.send(client.getSender(), { value: toNano('100.2') }, { $$type: 'OpenEscrow', queryId: 3n, deposit: toNano('100'), maxPrice: PRICE, clientKey: 1n });
             const st = await e.getState();
             if (st.state !== ESCROW_OPEN) throw new Error(`bench setup: escrow ${i + 1} is not open (state ${st.state})`);
