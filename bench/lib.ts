@@ -6,9 +6,10 @@ import { Blockchain, SandboxContract, SendMessageResult, TreasuryContract } from
 import { Address, Cell, fromNano, toNano, Transaction } from '@ton/core';
 import { createHash } from 'node:crypto';
 import {
+    NO_QUOTE,
     CocoonRoot, Worker, ClientEscrow,
     defaultParams, rootFor, workerFor, escrowFor,
-    keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatement, signReceipt, signedReceiptCell,
+    keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatementWith, signedAttestation, signReceipt, signedReceiptCell,
     errorForExitCode,
 } from '../src/sdk';
 
@@ -69,11 +70,11 @@ export const GAS_TOLERANCE = 0.02;
 /** Display order of the operations (also the set every run must produce). */
 export const OPERATIONS = [
     'deployRoot',
-    'registerWorker', 'reattest', 'topUpStake', 'setPrice', 'setEndpoint', 'unbond', 'withdrawStake',
+    'registerWorker', 'registerWorkerQuorum3', 'reattest', 'topUpStake', 'setPrice', 'setEndpoint', 'unbond', 'withdrawStake',
     'openEscrow', 'topUpEscrow', 'claim', 'claimWithFeeFlush', 'refreshWorker', 'closeEscrow', 'withdrawEscrow',
     'fundRewards', 'claimRewards', 'slash', 'deactivateWorker',
     'setParams', 'addMeasurement', 'removeMeasurement', 'addVerifierKey', 'removeVerifierKey',
-    'setPaused', 'proposeOwner', 'acceptOwnership', 'withdrawTreasury',
+    'setVerifierQuorum', 'setPaused', 'proposeOwner', 'acceptOwnership', 'withdrawTreasury',
 ] as const;
 
 // ------------------------------------------------------------------------------------------ fixture
@@ -204,12 +205,16 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
 
     // Workers: op1 runs the whole operator life, op2 gets slashed, op3 deactivated by governance.
     interface W { operator: SandboxContract<TreasuryContract>; worker: SandboxContract<Worker>; tee: Ed25519Key }
-    const attestationFor = (w: W) => signStatement({
+    const statementFor = (w: W) => ({
         root: root.address, operator: w.operator.address,
         expiresAt: (chain.now ?? START) + 7 * 86400, issuedAt: chain.now ?? START,
         teeKey: publicKeyToBigInt(w.tee.publicKey), measurement: MEASUREMENT,
-        tlsKeyHash: BigInt('0x' + sha256hex('tls:' + w.operator.address.toRawString())),
-    }, verifier).cell;
+        tlsKeyHash: BigInt('0x' + sha256hex('tls:' + w.operator.address.toRawString())), ...NO_QUOTE,
+    });
+    const attestationFor = (w: W, verifiers: Ed25519Key[] = [verifier]) => {
+        const s = statementFor(w);
+        return signedAttestation(s, verifiers.map((k) => signStatementWith(s, k))).cell;
+    };
     const newWorker = async (name: string): Promise<W> => {
         const operator = await chain.treasury(name);
         const worker = chain.openContract(await workerFor(root.address, operator.address));
@@ -287,6 +292,15 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
     await b.op('unbond', () => opSend(op1, toNano('0.1'), { $$type: 'Unbond', queryId: 0n }));
     chain.now = (chain.now ?? START) + Number(params.unbondingPeriod);
     await b.op('withdrawStake', () => opSend(op1, GOV_VALUE, { $$type: 'WithdrawStake', queryId: 0n }));
+
+    // A quorum of three verifiers: what the two extra signatures cost the root
+    const verifiers = [verifier, seededKey('verifier-2'), seededKey('verifier-3')];
+    for (const k of verifiers.slice(1)) await gov({ $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(k.publicKey) });
+    await b.op('setVerifierQuorum', () => gov({ $$type: 'SetVerifierQuorum', queryId: 0n, quorum: 3n }));
+    const op4 = await newWorker('operator-4');
+    await b.op('registerWorkerQuorum3', () => root.send(op4.operator.getSender(), { value: toNano('100.3') }, {
+        $$type: 'RegisterWorker', queryId: 1n, stake: toNano('100'), attestation: attestationFor(op4, verifiers),
+    }));
 
     // Governance
     await b.op('setParams', () => gov({ $$type: 'SetParams', queryId: 0n, params: defaultParams({ protocolFeeBps: 400n }) }));
@@ -421,6 +435,16 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push(`| ${name} | < ${fmt(target)} | ${g === undefined ? 'n/a' : fmt(g)} | ${g !== undefined && g < target ? 'yes' : '**no**'} |`);
     }
     L.push('');
+    const q1 = r.ops.registerWorker?.gas;
+    const q3 = r.ops.registerWorkerQuorum3?.gas;
+    if (q1 !== undefined && q3 !== undefined) {
+        L.push('## Verifier quorum');
+        L.push('');
+        L.push(`registerWorker with one verifier signature: ${fmt(q1)} gas; with three (verifierQuorum 3): ${fmt(q3)} gas.`);
+        L.push(`Each signature beyond the first costs the root about ${fmt(Math.round((q3 - q1) / 2))} gas (a whitelist lookup, a cell`);
+        L.push('load and one CHKSIGNU); the operator pays it (GAS_VERIFIER_SIG per extra signature in the entry check).');
+        L.push('');
+    }
     L.push('## Storage after a typical flow');
     L.push('');
     L.push('Root with one whitelisted measurement and one verifier key; an active worker with its attestation,');

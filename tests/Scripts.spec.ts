@@ -7,6 +7,7 @@ import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, Contract, toNano } from '@ton/core';
 import type { NetworkProvider } from '@ton/blueprint';
 import {
+    NO_QUOTE,
     CocoonRoot, Worker, ClientEscrow, keyFromSeed, publicKeyToBigInt, signStatement, signReceipt, signedReceiptCell,
     workerAddress, escrowAddress, STATUS_ACTIVE, ESCROW_OPEN, ESCROW_CLOSING, WORKER_STORAGE_RESERVE, ESCROW_STORAGE_RESERVE,
 } from '../src/sdk';
@@ -86,7 +87,7 @@ describe('scripts against the sandbox', () => {
     function attestationFile(root: Address, expiresAt = NOW + 86400): string {
         const a = signStatement({
             root, operator: operator.address, expiresAt, issuedAt: NOW, teeKey: publicKeyToBigInt(tee.publicKey),
-            measurement: MEASUREMENT, tlsKeyHash: 7n,
+            measurement: MEASUREMENT, tlsKeyHash: 7n, ...NO_QUOTE,
         }, verifier);
         const f = join(dir, `attestation-${expiresAt}.json`);
         writeFileSync(f, JSON.stringify({ root: root.toString(), operator: operator.address.toString(), attestationBoc: a.cell.toBoc().toString('base64') }));

@@ -6,6 +6,7 @@ import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, Cell, toNano, Transaction } from '@ton/core';
 import { loadConfigParamsAsSlice, configParseGasLimitsPrices, configParseMsgPrices } from '@ton/ton';
 import {
+    NO_QUOTE, signStatementWith, signedAttestation, keyBinding, loadSignedAttestation,
     CocoonOps, SandboxChain, CocoonError, defaultParams, keyFromSeed, publicKeyToBigInt, signStatement, signReceipt,
     signedReceiptCell, buildStatementCell, signedAttestationCell, parseSignedAttestation, verifySignedAttestation,
     buildReceiptCell, parseSignedReceiptCell, storeAttestationStatement, storeAttestedKeys, storeReceipt,
@@ -34,6 +35,7 @@ describe('signing vectors (tests/vectors/signing.json)', () => {
             root: Address.parseRaw(v.statement.root), operator: Address.parseRaw(v.statement.operator),
             expiresAt: v.statement.expiresAt, issuedAt: v.statement.issuedAt,
             teeKey: BigInt(v.statement.teeKey), measurement: BigInt(v.statement.measurement), tlsKeyHash: BigInt(v.statement.tlsKeyHash),
+            quoteHash: BigInt(v.statement.quoteHash), tcbStatus: v.statement.tcbStatus, fmspc: BigInt(v.statement.fmspc),
         };
         const cell = buildStatementCell(s);
         expect(cell.hash().toString('hex')).toBe(v.statementHash);
@@ -42,25 +44,58 @@ describe('signing vectors (tests/vectors/signing.json)', () => {
         const keys = beginCell().store(storeAttestedKeys({ $$type: 'AttestedKeys', teeKey: s.teeKey, measurement: s.measurement, tlsKeyHash: s.tlsKeyHash })).endCell();
         const tact = beginCell().store(storeAttestationStatement({
             $$type: 'AttestationStatement', tag: TAG_ATTESTATION, root: s.root, operator: s.operator,
-            expiresAt: BigInt(s.expiresAt), issuedAt: BigInt(s.issuedAt), keys,
+            expiresAt: BigInt(s.expiresAt), issuedAt: BigInt(s.issuedAt),
+            quoteHash: s.quoteHash, tcbStatus: BigInt(s.tcbStatus), fmspc: s.fmspc, keys,
         })).endCell();
         expect(tact.hash().toString('hex')).toBe(v.statementHash);
-        const verifier = keyFromSeed(Buffer.from(v.verifierSeed, 'hex'));
-        expect(verifier.publicKey.toString('hex')).toBe(v.verifierPublicKey);
-        const signed = signStatement(s, verifier);
-        expect(signed.signature.toString('hex')).toBe(v.signature);
+        const verifiers = v.verifiers.map((x: any) => {
+            const k = keyFromSeed(Buffer.from(x.seed, 'hex'));
+            expect(k.publicKey.toString('hex')).toBe(x.publicKey);
+            return k;
+        });
+        const sigs = verifiers.map((k: any) => signStatementWith(s, k));
+        expect(sigs.map((x: any) => x.signature.toString('hex'))).toEqual(v.verifiers.map((x: any) => x.signature));
+        const signed = signedAttestation(s, sigs);
+        expect(signed.signatures.map((x) => x.verifierKey.toString(16).padStart(64, '0'))).toEqual(v.wireOrder);
         expect(signed.cell.hash().toString('hex')).toBe(v.signedAttestationHash);
         expect(signed.cell.toBoc().toString('base64')).toBe(v.signedAttestationBoc);
+        // the same signatures given in another order make the same cell
+        expect(signedAttestation(s, [...sigs].reverse()).cell.hash().toString('hex')).toBe(v.signedAttestationHash);
         const fromBoc = Cell.fromBase64(v.signedAttestationBoc);
         const parsed = parseSignedAttestation(fromBoc);
+        expect(buildStatementCell(parsed.statement).hash().toString('hex')).toBe(v.statementHash);
+        expect([parsed.statement.quoteHash, parsed.statement.tcbStatus, parsed.statement.fmspc]).toEqual([s.quoteHash, s.tcbStatus, s.fmspc]);
         expect(parsed.statement.operator.equals(s.operator)).toBe(true);
-        expect(parsed.statement.measurement).toBe(s.measurement);
-        expect(parsed.verifierKey).toBe(BigInt('0x' + v.verifierPublicKey));
+        expect(parsed.signatures.map((x) => x.verifierKey.toString(16).padStart(64, '0'))).toEqual(v.wireOrder);
         expect(verifySignedAttestation(parsed)).toBe(true);
-        expect(signedAttestationCell(parsed.verifierKey, parsed.signature, cell).hash().toString('hex')).toBe(v.signedAttestationHash);
+        expect(signedAttestationCell(cell, parsed.signatures).hash().toString('hex')).toBe(v.signedAttestationHash);
+        // the contract's own codec reads the first signature and the list
+        const tactSigned = loadSignedAttestation(fromBoc.beginParse());
+        expect(tactSigned.verifierKey.toString(16).padStart(64, '0')).toBe(v.wireOrder[0]);
+        expect(tactSigned.more === null).toBe(v.wireOrder.length === 1);
         // the script's file reader takes the BOC alone or the node's /attestation JSON
         expect(readSignedAttestation(v.signedAttestationBoc).cell.hash().toString('hex')).toBe(v.signedAttestationHash);
-        expect(readSignedAttestation(JSON.stringify({ attestationBoc: v.signedAttestationBoc })).signature.toString('hex')).toBe(v.signature);
+        expect(readSignedAttestation(JSON.stringify({ attestationBoc: v.signedAttestationBoc })).signatures.length).toBe(v.verifiers.length);
+    });
+
+    it('refuses a key counted twice and checks every signature', () => {
+        const v = vectors.attestations.find((a: any) => a.name === 'quorum of three');
+        const parsed = parseSignedAttestation(Cell.fromBase64(v.signedAttestationBoc));
+        expect(() => signedAttestation(parsed.statement, [parsed.signatures[0], parsed.signatures[0]])).toThrow(/same verifier key signed twice/);
+        // a wire list out of order, or one bad signature among good ones, does not verify
+        expect(verifySignedAttestation({ ...parsed, signatures: [...parsed.signatures].reverse() })).toBe(false);
+        const bad = parsed.signatures.map((x, i) => (i === 2 ? { ...x, signature: Buffer.from(x.signature).fill(1, 0, 1) } : x));
+        expect(verifySignedAttestation({ ...parsed, signatures: bad })).toBe(false);
+    });
+
+    it.each(vectors.keyBindings.map((v: any) => [v.name, v]) as [string, any][])('key binding (TDX REPORTDATA) %s', (_n: string, v: any) => {
+        const b = { root: Address.parseRaw(v.root), operator: Address.parseRaw(v.operator), teeKey: BigInt(v.teeKey), tlsKeyHash: BigInt(v.tlsKeyHash) };
+        const rd = keyBinding(b);
+        expect(rd.length).toBe(64);
+        expect(rd.toString('hex')).toBe(v.reportData);
+        // every field is bound: changing one changes the binding
+        expect(keyBinding({ ...b, teeKey: b.teeKey ^ 1n }).toString('hex')).not.toBe(v.reportData);
+        expect(keyBinding({ ...b, operator: new Address(b.operator.workChain === 0 ? -1 : 0, b.operator.hash) }).toString('hex')).not.toBe(v.reportData);
     });
 
     it.each(vectors.receipts.map((v: any) => [v.name, v]) as [string, any][])('receipt %s', (_n: string, v: any) => {
@@ -230,7 +265,7 @@ function attestationFor(w: World, operator: Address, tee: Ed25519Key, over: Part
     const now = w.chain.now!;
     return signStatement({
         root: w.root, operator, expiresAt: now + 7 * 86400, issuedAt: now, teeKey: publicKeyToBigInt(tee.publicKey),
-        measurement: MEASUREMENT, tlsKeyHash: 5n, ...over,
+        measurement: MEASUREMENT, tlsKeyHash: 5n, ...NO_QUOTE, ...over,
     }, w.verifier);
 }
 

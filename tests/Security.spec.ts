@@ -211,10 +211,11 @@ describe('wrong signers', () => {
         const op = await net.chain.treasury('op1');
         const worker = await workerFor(net.root.address, op.address);
         const good = signStatement(makeStatement(net, op.address, seededKey('tee:op1')), net.verifier);
-        for (const sig of [flippedS(good.signature), nonCanonicalS(good.signature)]) {
+        const [g] = good.signatures;
+        for (const sig of [flippedS(g.signature), nonCanonicalS(g.signature)]) {
             const before = await balancesOf(net.chain, [net.root.address, worker.address, net.owner.address]);
             const res = await net.root.send(op.getSender(), { value: toNano('100') + REGISTER_GAS }, {
-                $$type: 'RegisterWorker', queryId: 1n, stake: toNano('100'), attestation: signedAttestationCell(good.verifierKey, sig, good.statementCell),
+                $$type: 'RegisterWorker', queryId: 1n, stake: toNano('100'), attestation: signedAttestationCell(good.statementCell, [{ verifierKey: g.verifierKey, signature: sig }]),
             });
             expect(res.transactions).toHaveTransaction({ to: net.root.address, success: false, exitCode: code(ERR_BAD_ATTESTATION_SIG) });
             await expectBalancesUnchanged(net.chain, before);
@@ -799,7 +800,7 @@ describe('fake child messages', () => {
         const evilTee = seededKey('evil-tee');
         const evilAtt = signStatement(makeStatement(x.net, x.w.operator.address, evilTee, { issuedAt: x.net.chain.now! + 1000 }), seededKey('evil-verifier'));
         const msgs: [string, Cell][] = [
-            ['AttestResult', body(storeAttestResult({ $$type: 'AttestResult', stakeDelta: toNano('1000'), acc: 10n ** 30n, queryId: 0n, params: paramsCell(x.net.params), attestation: evilAtt.cell }))],
+            ['AttestResult', body(storeAttestResult({ $$type: 'AttestResult', stakeDelta: toNano('1000'), acc: 10n ** 30n, queryId: 0n, params: paramsCell(x.net.params), statement: evilAtt.statementCell }))],
             ['StakeSynced', body(storeStakeSynced({ $$type: 'StakeSynced', acc: 10n ** 30n, delta: toNano('1000'), queryId: 0n, payout: true }))],
             ['StakeSynced down', body(storeStakeSynced({ $$type: 'StakeSynced', acc: 0n, delta: -toNano('100'), queryId: 0n, payout: false }))],
             ['ForceDeactivate', body(storeForceDeactivate({ $$type: 'ForceDeactivate', queryId: 0n, measurement: MEASUREMENT }))],

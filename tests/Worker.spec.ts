@@ -78,7 +78,7 @@ describe('Worker', () => {
             });
             const st = await op.worker.getState();
             expect(st.params!.equals(paramsCell(net.params))).toBe(true);
-            expect(st.attestation!.equals(a.cell)).toBe(true);
+            expect(st.statement!.equals(a.statementCell)).toBe(true);
             expect(await net.root.getTotalStake()).toBe(STAKE);
 
             // the event, as an external out message of the root's transaction
@@ -144,7 +144,7 @@ describe('Worker', () => {
                 cell: () => {
                     // the trusted verifier's key, a signature by someone else
                     const forged = attest(net, op, {}, seededKey('forger'));
-                    return signedAttestationCell(publicKeyToBigInt(net.verifier.publicKey), forged.signature, forged.statementCell);
+                    return signedAttestationCell(forged.statementCell, [{ verifierKey: publicKeyToBigInt(net.verifier.publicKey), signature: forged.signatures[0].signature }]);
                 },
             }],
             ['a signature over another statement', {
@@ -152,7 +152,7 @@ describe('Worker', () => {
                 cell: () => {
                     const a = attest(net, op);
                     const b = attest(net, op, { expiresAt: a.statement.expiresAt + 1 });
-                    return signedAttestationCell(a.verifierKey, a.signature, b.statementCell);
+                    return signedAttestationCell(b.statementCell, a.signatures);
                 },
             }],
             ['an untrusted verifier key', { code: ERR_UNTRUSTED_VERIFIER, cell: () => attest(net, op, {}, seededKey('rogue-verifier')).cell }],
@@ -265,7 +265,7 @@ describe('Worker', () => {
             expect(st.teeKey).toBe(before.teeKey);
             expect(st.issuedAt).toBe(before.issuedAt);
             expect(st.expiresAt).toBe(before.expiresAt);
-            expect(st.attestation!.equals(before.attestation!)).toBe(true);
+            expect(st.statement!.equals(before.statement!)).toBe(true);
             expect(st.stake).toBe(STAKE + extra);
             expect(await net.root.getTotalStake()).toBe(STAKE + extra);
             await expectWorkerHoldsItsBook(net.chain, op.worker);
@@ -530,7 +530,7 @@ describe('Worker', () => {
             const balBefore = await balanceOf(net.chain, op.worker.address);
             const evil = attest(net, { ...op, tee: seededKey('evil-tee') }, { issuedAt: now() + 10 });
             const body =
-                kind === 'AttestResult' ? { $$type: 'AttestResult' as const, stakeDelta: toNano('1000'), acc: 0n, queryId: 0n, params: paramsCell(defaultParams({ minStake: toNano('1') })), attestation: evil.cell }
+                kind === 'AttestResult' ? { $$type: 'AttestResult' as const, stakeDelta: toNano('1000'), acc: 0n, queryId: 0n, params: paramsCell(defaultParams({ minStake: toNano('1') })), statement: evil.statementCell }
                 : kind === 'StakeSynced' ? { $$type: 'StakeSynced' as const, acc: 10n ** 20n, delta: toNano('1000'), queryId: 0n, payout: true }
                 : { $$type: 'ForceDeactivate' as const, queryId: 0n, measurement: MEASUREMENT };
             const { res, delta } = await withDelta(net.chain, stranger.address, () =>

@@ -26,12 +26,17 @@ export function paramsCell(p: Params): Cell {
     return beginCell().store(storeParams(p)).endCell();
 }
 
-/** The root contract for (owner, networkId, params): its address is fixed by these three. */
-export async function rootFor(owner: Address, networkId: number, params: Params): Promise<CocoonRoot> {
+/**
+ * The root contract for (owner, networkId, params, verifierQuorum): its address is fixed by these.
+ * A new network starts with a quorum of 1 (one verifier signature per statement); governance raises
+ * it with SetVerifierQuorum once several verifiers run.
+ */
+export async function rootFor(owner: Address, networkId: number, params: Params, verifierQuorum = 1): Promise<CocoonRoot> {
     return CocoonRoot.fromInit(
         owner, BigInt(networkId), null, false, paramsCell(params),
         Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Cell()),
         Dictionary.empty(Dictionary.Keys.BigUint(256), Dictionary.Values.Bool()),
+        BigInt(verifierQuorum),
         emptyRewardState(),
     );
 }

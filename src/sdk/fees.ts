@@ -10,7 +10,7 @@
 // returns what is left of the value (Excesses, cashback or the payout message itself), so the margin
 // comes back; only gas and forward fees are spent.
 import {
-    GAS_ROOT_ATTEST, GAS_WORKER_RESULT, GAS_WORKER_OP, GAS_WORKER_SLASH, GAS_ROOT_SYNC, GAS_ROOT_PAY,
+    GAS_ROOT_ATTEST, GAS_VERIFIER_SIG, GAS_WORKER_RESULT, GAS_WORKER_OP, GAS_WORKER_SLASH, GAS_ROOT_SYNC, GAS_ROOT_PAY,
     GAS_ROOT_DEACTIVATE, GAS_ESCROW_OPEN, GAS_WORKER_QUERY, GAS_ESCROW_INFO, GAS_ESCROW_CLAIM, GAS_ROOT_FEE,
     GAS_SIMPLE, FWD_CELLS, FWD_BITS, WORKER_DEPLOY_CELLS, WORKER_DEPLOY_BITS,
     WORKER_STORAGE_RESERVE, ESCROW_STORAGE_RESERVE,
@@ -173,6 +173,24 @@ export function requiredFor(op: OperationName, p: PriceConfig = BASECHAIN_PRICES
 /** What to attach on top of the amount for `op`. */
 export function attachFor(op: OperationName, p: PriceConfig = BASECHAIN_PRICES): bigint {
     return feeTable(p)[op].attach;
+}
+
+/**
+ * What to attach on top of the stake to RegisterWorker with `signatures` verifier signatures: the
+ * single-signature formula plus the root's gas for each further signature (GAS_VERIFIER_SIG), with the margin.
+ */
+export function registerWorkerFee(signatures: number, p: PriceConfig = BASECHAIN_PRICES): bigint {
+    if (!Number.isInteger(signatures) || signatures < 1) throw new Error('an attestation carries at least one verifier signature');
+    const f = FORMULAS.registerWorker;
+    const gas = [...f.chains[0].gas, BigInt(signatures - 1) * GAS_VERIFIER_SIG];
+    const value = formulaValue({ ...f, chains: [{ gas, hops: f.chains[0].hops }] }, p);
+    return withMargin(value, value - f.reserve);
+}
+
+/** The contract's exact minimum for RegisterWorker with `signatures` signatures, on top of the stake. */
+export function registerWorkerRequired(signatures: number, p: PriceConfig = BASECHAIN_PRICES): bigint {
+    const f = FORMULAS.registerWorker;
+    return formulaValue({ ...f, chains: [{ gas: [...f.chains[0].gas, BigInt(signatures - 1) * GAS_VERIFIER_SIG], hops: f.chains[0].hops }] }, p);
 }
 
 /**

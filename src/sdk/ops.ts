@@ -13,7 +13,7 @@ import { parseSignedAttestation, verifySignedAttestation, type SignedStatement }
 import { signedReceiptCell, verifyReceipt, type SignedUsageReceipt } from './receipt';
 import { bigIntToPublicKey } from './ed25519';
 import { errorForExitCode, CocoonError } from './errors';
-import { attachFor, BASECHAIN_PRICES, ROOT_DEPLOY_VALUE, type OperationName, type PriceConfig } from './fees';
+import { attachFor, registerWorkerFee, BASECHAIN_PRICES, ROOT_DEPLOY_VALUE, type OperationName, type PriceConfig } from './fees';
 import {
     requirePositive, requireNonNegative, requireUint, validateParams, validateEndpoint, validateModelName,
     ArgReader, parseAddress, type Prompter,
@@ -296,14 +296,18 @@ export class CocoonOps {
             if (stake !== 0n && stake < params.minStake) throw new Error(`stake: ${stake} nanoton is below the minimum stake ${params.minStake} (send 0 to re-attest without new stake)`);
             if (stake === 0n && !before) throw new Error(`stake: a first registration needs at least the minimum stake ${params.minStake}`);
             if (BigInt(st.expiresAt) > BigInt(now) + params.maxAttestationTtl) throw new Error(`attestation: expires beyond the root's maximum lifetime of ${params.maxAttestationTtl} s`);
-            if (!(await root.getIsVerifierKey(sa.verifierKey))) throw new Error('attestation: signed by a verifier key the root does not trust');
+            for (const s of sa.signatures) {
+                if (!(await root.getIsVerifierKey(s.verifierKey))) throw new Error(`attestation: signed by verifier key 0x${s.verifierKey.toString(16)} which the root does not trust`);
+            }
+            const quorum = Number(await root.getVerifierQuorum());
+            if (sa.signatures.length < quorum) throw new Error(`attestation: ${sa.signatures.length} verifier signature(s), the root needs ${quorum} distinct trusted verifiers`);
             if (!(await root.getIsMeasurementAllowed(st.measurement))) throw new Error(`attestation: measurement 0x${st.measurement.toString(16)} is not whitelisted by the root`);
             // The Worker ignores the key of a statement not newer than the one in force (issuedAt, 0 for a
             // new Worker) or a key slashed on it; stake that then has no usable key unbonds at once.
             if (BigInt(st.issuedAt) <= (before?.issuedAt ?? 0n)) throw new Error('attestation: not newer than the one in force (issuedAt); the Worker would keep its old key (or none, and any stake would unbond at once)');
             if (before && (await w.getBannedKey()) === st.teeKey) throw new Error('attestation: this TEE key was slashed on this worker; attest a new key (with this one the stake would unbond at once)');
         }
-        await this.send(root, stake + this.fee('registerWorker'), { $$type: 'RegisterWorker', queryId: nowQueryId(), stake, attestation: sa.cell }, [root.address, worker.address]);
+        await this.send(root, stake + registerWorkerFee(sa.signatures.length, this.prices), { $$type: 'RegisterWorker', queryId: nowQueryId(), stake, attestation: sa.cell }, [root.address, worker.address]);
         let after: WorkerInfo | null = null;
         await this.chain.waitUntil(async () => {
             after = await w.getInfo();

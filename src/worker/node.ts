@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { Address } from '@ton/core';
 import type { Logger } from 'pino';
 import {
-    Chain, Ed25519Key, Sender, SignedStatement, Statement, buildStatementCell, publicKeyToBigInt,
+    Chain, Ed25519Key, Sender, SignedStatement, Statement, NO_QUOTE, buildStatementCell, publicKeyToBigInt,
     verifySignedAttestation, workerAddress,
 } from '../sdk';
 import { generateSelfSignedCert, hex256, tlsKeyHashOfCert } from '../sdk/tls';
@@ -153,7 +153,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     const now = await deps.chain.now();
     const wanted: Statement = {
         root, operator, issuedAt: now, expiresAt: now + config.attestationTtlSec,
-        teeKey: teeKeyInt, measurement: config.measurement, tlsKeyHash,
+        teeKey: teeKeyInt, measurement: config.measurement, tlsKeyHash, ...NO_QUOTE,
     };
     const { signed: attestation } = await deps.attestationProvider.attest(wanted);
     const got = attestation.statement;

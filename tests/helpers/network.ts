@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
     CocoonRoot, Worker, ClientEscrow, Params,
     defaultParams, rootFor, workerFor, escrowFor,
-    keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatement, Statement, SignedStatement,
+    keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatement, Statement, SignedStatement, NO_QUOTE,
     signReceipt, UsageReceipt, SignedUsageReceipt,
 } from '../../src/sdk';
 
@@ -52,6 +52,7 @@ export function makeStatement(net: Net, operator: Address, tee: Ed25519Key, over
         root: net.root.address, operator, expiresAt: now + 7 * 86400, issuedAt: now,
         teeKey: publicKeyToBigInt(tee.publicKey), measurement: MEASUREMENT,
         tlsKeyHash: BigInt('0x' + createHash('sha256').update('tls:' + operator.toString()).digest('hex')),
+        ...NO_QUOTE,
         ...over,
     };
 }

@@ -6,7 +6,8 @@ import { Address, Cell, beginCell, toNano } from '@ton/core';
 import { findTransactionRequired } from '@ton/test-utils';
 import { loadConfigParamsAsSlice, configParseGasLimitsPrices, configParseMsgPrices } from '@ton/ton';
 import {
-    Worker, Statement, Ed25519Key, SignedStatement, buildStatementCell, signHash, publicKeyToBigInt,
+    NO_QUOTE,
+    Worker, Statement, Ed25519Key, SignedStatement, buildStatementCell, signStatement, signHash, publicKeyToBigInt,
     signedAttestationCell, workerFor, TAG_ATTESTATION, WORKER_STORAGE_RESERVE,
     requiredFor, pricesFrom, type OperationName, type PriceConfig,
     loadStakeWithdrawn, loadWorkerAttested, WorkerAttested, WorkerState,
@@ -104,11 +105,7 @@ export async function operatorOf(net: Net, name: string, teeLabel = 'tee:' + nam
 
 /** A statement for `op` (defaults of the network fixture) with `over` applied, signed by the trusted verifier. */
 export function attest(net: Net, op: Operator, over: Partial<Statement> = {}, signer: Ed25519Key = net.verifier): SignedStatement {
-    const s = makeStatement(net, op.wallet.address, op.tee, over);
-    const statementCell = buildStatementCell(s);
-    const signature = signHash(statementCell.hash(), signer);
-    const verifierKey = publicKeyToBigInt(signer.publicKey);
-    return { verifierKey, signature, statement: s, statementCell, cell: signedAttestationCell(verifierKey, signature, statementCell) };
+    return signStatement(makeStatement(net, op.wallet.address, op.tee, over), signer);
 }
 
 /** A SignedAttestation whose statement carries `tag` instead of TAG_ATTESTATION, signed by `signer`. */
@@ -118,7 +115,7 @@ export function attestWithTag(net: Net, op: Operator, tag: bigint, signer: Ed255
     s.skip(32);
     const statementCell = beginCell().storeUint(tag, 32).storeSlice(s).endCell();
     if (tag === TAG_ATTESTATION) throw new Error('use attest() for a good tag');
-    return signedAttestationCell(publicKeyToBigInt(signer.publicKey), signHash(statementCell.hash(), signer), statementCell);
+    return signedAttestationCell(statementCell, [{ verifierKey: publicKeyToBigInt(signer.publicKey), signature: signHash(statementCell.hash(), signer) }]);
 }
 
 /** Sends RegisterWorker to the root from `from` (the operator's wallet unless said otherwise). */

@@ -7,30 +7,44 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Address } from '@ton/core';
 import {
-    keyFromSeed, publicKeyToBigInt, signStatement, signReceipt, signedReceiptCell, type Statement, type UsageReceipt,
+    keyFromSeed, publicKeyToBigInt, signStatementWith, signedAttestation, signReceipt, signedReceiptCell, keyBinding, TCB_STATUS,
+    type Statement, type UsageReceipt,
 } from '../../src/sdk';
 
 const sha = (s: string) => createHash('sha256').update(s).digest();
 const addr = (label: string) => new Address(0, sha('cocoon-vector:' + label));
 const hex256 = (v: bigint) => '0x' + v.toString(16).padStart(64, '0');
 
-function attestationVector(name: string, seedLabel: string, s: Statement) {
-    const seed = sha(seedLabel);
-    const key = keyFromSeed(seed);
-    const a = signStatement(s, key);
+function attestationVector(name: string, seedLabels: string[], s: Statement) {
+    const seeds = seedLabels.map(sha);
+    const keys = seeds.map((seed) => keyFromSeed(seed));
+    const a = signedAttestation(s, keys.map((k) => signStatementWith(s, k)));
     return {
         name,
-        verifierSeed: seed.toString('hex'),
-        verifierPublicKey: key.publicKey.toString('hex'),
+        verifiers: seeds.map((seed, i) => ({
+            seed: seed.toString('hex'),
+            publicKey: keys[i].publicKey.toString('hex'),
+            signature: signStatementWith(s, keys[i]).signature.toString('hex'),
+        })),
         statement: {
             root: s.root.toRawString(), operator: s.operator.toRawString(), expiresAt: s.expiresAt, issuedAt: s.issuedAt,
             teeKey: hex256(s.teeKey), measurement: hex256(s.measurement), tlsKeyHash: hex256(s.tlsKeyHash),
+            quoteHash: hex256(s.quoteHash), tcbStatus: s.tcbStatus, fmspc: '0x' + s.fmspc.toString(16).padStart(12, '0'),
         },
         statementHash: a.statementCell.hash().toString('hex'),
         statementBoc: a.statementCell.toBoc().toString('base64'),
-        signature: a.signature.toString('hex'),
+        /** Signatures in the order they are on the wire (keys ascending). */
+        wireOrder: a.signatures.map((x) => x.verifierKey.toString(16).padStart(64, '0')),
         signedAttestationHash: a.cell.hash().toString('hex'),
         signedAttestationBoc: a.cell.toBoc().toString('base64'),
+    };
+}
+
+function bindingVector(name: string, b: { root: Address; operator: Address; teeKey: bigint; tlsKeyHash: bigint }) {
+    return {
+        name,
+        root: b.root.toRawString(), operator: b.operator.toRawString(), teeKey: hex256(b.teeKey), tlsKeyHash: hex256(b.tlsKeyHash),
+        reportData: keyBinding(b).toString('hex'),
     };
 }
 
@@ -56,16 +70,34 @@ const tee1 = publicKeyToBigInt(keyFromSeed(sha('cocoon-vector:tee-1')).publicKey
 const vectors = {
     description: 'Cocoon-TON signing vectors. Seeds are ed25519 32-byte seeds (RFC 8032). Hashes are TON cell representation hashes; the signature is ed25519 over the 32-byte cell hash. BOCs are standard bag-of-cells, base64, @ton/core toBoc() defaults (no index, crc32c). Layouts: docs/SIGNING.md.',
     tags: { attestation: '0x43415454', receipt: '0x43524354' },
+    keyBindingDomain: 'cocoon-ton/tdx-binding/v1',
     attestations: [
-        attestationVector('typical', 'cocoon-vector:verifier-1', {
+        attestationVector('typical', ['cocoon-vector:verifier-1'], {
             root: addr('root'), operator: addr('operator'), expiresAt: 1_800_604_800, issuedAt: 1_800_000_000,
             teeKey: tee1, measurement: BigInt('0x' + sha('cocoon-worker-image:v1|llama-3-8b-instruct').toString('hex')),
             tlsKeyHash: BigInt('0x' + sha('tls:operator').toString('hex')),
+            quoteHash: BigInt('0x' + sha('cocoon-vector:quote').toString('hex')), tcbStatus: TCB_STATUS.UpToDate, fmspc: 0x50806f000000n,
         }),
-        attestationVector('extremes', 'cocoon-vector:verifier-2', {
+        attestationVector('development (no quote)', ['cocoon-vector:verifier-1'], {
+            root: addr('root'), operator: addr('operator'), expiresAt: 1_800_604_800, issuedAt: 1_800_000_000,
+            teeKey: tee1, measurement: BigInt('0x' + sha('cocoon-worker-image:v1|llama-3-8b-instruct').toString('hex')),
+            tlsKeyHash: BigInt('0x' + sha('tls:operator').toString('hex')), quoteHash: 0n, tcbStatus: TCB_STATUS.None, fmspc: 0n,
+        }),
+        attestationVector('quorum of three', ['cocoon-vector:verifier-1', 'cocoon-vector:verifier-2', 'cocoon-vector:verifier-3'], {
+            root: addr('root'), operator: addr('operator'), expiresAt: 1_800_604_800, issuedAt: 1_800_000_000,
+            teeKey: tee1, measurement: BigInt('0x' + sha('cocoon-worker-image:v1|llama-3-8b-instruct').toString('hex')),
+            tlsKeyHash: BigInt('0x' + sha('tls:operator').toString('hex')),
+            quoteHash: BigInt('0x' + sha('cocoon-vector:quote').toString('hex')), tcbStatus: TCB_STATUS.OutOfDate, fmspc: 0x00806f050000n,
+        }),
+        attestationVector('extremes', ['cocoon-vector:verifier-2'], {
             root: new Address(0, Buffer.alloc(32, 0)), operator: new Address(0, Buffer.alloc(32, 0xff)),
             expiresAt: 0xffffffff, issuedAt: 0, teeKey: 1n, measurement: (1n << 256n) - 1n, tlsKeyHash: 0n,
+            quoteHash: (1n << 256n) - 1n, tcbStatus: 255, fmspc: (1n << 48n) - 1n,
         }),
+    ],
+    keyBindings: [
+        bindingVector('typical', { root: addr('root'), operator: addr('operator'), teeKey: tee1, tlsKeyHash: BigInt('0x' + sha('tls:operator').toString('hex')) }),
+        bindingVector('masterchain root, zeros', { root: new Address(-1, Buffer.alloc(32, 0x11)), operator: new Address(0, Buffer.alloc(32, 0)), teeKey: 0n, tlsKeyHash: 0n }),
     ],
     receipts: [
         receiptVector('typical', 'cocoon-vector:tee-1', { escrow: addr('escrow'), epoch: 47_000_000_000_001n, seq: 3n, tokens: 12_345n, cost: 6_172_500n }),
