@@ -1,7 +1,8 @@
 // The root contract's measurement whitelist (getter isMeasurementAllowed), read through the SDK.
 // Kept apart from measurements.ts: it loads the generated contract wrappers (npm run build).
 import { Address } from '@ton/core';
-import { Chain, CocoonRoot } from '../sdk';
+import { TonClient } from '@ton/ton';
+import { Chain, CocoonRoot, RemoteChain } from '../sdk';
 import { MeasurementWhitelist } from './measurements';
 
 export class OnChainWhitelist implements MeasurementWhitelist {
@@ -27,4 +28,11 @@ export class OnChainWhitelist implements MeasurementWhitelist {
         this.cache.set(key, { allowed, until: Date.now() + this.cacheMs });
         return allowed;
     }
+}
+
+/** The whitelist of `root` on testnet/mainnet through toncenter (`endpoint` overrides its URL). */
+export function remoteWhitelist(o: { network: 'testnet' | 'mainnet'; endpoint?: string; root: Address; cacheMs?: number; apiKey?: string }): OnChainWhitelist {
+    const endpoint = o.endpoint ?? (o.network === 'mainnet' ? 'https://toncenter.com/api/v2/jsonRPC' : 'https://testnet.toncenter.com/api/v2/jsonRPC');
+    const chain = new RemoteChain(o.network, new TonClient({ endpoint, apiKey: o.apiKey }));
+    return new OnChainWhitelist(chain, o.root, o.cacheMs);
 }

@@ -33,6 +33,8 @@ export const REASONS = [
     'td_attributes',
     /** The image hash is not whitelisted. */
     'measurement_not_allowed',
+    /** The whitelist could not be read (the chain is unreachable): try again later. */
+    'whitelist_unavailable',
     /** REPORTDATA is not the key binding of the statement. */
     'report_data_mismatch',
     /** dcap-qvl refused the quote for a reason this table does not name (see the message). */

@@ -125,7 +125,7 @@ export async function verifyQuote(quoteBytes: Uint8Array, collateral: Collateral
             try {
                 allowed = await opts.whitelist.isAllowed(q.measurement);
             } catch (e) {
-                throw new VerificationError('measurement_not_allowed', `could not check the measurement: ${(e as Error).message}`);
+                throw new VerificationError('whitelist_unavailable', `could not check the measurement: ${(e as Error).message}`);
             }
             if (!allowed) throw new VerificationError('measurement_not_allowed', `measurement ${v.measurement} is not allowed by the ${opts.whitelist.source}`);
             done('measurement');

@@ -5,13 +5,14 @@
 // enclave report signed by the PCK key and a TDX quote (v4 or v5) signed by the attestation key.
 // Byte layouts: Intel TDX DCAP Quote Generation Library / Quote Verification Library specs.
 import 'reflect-metadata';
-import { createHash, KeyObject, sign as nodeSign, webcrypto } from 'node:crypto';
+import { createHash, generateKeyPairSync, KeyObject, sign as nodeSign, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { Collateral, parseCollateral } from '../../src/verifier/collateral';
 import { trustAnchor, keyIdOf, TrustAnchor } from '../../src/verifier/trust';
-import { X509Certificate as NodeX509 } from 'node:crypto';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as any);
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 const subtle = webcrypto.subtle;
 
@@ -65,10 +66,6 @@ async function keyPair(): Promise<CryptoKeyPair> {
 }
 
 const ieee = (data: Buffer, key: CryptoKey) => nodeSign('sha256', data, { key: KeyObject.from(key), dsaEncoding: 'ieee-p1363' });
-
-async function rawPublicKey(key: CryptoKey): Promise<Buffer> {
-    return Buffer.from(await subtle.exportKey('raw', key)).subarray(1); // X || Y
-}
 
 const pemOf = (c: x509.X509Certificate) => c.toString('pem');
 const INTEL = 'O=Intel Corporation, L=Santa Clara, ST=CA, C=US';
@@ -242,10 +239,12 @@ function qeReport(attestationKey: Buffer, qeAuthData: Buffer): Buffer {
     return r;
 }
 
-export async function makeQuote(pki: TestPki, o: QuoteOptions): Promise<Buffer> {
+/** Synchronous (a fake configfs-tsm answers a write with a quote at once). */
+export function makeQuote(pki: TestPki, o: QuoteOptions): Buffer {
     const version = o.version ?? 4;
-    const attestationKeys = await keyPair();
-    const attestationKey = await rawPublicKey(attestationKeys.publicKey);
+    const attestationKeys = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const jwk = attestationKeys.publicKey.export({ format: 'jwk' });
+    const attestationKey = Buffer.concat([Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
     const qeAuthData = Buffer.alloc(32, 0x5a);
     const qe = qeReport(attestationKey, qeAuthData);
     const qeSig = ieee(qe, pki.pckKeys.privateKey);
@@ -259,7 +258,7 @@ export async function makeQuote(pki: TestPki, o: QuoteOptions): Promise<Buffer> 
     ]);
     const body = tdReport(o);
     const signed = version === 5 ? Buffer.concat([header, u16(2), u32(body.length), body]) : Buffer.concat([header, body]);
-    const signature = ieee(signed, attestationKeys.privateKey);
+    const signature = nodeSign('sha256', signed, { key: attestationKeys.privateKey, dsaEncoding: 'ieee-p1363' });
     const authData = Buffer.concat([signature, attestationKey, u16(6), u32(qeCertData.length), qeCertData]);
     return Buffer.concat([signed, u32(authData.length), authData]);
 }
