@@ -54,12 +54,7 @@ export const serviceConfigSchema = z
         shutdownGraceMs: z.number().int().nonnegative().default(10_000),
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
-    .strict()
-    .superRefine((c, ctx) => {
-        if (!c.collateral.file && !c.collateral.pccsUrl && !c.collateral.acceptFromRequest) {
-            ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['collateral'], message: 'no collateral source: set collateral.file or collateral.pccsUrl, or acceptFromRequest' });
-        }
-    });
+    .strict();
 
 export type ServiceConfigInput = z.input<typeof serviceConfigSchema>;
 export type ServiceConfig = z.output<typeof serviceConfigSchema>;

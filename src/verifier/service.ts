@@ -90,6 +90,7 @@ export async function startVerifierService(raw: ServiceConfigInput, deps: Verifi
         : config.collateral.file ? new FileCollateralSource(config.collateral.file)
         : config.collateral.pccsUrl ? new PccsCollateralSource(config.collateral.pccsUrl, config.collateral)
         : null;
+    if (!source && !config.collateral.acceptFromRequest) throw new Error('no collateral source: set collateral.file or collateral.pccsUrl, or collateral.acceptFromRequest');
 
     const metrics = createVerifierMetrics({ processMetrics: true });
     const buckets = new TokenBuckets(config.rateLimit, clock);
