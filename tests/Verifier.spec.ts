@@ -4,6 +4,8 @@
 // lease bounds. The production root pin is never changed: the test root is passed as
 // VerifyOptions.anchor, which no config or CLI flag reaches.
 import { readFileSync } from 'node:fs';
+import { createServer, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { Address, toNano } from '@ton/core';
@@ -12,7 +14,7 @@ import { keyBinding, SandboxChain } from '../src/sdk';
 import {
     verifyQuote, readCollateralFile, parseCollateral, collateralToJson, parsePolicy, StaticWhitelist, combineWhitelists,
     INTEL_ROOT_KEY_ID, intelTrustAnchor, keyIdOf, trustAnchor, classifyDcapError, parseTdxQuote, measurementOf, Collateral, Verdict,
-    OnChainWhitelist, REASONS,
+    OnChainWhitelist, REASONS, PccsCollateralSource, CollateralUnavailableError,
 } from '../src/verifier';
 import { syntheticTdx, makeCollateral, SEPT_VE_DISABLE_ONLY } from './helpers/syntheticTdx';
 import { createNet } from './helpers/network';
@@ -281,6 +283,60 @@ describe('quotes built in the test (test root, REPORTDATA = our key binding)', (
         const u = await verify(q, { whitelist: broken });
         expectRefused(u, 'whitelist_unavailable');
         expect(u.message).toContain('no route to the endpoint');
+    });
+});
+
+describe('collateral from a PCCS (a local one serving the real P1 collateral)', () => {
+    let server: Server;
+    let base: string;
+    const hits: string[] = [];
+    let lie = false;
+    beforeAll(async () => {
+        const c = readFileSync(join(V, P1.collateral), 'utf8');
+        const col = JSON.parse(c);
+        server = createServer((req, res) => {
+            hits.push(req.url!);
+            const url = new URL(req.url!, 'http://x');
+            const send = (body: string | Buffer, headers: Record<string, string> = {}) => {
+                res.writeHead(200, headers);
+                res.end(body);
+            };
+            if (url.pathname === '/sgx/certification/v4/pckcrl' && url.searchParams.get('ca') === 'platform') {
+                return send(Buffer.from(col.pck_crl, 'hex'), { 'SGX-PCK-CRL-Issuer-Chain': encodeURIComponent(col.pck_crl_issuer_chain) });
+            }
+            if (url.pathname === '/tdx/certification/v4/tcb' && url.searchParams.get('fmspc') === 'B0C06F000000') {
+                // a lying PCCS turns the TCB level into something else: the signature no longer matches
+                const tcb = lie ? col.tcb_info.replace('"UpToDate"', '"OutOfDate"') : col.tcb_info;
+                return send(`{"tcbInfo":${tcb},"signature":"${col.tcb_info_signature}"}`, { 'TCB-Info-Issuer-Chain': encodeURIComponent(col.tcb_info_issuer_chain) });
+            }
+            if (url.pathname === '/tdx/certification/v4/qe/identity') {
+                return send(`{"enclaveIdentity":${col.qe_identity},"signature":"${col.qe_identity_signature}"}`, { 'SGX-Enclave-Identity-Issuer-Chain': encodeURIComponent(col.qe_identity_issuer_chain) });
+            }
+            if (url.pathname === '/sgx/certification/v4/rootcacrl') return send(col.root_ca_crl);
+            res.writeHead(404);
+            res.end();
+        });
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+        base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+    it('fetches, verifies and caches per platform family; a PCCS that lies gets nothing accepted', async () => {
+        const quote = bytes(P1.quote);
+        const src = new PccsCollateralSource(base, { clock: () => P1.at * 1000 });
+        const c = await src.get(parseTdxQuote(quote));
+        expect(hits.length).toBe(4);
+        expect((await verifyQuote(quote, c, { now: P1.at })).accepted).toBe(true);
+        await src.get(parseTdxQuote(quote));
+        expect(hits.length).toBe(4); // cached
+        lie = true;
+        const lied = await new PccsCollateralSource(base).get(parseTdxQuote(quote));
+        expectRefused(await verifyQuote(quote, lied, { now: P1.at }), 'bad_signature');
+    });
+
+    it('an unreachable PCCS is collateral_unavailable, not a verdict on the quote', async () => {
+        const src = new PccsCollateralSource('http://127.0.0.1:9', { timeoutMs: 2000 });
+        await expect(src.get(parseTdxQuote(bytes(P1.quote)))).rejects.toThrow(CollateralUnavailableError);
     });
 });
 
