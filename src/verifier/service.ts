@@ -70,6 +70,11 @@ function statusOfVerdict(v: Verdict): number {
     return v.reason === 'whitelist_unavailable' ? 503 : 422;
 }
 
+/** What a request's log line carries beyond route and status. */
+interface LogCtx {
+    quoteHash?: string;
+}
+
 const ROUTES: Record<string, string> = { '/v1/attest': 'POST', '/v1/check': 'POST', '/v1/info': 'GET', '/healthz': 'GET', '/metrics': 'GET' };
 
 export async function startVerifierService(raw: ServiceConfigInput, deps: VerifierServiceDeps): Promise<VerifierServiceHandle> {
@@ -180,10 +185,6 @@ export async function startVerifierService(raw: ServiceConfigInput, deps: Verifi
             accepted: true, verifierKey: hex0x(sig.verifierKey, 32), signature: sig.signature.toString('hex'),
             statementBoc: buildStatementCell(statement).toBoc().toString('base64'), facts,
         };
-    }
-
-    interface LogCtx {
-        quoteHash?: string;
     }
 
     const inflight = new Set<Promise<void>>();

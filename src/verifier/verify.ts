@@ -9,7 +9,7 @@ import { Collateral, toDcapCollateral } from './collateral';
 import { checkEvidence } from './evidence';
 import { MeasurementWhitelist } from './measurements';
 import { DEFAULT_POLICY, Policy } from './policy';
-import { parseTdxQuote, ParsedQuote } from './quote';
+import { parseTdxQuote } from './quote';
 import { classifyDcapError, Reason, VerificationError } from './reasons';
 import { intelTrustAnchor, TrustAnchor } from './trust';
 
@@ -53,8 +53,6 @@ export interface Verdict {
     maxExpiresAt: number | null;
     /** What bounds maxExpiresAt: "TCB info", "PCK CRL", "certificate", "maxAttestationTtlSec", … */
     leaseBoundBy: string | null;
-    /** The parsed quote (not serialised), for callers that need more of it. */
-    quote?: ParsedQuote;
 }
 
 /** Runs every check it can; never throws for a bad quote or collateral (the verdict says why). */
@@ -74,7 +72,6 @@ export async function verifyQuote(quoteBytes: Uint8Array, collateral: Collateral
     if (!opts.expectedReportData) v.skipped.push('report_data');
     try {
         const q = parseTdxQuote(quoteBytes);
-        v.quote = q;
         v.version = q.version;
         v.measurement = q.measurement.toString('hex');
         v.debug = q.attributes.debug;
@@ -89,8 +86,8 @@ export async function verifyQuote(quoteBytes: Uint8Array, collateral: Collateral
                 report = QuoteVerifier.newWithRootCa(anchor.der).verify(q.bytes, toDcapCollateral(collateral), opts.now);
             } catch (e) {
                 const message = (e as Error).message;
-                const revoked = /^TCB status is invalid: (\w+)/.exec(message);
-                if (revoked) v.status = revoked[1];
+                const invalidStatus = /^TCB status is invalid: (\w+)/.exec(message);
+                if (invalidStatus) v.status = invalidStatus[1]; // e.g. Revoked: say which
                 throw new VerificationError(classifyDcapError(message), `dcap-qvl: ${message}`);
             }
             v.status = report.status;
@@ -153,8 +150,7 @@ export async function verifyQuote(quoteBytes: Uint8Array, collateral: Collateral
     return v;
 }
 
-/** The verdict as printed and served (no parsed quote). */
-export function verdictJson(v: Verdict) {
-    const { quote: _q, ...rest } = v;
-    return rest;
+/** The verdict as printed and served. */
+export function verdictJson(v: Verdict): Verdict {
+    return { ...v, advisories: [...v.advisories], checked: [...v.checked], skipped: [...v.skipped] };
 }
