@@ -71,7 +71,7 @@ export const GAS_TOLERANCE = 0.02;
 export const OPERATIONS = [
     'deployRoot',
     'registerWorker', 'registerWorkerQuorum3', 'reattest', 'topUpStake', 'setPrice', 'setEndpoint', 'unbond', 'withdrawStake',
-    'openEscrow', 'topUpEscrow', 'claim', 'claimWithFeeFlush', 'refreshWorker', 'closeEscrow', 'withdrawEscrow',
+    'openEscrow', 'topUpEscrow', 'setClientKey', 'claim', 'claimWithFeeFlush', 'refreshWorker', 'closeEscrow', 'withdrawEscrow',
     'fundRewards', 'claimRewards', 'slash', 'deactivateWorker',
     'setParams', 'addMeasurement', 'removeMeasurement', 'addVerifierKey', 'removeVerifierKey',
     'setVerifierQuorum', 'setPaused', 'proposeOwner', 'acceptOwnership', 'withdrawTreasury',
@@ -245,11 +245,12 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
     b.track(escrow.address, 'escrow', escrow.abi.types ?? []);
     const deposit = toNano('5');
     await b.op('openEscrow', () => escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, {
-        $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice: toNano('0.5'),
+        $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice: toNano('0.5'), clientKey: publicKeyToBigInt(seededKey('client-key').publicKey),
     }));
     const epoch = (await escrow.getState()).epoch;
     if ((await escrow.getState()).state !== 2n) throw new Error('openEscrow: the escrow did not open');
     await b.op('topUpEscrow', () => escrow.send(client.getSender(), { value: toNano('1.05') }, { $$type: 'TopUpEscrow', queryId: 0n, amount: toNano('1') }));
+    await b.op('setClientKey', () => escrow.send(client.getSender(), { value: GOV_VALUE }, { $$type: 'SetClientKey', queryId: 0n, clientKey: publicKeyToBigInt(seededKey('client-key-2').publicKey) }));
     // at the worker's price of 0.1 TON per million tokens a token costs 100 nanoton
     const claim = (seq: bigint, tokens: bigint) => {
         const s = signReceipt({ escrow: escrow.address, epoch, seq, tokens, cost: tokens * 100n }, op1.tee);

@@ -480,7 +480,7 @@ async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbP
         for (let i = 0; i < o.escrows; i++) {
             const client = await bc.treasury(`client-${i + 1}`);
             const e = bc.openContract(await escrowFor(node.worker, client.address));
-            await e.send(client.getSender(), { value: toNano('100.2') }, { $$type: 'OpenEscrow', queryId: 3n, deposit: toNano('100'), maxPrice: PRICE });
+            await e.send(client.getSender(), { value: toNano('100.2') }, { $$type: 'OpenEscrow', queryId: 3n, deposit: toNano('100'), maxPrice: PRICE, clientKey: 1n });
             const st = await e.getState();
             if (st.state !== ESCROW_OPEN) throw new Error(`bench setup: escrow ${i + 1} is not open (state ${st.state})`);
             escrows.push({ address: e.address, epoch: st.epoch });

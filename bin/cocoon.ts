@@ -16,6 +16,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { toNano } from '@ton/core';
 import { ESCROW_OPEN, type Chain } from '../src/sdk';
+import { loadClientKey } from '../src/client/clientKey';
 import { formatTable, formatTime } from '../src/sdk/format';
 import {
     CocoonClient, ClientError, connectRemote, parseAddressArg, remoteEventSource, sandboxEventSource, stateName,
@@ -117,7 +118,7 @@ async function sandboxEscrow(ctx: Ctx, w: WorkerListing): Promise<void> {
     if (ctx.network !== 'sandbox') return;
     const v = await ctx.client.escrows.view(w.worker);
     if (v.state?.state === ESCROW_OPEN) return;
-    await ctx.client.escrows.open(w.worker, toNano('1'), w.price);
+    await ctx.client.escrows.open(w.worker, toNano('1'), w.price, loadClientKey({ create: true }).publicKey);
     console.error(`[sandbox] opened an escrow of 1 TON with ${w.worker.toString()}`);
 }
 
@@ -154,7 +155,9 @@ function buildProgram(): Command {
         .option('--max-price <ton>', "your cap, TON per 1M tokens (default: the worker's current price)", tonArg('--max-price'))
         .action(action(program, async (ctx, o: { worker: string; deposit: bigint; maxPrice?: bigint }) => {
             const w = await ctx.client.listing(parseAddressArg('--worker', o.worker));
-            const st = await ctx.client.escrows.open(w.worker, o.deposit, o.maxPrice ?? w.price);
+            const ck = loadClientKey({ create: true });
+            if (ck.created) console.error(`created your client key in ${ck.source} (mode 0600): it signs your API keys; back it up`);
+            const st = await ctx.client.escrows.open(w.worker, o.deposit, o.maxPrice ?? w.price, ck.publicKey);
             console.log(`escrow ${(await ctx.client.escrows.addressFor(w.worker)).toString()} open: deposit ${ton(st.deposit)} TON, max price ${ton(st.maxPrice)} TON/1M, epoch ${st.epoch}`);
         }));
 

@@ -11,7 +11,8 @@ export async function run(provider: NetworkProvider, args: string[]) {
     const deposit = await a.ton('deposit', 'Deposit (TON):');
     const maxPrice = await a.ton('maxPrice', 'Your maximum price (TON per 1M tokens):');
     write(`Attaching ${formatTon(deposit + attachFor('openEscrow'))} (deposit + fees; the unused part comes back)`);
-    const r = await ops.openEscrow(worker, deposit, maxPrice);
+    const clientKey = await a.uint256('clientKey', "Your client public key (0x…; it signs your API keys — `cocoon open-escrow` creates one in ~/.cocoon/client-key):");
+    const r = await ops.openEscrow(worker, deposit, maxPrice, clientKey);
     write(formatKeyValues('escrow', [
         ['escrow', addr(r.escrow)],
         ['worker', addr(worker)],
@@ -20,5 +21,5 @@ export async function run(provider: NetworkProvider, args: string[]) {
         ['epoch', r.epoch.toString()],
         ['teeKey', formatHex256(r.teeKey)],
     ]));
-    write(`Send X-Cocoon-Escrow: ${addr(r.escrow)} with your requests.`);
+    write(`Mint an API key for your requests with: cocoon api-key --worker ${addr(worker)} (signed with your client key).`);
 }

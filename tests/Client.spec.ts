@@ -10,7 +10,7 @@ import {
     CocoonClient, PinnedAgent, ReceiptBook, pinnedRequest, verifyWireReceipt, sandboxEventSource, cumulativeCost,
     isClientError, type WireReceipt,
 } from '../src/client';
-import { createNet, registerWorker, seededKey, MODEL, type Net } from './helpers/network';
+import { createNet, registerWorker, seededKey, MODEL, CLIENT_KEY, type Net } from './helpers/network';
 
 // ---------------------------------------------------------------- helpers
 
@@ -171,7 +171,7 @@ describe('TLS pinning', () => {
         try {
             const w = await liveWorker(net, 'op-pinned', attested.hash, srv.url.replace(/\/$/, ''));
             const { wallet, client } = await clientOn(net);
-            await client.escrows.open(w.worker.address, toNano('2'), PRICE);
+            await client.escrows.open(w.worker.address, toNano('2'), PRICE, CLIENT_KEY);
             const session = await client.session(w.worker.address);
             const err = await session.chat({ model: MODEL, messages: [{ role: 'user', content: 'secret prompt' }], max_tokens: 16 }).then(() => null, (e) => e);
             expect(isClientError(err, 'TLS_KEY_MISMATCH')).toBe(true);
@@ -310,7 +310,7 @@ describe('worker listing and sessions on the sandbox', () => {
             const { wallet, client } = await clientOn(net);
             const [listing] = (await client.listWorkers({ model: MODEL })).workers;
             expect(listing.worker.equals(w.worker.address)).toBe(true);
-            const opened = await client.escrows.open(w.worker.address, toNano('2'), PRICE);
+            const opened = await client.escrows.open(w.worker.address, toNano('2'), PRICE, CLIENT_KEY);
             expect(opened.deposit).toBe(toNano('2'));
             const session = await client.session(listing);
             const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 16 };

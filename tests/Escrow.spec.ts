@@ -8,12 +8,14 @@ import {
     ESCROW_OPEN, ESCROW_CLOSING, ESCROW_STORAGE_RESERVE, FEE_FLUSH_MIN,
     ERR_BAD_RECEIPT, ERR_BAD_RECEIPT_SIG, ERR_STALE_RECEIPT, ERR_PRICE_ABOVE_CAP, ERR_WRONG_STATE,
     ERR_DISPUTE_WINDOW_OVER, ERR_WINDOW_NOT_OVER, ERR_NOT_CLIENT, ERR_NOT_PARTY, ERR_ZERO_AMOUNT,
-    ERR_INSUFFICIENT_VALUE, type SignedUsageReceipt,
+    ERR_INSUFFICIENT_VALUE, ERR_BAD_CLIENT_KEY, type SignedUsageReceipt,
 } from '../src/sdk';
 import {
     createNet, registerWorker, openEscrow, signedReceiptFor, claimBody, makeStatement, seededKey,
     Net, WorkerHandle, EscrowHandle,
+    CLIENT_KEY, clientKeyOf,
 } from './helpers/network';
+import { withDelta, expectOnlyFees } from './helpers/rootWorker';
 import { Ledger, tracked, paymentsTo, OP, exitCodeAt, plain } from './helpers/money';
 
 const BPS = 10000n;
@@ -138,10 +140,88 @@ describe('ClientEscrow', () => {
 
         it('refuses a second OpenEscrow while open (ERR_WRONG_STATE) and keeps the deposit intact', async () => {
             const e = await open();
-            const t = await tracked(ledger, chain, () => e.escrow.send(e.client.getSender(), { value: toNano('2') }, { $$type: 'OpenEscrow', queryId: 2n, deposit: toNano('1'), maxPrice: 1n }));
+            const t = await tracked(ledger, chain, () => e.escrow.send(e.client.getSender(), { value: toNano('2') }, { $$type: 'OpenEscrow', queryId: 2n, deposit: toNano('1'), maxPrice: 1n, clientKey: CLIENT_KEY }));
             expect(t.res.transactions).toHaveTransaction({ to: e.escrow.address, exitCode: Number(ERR_WRONG_STATE) });
             expect((await e.escrow.getState()).deposit).toBe(DEPOSIT);
             await expectBacked(e);
+        });
+    });
+
+    describe('client key', () => {
+        const keyOf = (label: string) => publicKeyToBigInt(seededKey('ck:' + label).publicKey);
+
+        it('opens with the client key from OpenEscrow; the getters return it', async () => {
+            const e = await open('client-k');
+            const expected = publicKeyToBigInt(clientKeyOf('client-k').publicKey);
+            expect((await e.escrow.getState()).clientKey).toBe(expected);
+            expect(await e.escrow.getClientKey()).toBe(expected);
+        });
+
+        it('refuses OpenEscrow with a zero key (ERR_BAD_CLIENT_KEY): nothing is deployed, the value comes back', async () => {
+            const client = await chain.treasury('client-zero');
+            const escrow = chain.openContract(await escrowFor(w.worker.address, client.address));
+            ledger.add(escrow.address);
+            const t = await tracked(ledger, chain, () => escrow.send(client.getSender(), { value: DEPOSIT + toNano('0.2') }, {
+                $$type: 'OpenEscrow', queryId: 1n, deposit: DEPOSIT, maxPrice: MAX_PRICE, clientKey: 0n,
+            }));
+            expect(t.res.transactions).toHaveTransaction({ from: client.address, to: escrow.address, success: false, exitCode: Number(ERR_BAD_CLIENT_KEY) });
+            expect(t.res.transactions).toHaveTransaction({ from: escrow.address, to: client.address, inMessageBounced: true });
+            expect(t.res.transactions).not.toHaveTransaction({ from: escrow.address, to: w.worker.address });
+            // a failed deploy leaves a blank account (state NONE) holding nothing (docs/SECURITY.md)
+            expect(await balanceOf(escrow.address)).toBe(0n);
+            expect((await escrow.getState()).state).toBe(0n);
+        });
+
+        it('SetClientKey by the client replaces the key at once, changes nothing else and returns the value', async () => {
+            const e = await open();
+            const before = await e.escrow.getState();
+            const balBefore = await balanceOf(e.escrow.address);
+            const { res, delta } = await withDelta(chain, e.client.address, () =>
+                e.escrow.send(e.client.getSender(), { value: toNano('0.5') }, { $$type: 'SetClientKey', queryId: 9n, clientKey: keyOf('new') }));
+            expect(res.transactions).toHaveTransaction({ from: e.client.address, to: e.escrow.address, success: true });
+            expect(res.transactions).toHaveTransaction({ from: e.escrow.address, to: e.client.address });
+            expectOnlyFees(delta);
+            const after = await e.escrow.getState();
+            expect(after.clientKey).toBe(keyOf('new'));
+            expect(plain({ ...after, clientKey: 0n })).toEqual(plain({ ...before, clientKey: 0n }));
+            expect(await balanceOf(e.escrow.address)).toBe(balBefore);
+            await expectBacked(e);
+            // also while closing (a leaked key is revoked whatever the state)
+            await e.escrow.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'CloseEscrow', queryId: 0n });
+            const r2 = await e.escrow.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'SetClientKey', queryId: 0n, clientKey: keyOf('third') });
+            expect(r2.transactions).toHaveTransaction({ to: e.escrow.address, success: true });
+            expect(await e.escrow.getClientKey()).toBe(keyOf('third'));
+        });
+
+        it('refuses SetClientKey from anyone but the client (ERR_NOT_CLIENT) and a zero key (ERR_BAD_CLIENT_KEY): nothing moves', async () => {
+            const e = await open();
+            const before = await e.escrow.getState();
+            const balBefore = await balanceOf(e.escrow.address);
+            for (const who of [await chain.treasury('stranger'), w.operator]) {
+                const { res, delta } = await withDelta(chain, who.address, () =>
+                    e.escrow.send(who.getSender(), { value: toNano('0.5') }, { $$type: 'SetClientKey', queryId: 0n, clientKey: keyOf('evil') }));
+                expect(res.transactions).toHaveTransaction({ from: who.address, to: e.escrow.address, success: false, exitCode: Number(ERR_NOT_CLIENT) });
+                expect(res.transactions).toHaveTransaction({ from: e.escrow.address, to: who.address, inMessageBounced: true });
+                expectOnlyFees(delta);
+            }
+            const r = await e.escrow.send(e.client.getSender(), { value: toNano('0.5') }, { $$type: 'SetClientKey', queryId: 0n, clientKey: 0n });
+            expect(r.transactions).toHaveTransaction({ to: e.escrow.address, success: false, exitCode: Number(ERR_BAD_CLIENT_KEY) });
+            expect(plain(await e.escrow.getState())).toEqual(plain(before));
+            expect(await balanceOf(e.escrow.address)).toBe(balBefore);
+        });
+
+        it('refuses SetClientKey on an escrow that is not open (ERR_WRONG_STATE)', async () => {
+            const e = await open();
+            await e.escrow.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'CloseEscrow', queryId: 0n });
+            chain.now = chain.now! + Number(net.params.disputeWindow);
+            await e.escrow.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'WithdrawEscrow', queryId: 0n });
+            expect(await isGone(e.escrow.address)).toBe(true);
+            // a blank account at the address (deployed by anyone with the init) has no terms
+            const r = await e.escrow.send(e.client.getSender(), { value: toNano('0.05'), bounce: true }, { $$type: 'SetClientKey', queryId: 0n, clientKey: keyOf('x') });
+            expect(r.transactions).toHaveTransaction({ to: e.escrow.address, success: false });
+            const deployed = chain.openContract(await escrowFor(w.worker.address, e.client.address));
+            const r2 = await deployed.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'SetClientKey', queryId: 0n, clientKey: keyOf('x') });
+            expect(r2.transactions).toHaveTransaction({ to: e.escrow.address, success: false, exitCode: Number(ERR_WRONG_STATE) });
         });
     });
 

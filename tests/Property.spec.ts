@@ -12,7 +12,7 @@ import {
     storeClaimRewards, storeUnbond, storeWithdrawStake, storeSlashProof,
     ESCROW_OPEN, ESCROW_CLOSING, type EscrowState, type SignedUsageReceipt,
 } from '../src/sdk';
-import { createNet, registerWorker, seededKey, claimBody, Net, WorkerHandle } from './helpers/network';
+import { createNet, registerWorker, seededKey, claimBody, Net, WorkerHandle, CLIENT_KEY } from './helpers/network';
 import { Ledger, tracked, OP, slashProofBody, equivocatingPair, Payment } from './helpers/money';
 
 const RUNS = Number(process.env.COCOON_PROPERTY_RUNS ?? 200);
@@ -122,7 +122,7 @@ describe('money paths under random sequences', () => {
         // start with the first two clients' escrows open at every worker
         for (let w = 0; w < NW; w++) {
             for (let c = 0; c < 2; c++) {
-                await escrows[w][c].send(clients[c].getSender(), { value: DEPOSITS[1] + toNano('0.2') }, { $$type: 'OpenEscrow', queryId: 0n, deposit: DEPOSITS[1], maxPrice: MAX_PRICES[1] });
+                await escrows[w][c].send(clients[c].getSender(), { value: DEPOSITS[1] + toNano('0.2') }, { $$type: 'OpenEscrow', queryId: 0n, deposit: DEPOSITS[1], maxPrice: MAX_PRICES[1], clientKey: CLIENT_KEY });
                 expect((await escrows[w][c].getState()).state).toBe(ESCROW_OPEN);
             }
         }
@@ -194,7 +194,7 @@ describe('money paths under random sequences', () => {
                     case 'open': {
                         touched = [op.w, op.c];
                         const deposit = DEPOSITS[op.d];
-                        send = sendFrom(clients[op.c].address, escrows[op.w][op.c], deposit + toNano('0.2'), body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit, maxPrice: MAX_PRICES[op.p] })));
+                        send = sendFrom(clients[op.c].address, escrows[op.w][op.c], deposit + toNano('0.2'), body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit, maxPrice: MAX_PRICES[op.p], clientKey: CLIENT_KEY })));
                         break;
                     }
                     case 'topUp': {

@@ -18,6 +18,7 @@ import { run as setEndpoint } from '../scripts/setEndpoint';
 import { run as openEscrow } from '../scripts/openEscrow';
 import { run as claim } from '../scripts/claim';
 import { run as closeEscrow } from '../scripts/closeEscrow';
+import { run as setClientKey } from '../scripts/setClientKey';
 import { run as status } from '../scripts/status';
 import { run as pause } from '../scripts/pause';
 import { run as unpause } from '../scripts/unpause';
@@ -128,14 +129,20 @@ describe('scripts against the sandbox', () => {
 
         // openEscrow by operator address
         const oe = sandboxProvider(chain, client);
-        await openEscrow(oe.provider, [`operator=${operator.address.toString()}`, 'deposit=3', 'maxPrice=0.5']);
+        await openEscrow(oe.provider, [`operator=${operator.address.toString()}`, 'deposit=3', 'maxPrice=0.5', 'clientKey=0x' + 'ab'.repeat(32)]);
         const escrowAddr = await escrowAddress(worker.address, client.address);
         const escrow = chain.openContract(ClientEscrow.fromAddress(escrowAddr));
         const st = await escrow.getState();
         expect(st.state).toBe(ESCROW_OPEN);
         expect(st.deposit).toBe(toNano('3'));
+        expect(st.clientKey).toBe(BigInt('0x' + 'ab'.repeat(32)));
         expect((await chain.getContract(escrowAddr)).balance).toBe(toNano('3') + ESCROW_STORAGE_RESERVE);
-        expect(oe.text()).toContain(`X-Cocoon-Escrow: ${escrowAddr.toString({ testOnly: true })}`);
+        expect(oe.text()).toContain(`cocoon api-key --worker ${worker.address.toString({ testOnly: true })}`);
+        // the client rotates its key (a leaked API key is revoked with it)
+        const sk = sandboxProvider(chain, client);
+        await setClientKey(sk.provider, [`escrow=${escrowAddr.toString()}`, 'clientKey=0x' + 'cd'.repeat(32)]);
+        expect(await escrow.getClientKey()).toBe(BigInt('0x' + 'cd'.repeat(32)));
+        expect(sk.text()).toContain('0x' + 'cd'.repeat(32));
 
         // claim from the worker node's cocoon_receipt JSON (the whole response)
         const s = signReceipt({ escrow: escrowAddr, epoch: st.epoch, seq: 1n, tokens: 2_000_000n, cost: toNano('0.5') }, tee);

@@ -7,6 +7,7 @@ import { Address, beginCell, Cell, toNano, Transaction } from '@ton/core';
 import { loadConfigParamsAsSlice, configParseGasLimitsPrices, configParseMsgPrices } from '@ton/ton';
 import {
     NO_QUOTE, signStatementWith, signedAttestation, keyBinding, loadSignedAttestation,
+    mintApiKey, parseApiKey, verifyApiKey, apiKeyPayload, clientPublicKeyObject,
     CocoonOps, SandboxChain, CocoonError, defaultParams, keyFromSeed, publicKeyToBigInt, signStatement, signReceipt,
     signedReceiptCell, buildStatementCell, signedAttestationCell, parseSignedAttestation, verifySignedAttestation,
     buildReceiptCell, parseSignedReceiptCell, storeAttestationStatement, storeAttestedKeys, storeReceipt,
@@ -86,6 +87,58 @@ describe('signing vectors (tests/vectors/signing.json)', () => {
         expect(verifySignedAttestation({ ...parsed, signatures: [...parsed.signatures].reverse() })).toBe(false);
         const bad = parsed.signatures.map((x, i) => (i === 2 ? { ...x, signature: Buffer.from(x.signature).fill(1, 0, 1) } : x));
         expect(verifySignedAttestation({ ...parsed, signatures: bad })).toBe(false);
+    });
+
+    it.each(vectors.apiKeys.map((v: any) => [v.name, v]) as [string, any][])('API key %s', (_n: string, v: any) => {
+        const key = keyFromSeed(Buffer.from(v.clientSeed, 'hex'));
+        expect(key.publicKey.toString('hex')).toBe(v.clientPublicKey);
+        const terms = { escrow: Address.parseRaw(v.terms.escrow), notAfter: v.terms.notAfter, limit: BigInt(v.terms.limit), nonce: BigInt(v.terms.nonce) };
+        expect(apiKeyPayload(terms).toString('hex')).toBe(v.payload);
+        const token = mintApiKey(terms, key);
+        expect(token).toBe(v.token);
+        const k = parseApiKey(v.token);
+        expect(k.escrow.equals(terms.escrow)).toBe(true);
+        expect([k.notAfter, k.limit, k.nonce, k.version, k.id]).toEqual([terms.notAfter, terms.limit, terms.nonce, 1, v.id]);
+        expect(k.signature.toString('hex')).toBe(v.signature);
+        expect(verifyApiKey(k, publicKeyToBigInt(key.publicKey))).toBe(true);
+        expect(verifyApiKey(parseApiKey('Bearer ' + v.token), clientPublicKeyObject(publicKeyToBigInt(key.publicKey)))).toBe(true);
+    });
+
+    it('an API key verifies only against its client key, with every byte as signed', () => {
+        const v = vectors.apiKeys[0];
+        const k = parseApiKey(v.token);
+        const right = BigInt('0x' + v.clientPublicKey);
+        for (const other of ['operator', 'tee', 'verifier', 'another-client']) {
+            expect(verifyApiKey(k, publicKeyToBigInt(keyFromSeed(sha('x:' + other)).publicKey))).toBe(false);
+        }
+        expect(verifyApiKey(k, 0n)).toBe(false);
+        // flip each byte of payload and signature: the key is refused (or cannot be parsed at all)
+        const raw = Buffer.from(v.token.slice('cocoon_'.length), 'base64url');
+        for (let i = 0; i < raw.length; i++) {
+            const t = Buffer.from(raw);
+            t[i] ^= 0x01;
+            let parsed: ReturnType<typeof parseApiKey> | null = null;
+            try {
+                parsed = parseApiKey('cocoon_' + t.toString('base64url'));
+            } catch (e) {
+                expect(i).toBeLessThan(5); // only the version and the tag are checked before the signature
+                continue;
+            }
+            expect(verifyApiKey(parsed, right)).toBe(false);
+        }
+    });
+
+    it('parseApiKey says what is wrong with a malformed key', () => {
+        const v = vectors.apiKeys[0];
+        expect(() => parseApiKey('sk-abc')).toThrow(/must start with "cocoon_"/);
+        expect(() => parseApiKey('cocoon_' + 'A'.repeat(10))).toThrow(/base64url characters/);
+        expect(() => parseApiKey(v.token + 'A')).toThrow(/base64url characters/);
+        expect(() => parseApiKey(v.token.slice(0, -1) + '*')).toThrow(/base64url characters/);
+        const raw = Buffer.from(v.token.slice('cocoon_'.length), 'base64url');
+        raw[0] = 2;
+        expect(() => parseApiKey('cocoon_' + raw.toString('base64url'))).toThrow(/version 2 is not supported/);
+        expect(() => mintApiKey({ escrow: Address.parseRaw(v.terms.escrow), notAfter: 0, limit: 0n }, keyFromSeed(sha('c')))).toThrow(/notAfter/);
+        expect(() => mintApiKey({ escrow: Address.parseRaw(v.terms.escrow), notAfter: 1, limit: -1n }, keyFromSeed(sha('c')))).toThrow(/limit/);
     });
 
     it.each(vectors.keyBindings.map((v: any) => [v.name, v]) as [string, any][])('key binding (TDX REPORTDATA) %s', (_n: string, v: any) => {
@@ -390,9 +443,9 @@ describe('ops on the sandbox', () => {
         await op.ops.setPrice(toNano('0.4'));
         const clientWallet = await w.chain.treasury('client');
         const client = w.gov.as(clientWallet.getSender());
-        await expect(client.openEscrow(op.reg.worker, toNano('5'), toNano('0.3'))).rejects.toThrow(/price .* is above your maxPrice/);
-        await expect(client.openEscrow(op.reg.worker, 0n, toNano('0.5'))).rejects.toThrow('deposit must be positive, got 0');
-        const opened = await client.openEscrow(op.reg.worker, toNano('5'), toNano('0.5'));
+        await expect(client.openEscrow(op.reg.worker, toNano('5'), toNano('0.3'), 7n)).rejects.toThrow(/price .* is above your maxPrice/);
+        await expect(client.openEscrow(op.reg.worker, 0n, toNano('0.5'), 7n)).rejects.toThrow('deposit must be positive, got 0');
+        const opened = await client.openEscrow(op.reg.worker, toNano('5'), toNano('0.5'), 7n);
         expect(opened.escrow.equals((await escrowFor(op.reg.worker, clientWallet.address)).address)).toBe(true);
         expect(opened.deposit).toBe(toNano('5'));
         expect(opened.teeKey).toBe(publicKeyToBigInt(op.tee.publicKey));
@@ -447,7 +500,7 @@ describe('ops on the sandbox', () => {
         const w = await world();
         const op = await operatorOps(w, 'op1');
         const client = w.gov.as((await w.chain.treasury('client')).getSender());
-        const opened = await client.openEscrow(op.reg.worker, toNano('5'), toNano('0.5'));
+        const opened = await client.openEscrow(op.reg.worker, toNano('5'), toNano('0.5'), 7n);
         expect((await w.chain.getContract(opened.escrow)).balance).toBe(toNano('5') + ESCROW_STORAGE_RESERVE);
         await client.topUpEscrow(opened.escrow, toNano('1'));
         // the escrow holds exactly deposit + storage reserve: the excess went back with Excesses
@@ -470,7 +523,7 @@ describe('ops on the sandbox', () => {
         // slash B with two receipts for the same seq and different totals
         const clientWallet = await w.chain.treasury('client');
         const client = w.gov.as(clientWallet.getSender());
-        const e = await client.openEscrow(b.reg.worker, toNano('1'), toNano('1'));
+        const e = await client.openEscrow(b.reg.worker, toNano('1'), toNano('1'), 7n);
         const r1 = signReceipt({ escrow: e.escrow, epoch: e.epoch, seq: 3n, tokens: 10n, cost: 1n }, b.tee);
         const r2 = signReceipt({ escrow: e.escrow, epoch: e.epoch, seq: 3n, tokens: 20n, cost: 1n }, b.tee);
         await expect(client.slash(b.reg.worker, r1, r1)).rejects.toThrow('slash: the two receipts do not contradict each other');

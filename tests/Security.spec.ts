@@ -24,6 +24,7 @@ import {
 import {
     Net, WorkerHandle, EscrowHandle, createNet, registerWorker, openEscrow, signedReceiptFor,
     makeStatement, seededKey, MEASUREMENT, MODEL, REGISTER_GAS,
+    CLIENT_KEY,
 } from './helpers/network';
 import {
     balancesOf, expectBalancesUnchanged, dataHashes, minFor, failures, accountState,
@@ -396,7 +397,7 @@ describe('too little TON to finish a flow', () => {
         const escrow = x.net.chain.openContract(await escrowFor(x.w.worker.address, client.address));
         const deposit = toNano('2');
         const min = deposit + minFor(x.net.chain, 'openEscrow');
-        const msg = body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice: toNano('0.5') }));
+        const msg = body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice: toNano('0.5'), clientKey: CLIENT_KEY }));
         await boundary(x, escrow.address, client, min, msg, [escrow.address, x.w.worker.address, x.net.root.address, x.w.operator.address], escrow.init);
         expect((await escrow.getState()).state).toBe(ESCROW_OPEN);
         expect((await x.net.chain.getContract(escrow.address)).balance).toBe(deposit + ESCROW_STORAGE_RESERVE);
@@ -855,7 +856,7 @@ describe('fake child messages', () => {
             body(storeClaimRewards({ $$type: 'ClaimRewards', queryId: 0n })),
         ];
         const toEscrow: [Cell, bigint][] = [
-            [body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: toNano('1'), maxPrice: toNano('1') })), ERR_NOT_CLIENT],
+            [body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: toNano('1'), maxPrice: toNano('1'), clientKey: CLIENT_KEY })), ERR_NOT_CLIENT],
             [body(storeTopUpEscrow({ $$type: 'TopUpEscrow', queryId: 0n, amount: toNano('1') })), ERR_NOT_CLIENT],
             [body(storeCloseEscrow({ $$type: 'CloseEscrow', queryId: 0n })), ERR_NOT_CLIENT],
             [body(storeWithdrawEscrow({ $$type: 'WithdrawEscrow', queryId: 0n })), ERR_NOT_CLIENT],
@@ -884,8 +885,8 @@ describe('integer edges', () => {
         const client2 = await x.net.chain.treasury('client2');
         const e2 = await escrowFor(x.w.worker.address, client2.address);
         const cases: [string, Wallet, Address, Cell, bigint, any][] = [
-            ['OpenEscrow deposit 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: 0n, maxPrice: toNano('1') })), ERR_ZERO_AMOUNT, e2.init],
-            ['OpenEscrow maxPrice 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: toNano('1'), maxPrice: 0n })), ERR_ZERO_AMOUNT, e2.init],
+            ['OpenEscrow deposit 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: 0n, maxPrice: toNano('1'), clientKey: CLIENT_KEY })), ERR_ZERO_AMOUNT, e2.init],
+            ['OpenEscrow maxPrice 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: toNano('1'), maxPrice: 0n, clientKey: CLIENT_KEY })), ERR_ZERO_AMOUNT, e2.init],
             ['TopUpEscrow 0', x.e.client, x.e.escrow.address, body(storeTopUpEscrow({ $$type: 'TopUpEscrow', queryId: 0n, amount: 0n })), ERR_ZERO_AMOUNT, undefined],
             ['TopUpStake 0', x.w.operator, x.w.worker.address, body(storeTopUpStake({ $$type: 'TopUpStake', queryId: 0n, amount: 0n })), ERR_ZERO_AMOUNT, undefined],
             ['FundRewards 0', x.attacker, x.net.root.address, body(storeFundRewards({ $$type: 'FundRewards', queryId: 0n, amount: 0n })), ERR_ZERO_AMOUNT, undefined],

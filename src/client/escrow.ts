@@ -42,10 +42,13 @@ export class EscrowClient {
         return { address, state: await this.ops.escrowState(address) };
     }
 
-    /** Opens (deploys) the escrow; the worker confirms on-chain that it is active and within maxPrice. */
-    async open(worker: Address, deposit: bigint, maxPrice: bigint): Promise<EscrowState> {
+    /**
+     * Opens (deploys) the escrow; the worker confirms on-chain that it is active and within maxPrice.
+     * `clientKey` (public, uint256) is the key whose signed API keys the worker node will accept.
+     */
+    async open(worker: Address, deposit: bigint, maxPrice: bigint, clientKey: bigint): Promise<EscrowState> {
         const address = await this.addressFor(worker);
-        await this.wrap('open', () => this.ops.openEscrow(worker, deposit, maxPrice));
+        await this.wrap('open', () => this.ops.openEscrow(worker, deposit, maxPrice, clientKey));
         return (await this.ops.escrowState(address))!;
     }
 

@@ -4,6 +4,7 @@ export * from './tlsPin';
 export * from './receipts';
 export * from './workers';
 export * from './escrow';
+export * from './clientKey';
 export * from './txs';
 export * from './http';
 export * from './session';

@@ -4,7 +4,8 @@
 // a summary that ends with a value-conservation check over every wallet and contract.
 import { Address, toNano } from '@ton/core';
 import { Blockchain, type SandboxContract, type TreasuryContract } from '@ton/sandbox';
-import { CocoonOps, escrowAddress, BPS, type RewardState, type EscrowState } from '../sdk';
+import { randomBytes } from 'node:crypto';
+import { CocoonOps, escrowAddress, keyFromSeed, publicKeyToBigInt, BPS, type RewardState, type EscrowState } from '../sdk';
 import type { ClaimOutcome } from '../worker';
 import { CocoonClient, sandboxEventSource, type WorkerSession, type ChatOutcome } from '../client';
 import { SandboxAccounting } from './accounting';
@@ -81,6 +82,8 @@ export async function runSandboxDemo(o: SandboxDemoOptions): Promise<DemoResult>
 
         // ------------------------------------------------------------ client: discover, open escrows
         client = new CocoonClient({ chain, root, wallet: senderOf(clientW), events: sandboxEventSource(bc, root), requestTimeoutMs: 20_000 });
+        // the client's key: its escrows hold the public half, it signs the client's API keys
+        const clientKey = keyFromSeed(randomBytes(32));
         const listed = await client.listWorkers({ model: DEMO_MODEL });
         checks.add('client lists every active worker from the WorkerAttested events', listed.workers.length === o.workers,
             `${listed.workers.length} listed, ${listed.skipped.length} skipped`);
@@ -90,7 +93,7 @@ export async function runSandboxDemo(o: SandboxDemoOptions): Promise<DemoResult>
             const l = byWorker.get(n.worker.toRawString());
             if (!l) throw new Error(`worker ${n.worker.toString()} is not listed`);
             checks.add(`worker ${sessions.length + 1} listing matches its node (endpoint, TLS key)`, l.endpoint === n.url && l.tlsKeyHash === n.tlsKeyHash, l.endpoint);
-            await acct.measure('open escrow', () => client!.escrows.open(l.worker, o.deposit, params.maxPrice));
+            await acct.measure('open escrow', () => client!.escrows.open(l.worker, o.deposit, params.maxPrice, publicKeyToBigInt(clientKey.publicKey)));
             const s = await client.session(l);
             const att = await s.attestation();
             checks.add(`worker ${sessions.length + 1} /attestation over pinned TLS agrees with the chain`, BigInt(att.tlsKeyHash) === n.tlsKeyHash, att.worker);

@@ -15,7 +15,7 @@ import { toNano } from '@ton/core';
 import { CocoonOps, CocoonRoot, Worker, escrowAddress, keyFromSeed, ESCROW_OPEN, ESCROW_CLOSING } from '../sdk';
 import { DevBackend } from '../backend';
 import { startWorkerNode, DevAttestationProvider, type WorkerNodeHandle } from '../worker';
-import { CocoonClient, ClientError, connectRemote, parseAddressArg, remoteEventSource, type ChatOutcome } from '../client';
+import { CocoonClient, ClientError, loadClientKey, connectRemote, parseAddressArg, remoteEventSource, type ChatOutcome } from '../client';
 import { fastSelfSignedCert } from './certs';
 import { Checks, ton } from './report';
 import type { DemoResult } from './sandboxDemo';
@@ -89,7 +89,7 @@ export async function runTestnetDemo(o: TestnetDemoOptions): Promise<DemoResult>
         const view = await client.escrows.view(worker);
         if (view.state?.state !== ESCROW_OPEN) {
             say(`opening escrow ${escrow.toString()}`);
-            await client.escrows.open(worker, o.deposit ?? toNano('0.5'), price);
+            await client.escrows.open(worker, o.deposit ?? toNano('0.5'), price, loadClientKey({ create: true }).publicKey);
         }
         const session = await client.session(listing);
         const outs: ChatOutcome[] = [];

@@ -44,6 +44,7 @@ export const EXIT_CODES: Record<number, { name: string; message: string }> = {
     [Number(C.ERR_DISPUTE_WINDOW_OVER)]: { name: 'DisputeWindowOver', message: 'The escrow is closed and its dispute window is over.' },
     [Number(C.ERR_WINDOW_NOT_OVER)]: { name: 'WindowNotOver', message: 'The dispute window is still open; withdraw after closeAt.' },
     [Number(C.ERR_NOT_PARTY)]: { name: 'NotParty', message: "Only the escrow's client or the worker's operator may refresh it." },
+    [Number(C.ERR_BAD_CLIENT_KEY)]: { name: 'BadClientKey', message: 'The client key must be an ed25519 public key, not 0.' },
 };
 
 export class CocoonError extends Error {

@@ -66,7 +66,7 @@ export type OperationName =
     | 'deployRoot' | 'governance' | 'deactivateWorker' | 'withdrawTreasury' | 'fundRewards'
     | 'registerWorker' | 'topUpStake' | 'setPrice' | 'setEndpoint' | 'unbond' | 'withdrawStake'
     | 'claimRewards' | 'openEscrow' | 'topUpEscrow' | 'closeEscrow' | 'withdrawEscrow' | 'claim'
-    | 'refreshWorker' | 'slash';
+    | 'refreshWorker' | 'slash' | 'setClientKey';
 
 /** One `chainFee(Σ gas, hops)` term of an entry check. */
 export interface ChainTerm {
@@ -117,6 +117,7 @@ export const FORMULAS: Record<Exclude<OperationName, 'deployRoot'>, FeeFormula> 
         { reserve: ESCROW_STORAGE_RESERVE }),
     topUpEscrow: formula([GAS_SIMPLE], 1, 'escrow.TopUpEscrow: amount + chainFee(GAS_SIMPLE, 1)'),
     closeEscrow: formula([GAS_SIMPLE], 1, 'one handler, cashback', { checked: false }),
+    setClientKey: formula([GAS_SIMPLE], 1, 'one handler, cashback', { checked: false }),
     withdrawEscrow: formula([GAS_SIMPLE, GAS_ROOT_FEE], 2, 'one handler + the fee flush to the root', { checked: false }),
     claim: formula([GAS_ESCROW_CLAIM, GAS_ROOT_FEE], 2, 'escrow.Claim: chainFee(GAS_ESCROW_CLAIM + GAS_ROOT_FEE, 2)'),
     refreshWorker: formula([GAS_WORKER_QUERY, GAS_ESCROW_INFO], 2,

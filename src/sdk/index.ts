@@ -1,6 +1,7 @@
 export * from './contracts';
 export * from './ed25519';
 export * from './attestation';
+export * from './apiKey';
 export * from './receipt';
 export * from './addresses';
 export * from './errors';

@@ -396,10 +396,15 @@ export class CocoonOps {
 
     // ------------------------------------------------------------ client
 
-    /** Opens (deploys) the sender's escrow with a worker, given the worker or its operator. */
-    async openEscrow(worker: Address, deposit: bigint, maxPrice: bigint): Promise<{ escrow: Address; deposit: bigint; epoch: bigint; teeKey: bigint; price: bigint }> {
+    /**
+     * Opens (deploys) the sender's escrow with a worker. `clientKey` is the client's ed25519 public key
+     * (uint256): worker nodes accept only API keys it signs (src/sdk/apiKey.ts).
+     */
+    async openEscrow(worker: Address, deposit: bigint, maxPrice: bigint, clientKey: bigint): Promise<{ escrow: Address; deposit: bigint; epoch: bigint; teeKey: bigint; price: bigint; clientKey: bigint }> {
         requirePositive('deposit', deposit);
         requirePositive('maxPrice', maxPrice);
+        requireUint('clientKey', clientKey, 256);
+        if (clientKey === 0n) throw new Error('openEscrow: clientKey must be a public key, not 0 (create one with keyFromSeed(randomBytes(32)))');
         const e = await escrowFor(worker, this.me);
         const escrow = this.chain.open(e);
         if (this.checkOnChain) {
@@ -410,12 +415,12 @@ export class CocoonOps {
             const st = await this.escrowState(e.address);
             if (st && st.state !== ESCROW_NONE) throw new Error(`openEscrow: your escrow with this worker is already open at ${e.address.toString()} (top it up instead)`);
         }
-        await this.send(escrow, deposit + this.fee('openEscrow'), { $$type: 'OpenEscrow', queryId: nowQueryId(), deposit, maxPrice }, [e.address, worker]);
+        await this.send(escrow, deposit + this.fee('openEscrow'), { $$type: 'OpenEscrow', queryId: nowQueryId(), deposit, maxPrice, clientKey }, [e.address, worker]);
         let st: EscrowState | null = null;
         await this.chain.waitUntil(async () => (st = await this.escrowState(e.address)) !== null && st.state === ESCROW_OPEN,
             'openEscrow: the escrow is not open (the worker was inactive or above your maxPrice, and the deposit was refunded)');
         const s = st as unknown as EscrowState;
-        return { escrow: e.address, deposit: s.deposit, epoch: s.epoch, teeKey: s.teeKey, price: maxPrice };
+        return { escrow: e.address, deposit: s.deposit, epoch: s.epoch, teeKey: s.teeKey, price: maxPrice, clientKey: s.clientKey };
     }
 
     private async clientEscrow(escrow: Address, what: string): Promise<{ e: OpenedContract<ClientEscrow>; st: EscrowState }> {
@@ -462,6 +467,20 @@ export class CocoonOps {
             return s === null || s.state === ESCROW_NONE;
         }, 'withdrawEscrow');
         return { escrow, amount: st.deposit, feesFlushed: st.feesOwed };
+    }
+
+    /**
+     * Replaces the escrow's client key (SetClientKey): API keys signed by the old key stop working as
+     * soon as worker nodes re-read the escrow. Client only.
+     */
+    async setClientKey(escrow: Address, clientKey: bigint): Promise<{ escrow: Address; clientKey: Change<bigint> }> {
+        requireUint('clientKey', clientKey, 256);
+        if (clientKey === 0n) throw new Error('setClientKey: the new key must be a public key, not 0');
+        const { e, st } = await this.clientEscrow(escrow, 'setClientKey');
+        await this.send(e, this.fee('setClientKey'), { $$type: 'SetClientKey', queryId: nowQueryId(), clientKey }, [escrow]);
+        let after = st;
+        await this.chain.waitUntil(async () => (after = await e.getState()).clientKey === clientKey, 'setClientKey');
+        return { escrow, clientKey: { before: st.clientKey, after: after.clientKey } };
     }
 
     /** Client or operator: make the escrow read the worker's current TEE key again. */

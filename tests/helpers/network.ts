@@ -76,11 +76,19 @@ export interface EscrowHandle {
     result: SendMessageResult;
 }
 
+/** The ed25519 key a test client signs its API keys with (its escrows hold the public half). */
+export function clientKeyOf(clientName: string): Ed25519Key {
+    return seededKey('client-key:' + clientName);
+}
+
+/** A client public key for messages built by hand (any non-zero key will do on-chain). */
+export const CLIENT_KEY = publicKeyToBigInt(clientKeyOf('default').publicKey);
+
 export async function openEscrow(net: Net, w: WorkerHandle, clientName: string, deposit = toNano('5'), maxPrice = toNano('0.5')): Promise<EscrowHandle> {
     const client = await net.chain.treasury(clientName);
     const escrow = net.chain.openContract(await escrowFor(w.worker.address, client.address));
     const result = await escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, {
-        $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice,
+        $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice, clientKey: publicKeyToBigInt(clientKeyOf(clientName).publicKey),
     });
     return { client, escrow, result };
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Address } from '@ton/core';
 import {
     keyFromSeed, publicKeyToBigInt, signStatementWith, signedAttestation, signReceipt, signedReceiptCell, keyBinding, TCB_STATUS,
+    mintApiKey, parseApiKey, apiKeyPayload, type ApiKeyTerms,
     type Statement, type UsageReceipt,
 } from '../../src/sdk';
 
@@ -40,6 +41,23 @@ function attestationVector(name: string, seedLabels: string[], s: Statement) {
     };
 }
 
+function apiKeyVector(name: string, seedLabel: string, t: ApiKeyTerms) {
+    const seed = sha(seedLabel);
+    const key = keyFromSeed(seed);
+    const token = mintApiKey(t, key);
+    const k = parseApiKey(token);
+    return {
+        name,
+        clientSeed: seed.toString('hex'),
+        clientPublicKey: key.publicKey.toString('hex'),
+        terms: { escrow: t.escrow.toRawString(), notAfter: t.notAfter, limit: t.limit.toString(), nonce: t.nonce.toString() },
+        payload: apiKeyPayload(t).toString('hex'),
+        signature: k.signature.toString('hex'),
+        id: k.id,
+        token,
+    };
+}
+
 function bindingVector(name: string, b: { root: Address; operator: Address; teeKey: bigint; tlsKeyHash: bigint }) {
     return {
         name,
@@ -69,7 +87,7 @@ function receiptVector(name: string, seedLabel: string, r: UsageReceipt) {
 const tee1 = publicKeyToBigInt(keyFromSeed(sha('cocoon-vector:tee-1')).publicKey);
 const vectors = {
     description: 'Cocoon-TON signing vectors. Seeds are ed25519 32-byte seeds (RFC 8032). Hashes are TON cell representation hashes; the signature is ed25519 over the 32-byte cell hash. BOCs are standard bag-of-cells, base64, @ton/core toBoc() defaults (no index, crc32c). Layouts: docs/SIGNING.md.',
-    tags: { attestation: '0x43415454', receipt: '0x43524354' },
+    tags: { attestation: '0x43415454', receipt: '0x43524354', apiKey: '0x43415049' },
     keyBindingDomain: 'cocoon-ton/tdx-binding/v1',
     attestations: [
         attestationVector('typical', ['cocoon-vector:verifier-1'], {
@@ -94,6 +112,11 @@ const vectors = {
             expiresAt: 0xffffffff, issuedAt: 0, teeKey: 1n, measurement: (1n << 256n) - 1n, tlsKeyHash: 0n,
             quoteHash: (1n << 256n) - 1n, tcbStatus: 255, fmspc: (1n << 48n) - 1n,
         }),
+    ],
+    apiKeys: [
+        apiKeyVector('typical: 7 days, 1.5 TON limit', 'cocoon-vector:client-1', { escrow: addr('escrow'), notAfter: 1_800_604_800, limit: 1_500_000_000n, nonce: 0x0123456789abcdefn }),
+        apiKeyVector('no limit', 'cocoon-vector:client-1', { escrow: addr('escrow'), notAfter: 1_800_086_400, limit: 0n, nonce: 1n }),
+        apiKeyVector('extremes (masterchain escrow)', 'cocoon-vector:client-2', { escrow: new Address(-1, Buffer.alloc(32, 0xff)), notAfter: 0xffffffff, limit: (1n << 64n) - 1n, nonce: (1n << 64n) - 1n }),
     ],
     keyBindings: [
         bindingVector('typical', { root: addr('root'), operator: addr('operator'), teeKey: tee1, tlsKeyHash: BigInt('0x' + sha('tls:operator').toString('hex')) }),
