@@ -11,7 +11,9 @@ import {
     keyBinding, parseStatementCell, buildStatementCell, verifyHash, bigIntToPublicKey, publicKeyToBigInt, verifySignedAttestation,
     registerWorkerRequired, NO_QUOTE, TCB_STATUS, ERR_QUORUM_NOT_MET, type Statement, type Ed25519Key,
 } from '../src/sdk';
-import { startVerifierService, createVerifierLogger, parseTdxQuote, collateralToJson, type VerifierServiceHandle, type ServiceConfigInput } from '../src/verifier';
+import {
+    startVerifierService, createVerifierLogger, parseTdxQuote, collateralToJson, type VerifierServiceHandle, type VerifierServiceDeps, type ServiceConfigInput,
+} from '../src/verifier';
 import { TdxAttestationProvider, HttpQuoteVerifier, DevAttestationProvider, TsmFs, TdxUnavailableError } from '../src/worker';
 import { syntheticTdx } from './helpers/syntheticTdx';
 import { createNet, makeStatement, seededKey, type Net } from './helpers/network';
@@ -61,9 +63,9 @@ describe('verifier service', () => {
     const config = (over: Partial<ServiceConfigInput> = {}): ServiceConfigInput => ({
         port: 0, root: ROOT, policy: { allowedMeasurements: [image] }, rateLimit: { burst: 1000, perSec: 1000 }, logLevel: 'info', ...over,
     });
-    const start = (over: Partial<ServiceConfigInput> = {}, clockSec = NOW) =>
+    const start = (over: Partial<ServiceConfigInput> = {}, deps: Partial<VerifierServiceDeps> = {}) =>
         startVerifierService(config(over), {
-            key, anchor: tdx.pki.anchor, clock: () => clockSec * 1000, collateralSource: null, logger: createVerifierLogger('info', logSink),
+            key, anchor: tdx.pki.anchor, clock: () => NOW * 1000, collateralSource: null, logger: createVerifierLogger('info', logSink), ...deps,
         });
 
     beforeAll(async () => {
@@ -182,11 +184,19 @@ describe('verifier service', () => {
     });
 
     it('finishes a request in flight when stopped, then refuses connections', async () => {
-        const s = await start();
-        const inflight = post('/v1/attest', attestBody(), s.url);
-        await new Promise((r) => setTimeout(r, 5));
-        await s.stop();
+        // the request waits inside the service (for its collateral) while stop() begins
+        let entered!: () => void;
+        const inside = new Promise<void>((r) => (entered = r));
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        const s = await start({}, { collateralSource: { describe: 'gated', get: async () => { entered(); await gate; return tdx.collateral; } } });
+        const { collateral: _c, ...noCollateral } = attestBody();
+        const inflight = post('/v1/attest', noCollateral, s.url);
+        await inside;
+        const stopped = s.stop();
+        release();
         expect((await inflight).status).toBe(200);
+        await stopped;
         await expect(fetch(s.url + '/healthz')).rejects.toThrow();
     });
 });

@@ -269,8 +269,10 @@ export async function startVerifierService(raw: ServiceConfigInput, deps: Verifi
             stopping = true;
             const closed = new Promise<void>((r) => server.close(() => r()));
             server.closeIdleConnections();
-            const grace = new Promise<void>((r) => setTimeout(r, config.shutdownGraceMs).unref());
-            await Promise.race([Promise.allSettled([...inflight]), grace]);
+            const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+            await Promise.race([Promise.allSettled([...inflight]), delay(config.shutdownGraceMs)]);
+            server.closeIdleConnections(); // those whose last request just finished
+            await Promise.race([closed, delay(1000)]); // responses still being written get a moment
             for (const s of sockets) s.destroy();
             await closed;
             log.info('verifier stopped');
