@@ -179,12 +179,19 @@ describe('a substituted root fails even when the collateral (a PCCS) lies', () =
         expect(v.message).toMatch(/^TCB info issuer chain ends at "CN=Intel SGX Root CA, .*" \(key id [0-9a-f]{16}…\), not at the pinned Intel SGX Root CA \(key id 46e403bd34f05a3f…\)/);
     });
 
-    it('a PCK chain supplied by the collateral under another root is refused: untrusted_root', async () => {
+    it("a PCK chain supplied by the collateral is ignored when the quote carries its own", async () => {
         const { pki } = await syntheticTdx(P1.at);
         const chain = pki.pckCert.toString('pem') + '\n' + pki.pckCaCert.toString('pem') + '\n' + pki.rootCert.toString('pem');
         const v = await verifyQuote(bytes(P1.quote), { ...collateral(P1.collateral), pck_certificate_chain: chain }, { now: P1.at });
+        expect(v).toMatchObject({ accepted: true, fmspc: 'b0c06f000000' });
+    });
+
+    it('a PCK chain under another root in a quote is refused: untrusted_root', async () => {
+        const now = 1_800_000_000;
+        const t = await syntheticTdx(now);
+        const v = await verifyQuote(t.quote({ reportData: Buffer.alloc(64) }), t.collateral, { now });
         expectRefused(v, 'untrusted_root');
-        expect(v.message).toMatch(/^PCK certificate chain ends at/);
+        expect(v.message).toMatch(/^PCK certificate chain ends at "CN=Intel SGX Root CA, .*" \(key id [0-9a-f]{16}…\), not at the pinned Intel SGX Root CA/);
     });
 
     it('a whole DCAP world under another root (quote, chain, collateral) is refused by the production verifier', async () => {

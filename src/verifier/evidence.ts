@@ -45,7 +45,8 @@ export function fmspcOfPckCert(cert: X509Certificate): Buffer {
 
 /** Checks the collateral and the quote's PCK chain against the anchor at `now` (unix seconds). */
 export function checkEvidence(quote: ParsedQuote, c: Collateral, anchor: TrustAnchor, now: number): EvidenceFacts {
-    const pckPem = c.pck_certificate_chain ?? quote.pckChainPem;
+    // The quote's own PCK chain when it carries one; the collateral's only for an encrypted PPID.
+    const pckPem = quote.pckChainPem ?? c.pck_certificate_chain;
     if (!pckPem) throw new VerificationError('bad_certificate_chain', 'the quote carries no PCK certificate chain (certification data type 5) and the collateral gives none');
     const chains = {
         pck: checkChain(parsePemChain(pckPem, 'PCK certificate chain'), anchor, now, 'PCK certificate chain'),

@@ -83,7 +83,9 @@ export async function verifyQuote(quoteBytes: Uint8Array, collateral: Collateral
             v.fmspc = ev.fmspc.toString('hex');
             let report;
             try {
-                report = QuoteVerifier.newWithRootCa(anchor.der).verify(q.bytes, toDcapCollateral(collateral), opts.now);
+                // dcap-qvl prefers a PCK chain in the collateral to the quote's own: hand it only when the quote has none
+                const used = q.pckChainPem ? { ...collateral, pck_certificate_chain: null } : collateral;
+                report = QuoteVerifier.newWithRootCa(anchor.der).verify(q.bytes, toDcapCollateral(used), opts.now);
             } catch (e) {
                 const message = (e as Error).message;
                 const invalidStatus = /^TCB status is invalid: (\w+)/.exec(message);
