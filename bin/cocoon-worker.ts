@@ -57,6 +57,7 @@ Secrets come from the environment only (never from the config file, never logged
   COCOON_TDX_VERIFIER_URL    the quote verifier services (--attestation tdx; cocoon-verifier serve), comma-
                              separated; --verifier-url wins
   COCOON_TDX_VERIFIER_QUORUM signatures to collect (default: the root's verifierQuorum); --verifier-quorum wins
+  COCOON_TSM_PATH            configfs-tsm report directory (default /sys/kernel/config/tsm/report)
 
 On SIGINT/SIGTERM the node stops accepting, finishes in-flight requests, stops the claim loop,
 flushes and closes the ledger.
@@ -154,7 +155,7 @@ async function main() {
         const k = o.verifierQuorum ?? process.env.COCOON_TDX_VERIFIER_QUORUM;
         if (k !== undefined && !/^[1-9]\d*$/.test(String(k))) throw new Error(`--verifier-quorum / COCOON_TDX_VERIFIER_QUORUM must be a positive integer, got "${k}"`);
         const quorum = k !== undefined ? Number(k) : async () => Number(await chain.open(CocoonRoot.fromAddress(Address.parse(config.root))).getVerifierQuorum());
-        attestationProvider = new TdxAttestationProvider(new HttpQuoteVerifier({ urls, quorum }));
+        attestationProvider = new TdxAttestationProvider(new HttpQuoteVerifier({ urls, quorum }), { tsmPath: process.env.COCOON_TSM_PATH || undefined });
     }
 
     const handle = await startWorkerNode(config, {

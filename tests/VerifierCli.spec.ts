@@ -5,8 +5,11 @@ import { ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_pro
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mnemonicNew, mnemonicToPrivateKey } from '@ton/crypto';
+import { WalletContractV4 } from '@ton/ton';
 
 const BIN = join(__dirname, '..', 'bin', 'cocoon-verifier.js');
+const WORKER_BIN = join(__dirname, '..', 'bin', 'cocoon-worker.js');
 const V = join(__dirname, 'vectors', 'tdx');
 const P1 = ['--quote', join(V, 'phala-dcap-qvl/tdx_quote'), '--collateral', join(V, 'phala-dcap-qvl/tdx_quote_collateral.json'), '--at', '1751328000'];
 const P3 = ['--quote', join(V, 'cocoon/quote.dat'), '--collateral', join(V, 'phala-dcap-qvl/tdx_quote_outdated_collateral.json'), '--at', '1772323200'];
@@ -162,5 +165,26 @@ describe('cocoon-verifier keygen, pubkey and serve', () => {
         expect(s.logs()).toContain('"msg":"verifier stopped"');
         expect(s.logs()).toContain('"keyFrom":"$COCOON_VERIFIER_SEED"');
         expect(s.logs()).not.toContain(seed);
+    });
+});
+
+describe('cocoon-worker --attestation tdx: verifier flags', () => {
+    // Past these checks the node starts (startWorkerNode); that the process then says "TDX is not
+    // available on this machine" is tested on the provider (VerifierService.spec.ts, WorkerNode.spec.ts).
+    it('names a missing verifier URL and a bad quorum before anything starts', async () => {
+        const words = await mnemonicNew(24);
+        const keys = await mnemonicToPrivateKey(words);
+        const operator = WalletContractV4.create({ workchain: 0, publicKey: keys.publicKey }).address.toString();
+        const args = [
+            WORKER_BIN, '--attestation', 'tdx', '--model', 'm', '--backend-url', 'http://127.0.0.1:9/v1', '--root', '0:' + '11'.repeat(32), '--operator', operator,
+            '--measurement', '0x' + COCOON_IMAGE, '--db', join(home, 'worker.db'), '--port', '0', '--log-level', 'silent',
+        ];
+        const env = { PATH: process.env.PATH ?? '', HOME: home, COCOON_OPERATOR_MNEMONIC: words.join(' '), COCOON_TEE_SEED_FILE: join(home, 'tee.seed'), COCOON_TSM_PATH: join(home, 'no-tsm') };
+        const noUrl = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000, env });
+        expect(noUrl.status).toBe(1);
+        expect(noUrl.stderr).toMatch(/--attestation tdx needs --verifier-url or COCOON_TDX_VERIFIER_URL/);
+        const bad = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 60_000, env: { ...env, COCOON_TDX_VERIFIER_URL: 'http://127.0.0.1:9', COCOON_TDX_VERIFIER_QUORUM: 'two' } });
+        expect(bad.status).toBe(1);
+        expect(bad.stderr).toMatch(/--verifier-quorum \/ COCOON_TDX_VERIFIER_QUORUM must be a positive integer, got "two"/);
     });
 });
