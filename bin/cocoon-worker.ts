@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { Address } from '@ton/core';
 import { TonClient, WalletContractV4 } from '@ton/ton';
 import { mnemonicToPrivateKey } from '@ton/crypto';
-import { keyFromSeed, RemoteChain, NetworkName } from '../src/sdk';
+import { keyFromSeed, RemoteChain, NetworkName, CocoonRoot } from '../src/sdk';
 import { DevBackend } from '../src/backend';
 import {
     startWorkerNode, stopOnSignals, parseWorkerConfig, ConfigError, createLogger, DevAttestationProvider, TdxAttestationProvider,
@@ -54,7 +54,10 @@ Secrets come from the environment only (never from the config file, never logged
   COCOON_TEE_SEED_FILE       file with the TEE signing key seed (64 hex digits); created with mode
                              0600 if missing. Inside a real TEE this file lives in sealed storage.
   COCOON_DEV_VERIFIER_SEED   64 hex digits: the dev verifier key (--attestation dev only)
-  COCOON_TDX_VERIFIER_URL    the quote verifier service (--attestation tdx)
+  COCOON_TDX_VERIFIER_URL    the quote verifier services (--attestation tdx; cocoon-verifier serve), comma-
+                             separated; --verifier-url wins
+  COCOON_TDX_VERIFIER_QUORUM signatures to collect (default: the root's verifierQuorum); --verifier-quorum wins
+  COCOON_TSM_PATH            configfs-tsm report directory (default /sys/kernel/config/tsm/report)
 
 On SIGINT/SIGTERM the node stops accepting, finishes in-flight requests, stops the claim loop,
 flushes and closes the ledger.
@@ -95,6 +98,8 @@ async function main() {
         .addOption(new Option('--network <name>', 'TON network').choices(['testnet', 'mainnet']).default('testnet'))
         .option('--endpoint <url>', 'toncenter JSON-RPC endpoint (default: the network\'s toncenter)')
         .addOption(new Option('--attestation <kind>', 'attestation provider').choices(['tdx', 'dev']).default('tdx'))
+        .option('--verifier-url <url>', 'a quote verifier service (--attestation tdx), repeatable', (v: string, p: string[] = []) => [...p, v])
+        .option('--verifier-quorum <k>', "verifier signatures to collect (default: the root's verifierQuorum)")
         .option('--dev-backend', 'start the development backend (deterministic, no model) on loopback and use it')
         .addHelpText('after', HELP)
         .parse();
@@ -145,9 +150,12 @@ async function main() {
         log.warn('using the DEVELOPMENT attestation provider: no TEE evidence, only networks that trust this key accept it');
         attestationProvider = new DevAttestationProvider(keyFromSeed(Buffer.from(seed, 'hex')));
     } else {
-        const url = process.env.COCOON_TDX_VERIFIER_URL;
-        if (!url) throw new Error('--attestation tdx needs COCOON_TDX_VERIFIER_URL (the quote verifier service)');
-        attestationProvider = new TdxAttestationProvider(new HttpQuoteVerifier(url));
+        const urls: string[] = o.verifierUrl ?? (process.env.COCOON_TDX_VERIFIER_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+        if (urls.length === 0) throw new Error('--attestation tdx needs --verifier-url or COCOON_TDX_VERIFIER_URL (the quote verifier services)');
+        const k = o.verifierQuorum ?? process.env.COCOON_TDX_VERIFIER_QUORUM;
+        if (k !== undefined && !/^[1-9]\d*$/.test(String(k))) throw new Error(`--verifier-quorum / COCOON_TDX_VERIFIER_QUORUM must be a positive integer, got "${k}"`);
+        const quorum = k !== undefined ? Number(k) : async () => Number(await chain.open(CocoonRoot.fromAddress(Address.parse(config.root))).getVerifierQuorum());
+        attestationProvider = new TdxAttestationProvider(new HttpQuoteVerifier({ urls, quorum }), { tsmPath: process.env.COCOON_TSM_PATH || undefined });
     }
 
     const handle = await startWorkerNode(config, {
