@@ -5,7 +5,7 @@
 import '@ton/test-utils';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import ts from 'typescript';
@@ -238,12 +238,15 @@ describe('the npm package', () => {
         const got = inApp('addresses.cjs', `
             const { readFileSync } = require('node:fs');
             const { Address, Cell } = require('@ton/core');
-            const { rootFor, workerFor, escrowFor, loadParams } = require('cocoon-ton');
+            const { rootFor, Worker, emptyWorkerState, escrowForOpening, workerAddress, escrowAddress, loadParams } = require('cocoon-ton');
             const input = JSON.parse(process.argv[2]);
             (async () => {
                 const root = await rootFor(Address.parse(input.owner), input.networkId, loadParams(Cell.fromBase64(input.params).beginParse()));
-                const worker = await workerFor(root.address, Address.parse(input.operator));
-                const escrow = await escrowFor(worker.address, Address.parse(input.client));
+                // the wrappers with their StateInit (the SDK's workerFor/escrowFor carry none)
+                const worker = await Worker.fromInit(root.address, Address.parse(input.operator), emptyWorkerState());
+                const escrow = await escrowForOpening(worker.address, Address.parse(input.client));
+                if (!worker.address.equals(await workerAddress(root.address, Address.parse(input.operator)))) throw new Error('workerAddress differs');
+                if (!escrow.address.equals(await escrowAddress(worker.address, Address.parse(input.client)))) throw new Error('escrowAddress differs');
                 const shipped = (name) => ({
                     boc: Cell.fromBoc(readFileSync(require.resolve('cocoon-ton/contracts/' + name + '.code.boc')))[0].hash().toString('hex'),
                     json: require('cocoon-ton/contracts/' + name + '.compiled.json').hash,
@@ -375,6 +378,10 @@ describe('the README example', () => {
         const js = ts.transpileModule(example, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
 
         const net = await startLocalNetwork({ workers: 1, prices: [toNano('100')], stake: toNano('100'), completionTokens: 12, extraWallets: ['client'] });
+        // the example keeps its client key under COCOON_HOME (~/.cocoon by default): a temporary one here
+        const home = mkdtempSync(join(tmpdir(), 'cocoon-readme-home-'));
+        const homeBefore = process.env.COCOON_HOME;
+        process.env.COCOON_HOME = home;
         try {
             const wallet = senderOf(net.wallets.client);
             const modules: Record<string, unknown> = {
@@ -400,8 +407,14 @@ describe('the README example', () => {
             const st = await net.chain.open(sdk.ClientEscrow.fromAddress(escrow)).getState();
             expect(st.state).toBe(ESCROW_OPEN);
             expect(st.deposit).toBe(toNano('1'));
+            // the key the example created went where COCOON_HOME says, mode 0600, and the escrow holds it
+            expect(statSync(join(home, 'client-key')).mode & 0o777).toBe(0o600);
+            expect(st.clientKey).toBe(client.loadClientKey().publicKey);
         } finally {
             await net.stop();
+            if (homeBefore === undefined) delete process.env.COCOON_HOME;
+            else process.env.COCOON_HOME = homeBefore;
+            rmSync(home, { recursive: true, force: true });
         }
     });
 });
