@@ -275,6 +275,11 @@ export class GroupCommitWriter {
     private readonly planned = new Map<string, { pos: LedgerPosition; id: number }>();
     /** Bumped by every failed commit: groups planned before it are refused by the writer. */
     private generation = 0;
+    /**
+     * Set by the first failed commit: from then on positions are the later of this writer's memory and
+     * the disk (a failure can mean another writer used the file; never go below either).
+     */
+    private checkDisk = false;
     /** The writer's number of the last transaction that committed a group. */
     private lastTx = -1;
     readonly stats: GroupCommitStats = { receipts: 0, commits: 0, largestGroup: 0 };
@@ -419,8 +424,10 @@ export class GroupCommitWriter {
      * writer committed; for an escrow epoch it never signed for, the later of the disk and `floor`.
      */
     private continueFrom(key: string, escrow: Address, epoch: bigint, floor?: LedgerPosition | null): LedgerPosition {
-        const mine = this.planned.get(key)?.pos ?? this.committed.get(key);
-        if (mine) return mine;
+        const planned = this.planned.get(key)?.pos;
+        if (planned) return planned;
+        const mine = this.committed.get(key);
+        if (mine) return this.checkDisk ? maxPosition(mine, this.ledger.position(escrow, epoch)) : mine;
         return maxPosition(this.ledger.position(escrow, epoch), floor);
     }
 
@@ -530,6 +537,7 @@ export class GroupCommitWriter {
                 // them from disk again) and let the writer take groups again once it has refused the
                 // ones queued behind this (planned from positions that are not on disk).
                 this.generation++;
+                this.checkDisk = true;
                 this.planned.clear();
                 // positions this writer committed stay: they are on disk (only the failed group is
                 // not), and the key may only continue from them
