@@ -119,16 +119,12 @@ export class AdmissionControl {
         const price = info.price;
         // the freshest state the cache allows (authentication may have used an older one)
         const again = await d.escrows.lookup(p.escrow);
-        let snap = again.kind === 'escrow' ? again.snap : p.snap;
-        let st = snap.state;
+        const snap = again.kind === 'escrow' ? again.snap : p.snap;
+        const st = snap.state;
         if (st.state === ESCROW_OPENING) throw new HttpError(402, 'the escrow is still opening: wait for the worker to confirm it on-chain', 'payment_required', 'escrow_not_open');
         if (st.state !== ESCROW_OPEN && st.state !== ESCROW_CLOSING) throw new HttpError(402, 'the escrow is not open: open it again (cocoon open-escrow)', 'payment_required', 'escrow_not_open');
         if (st.state === ESCROW_CLOSING && BigInt(await d.now()) + BigInt(d.config.closingMarginSec) >= st.closeAt) {
             throw new HttpError(402, 'the escrow is closing and its claim window is (nearly) over: open a new escrow', 'payment_required', 'escrow_closing');
-        }
-        if (st.teeKey !== d.teeKey) {
-            snap = await d.refresh(snap);
-            st = snap.state;
         }
         if (price > st.maxPrice) {
             throw new HttpError(403, `the worker's price ${price} nanoton per 1M tokens is above your escrow's cap ${st.maxPrice}; open an escrow with a higher max price`, 'permission_denied', 'price_above_cap');
@@ -197,16 +193,32 @@ export class AdmissionControl {
             d.spend.reserve(keyId, worst);
         }
         this.reservations.set(reserveKey, held + worst);
-        return { principal: p, escrow, epoch: st.epoch, price, maxPrice: st.maxPrice, reserved: worst, floor, promptTokens: exact };
+        const a: Admission = { principal: p, escrow, epoch: st.epoch, price, maxPrice: st.maxPrice, reserved: worst, floor, promptTokens: exact };
+        // Last, once the request is known to fit: an escrow still holding an older key of this worker
+        // (opened before this node's start) is moved to the current key (RefreshWorker, then a
+        // carry-over receipt). A refused request never makes the operator pay for that.
+        if (st.teeKey !== d.teeKey) {
+            try {
+                await d.refresh(snap);
+            } catch (e) {
+                this.unreserve(a, 0n);
+                throw e;
+            }
+        }
+        return a;
     }
 
-    /** The request is over: its worst case is released; `charged` is what its receipt cost (0n: none). */
-    release(a: Admission, charged: bigint): void {
+    private unreserve(a: Admission, charged: bigint): void {
         const reserveKey = `${a.escrow.toRawString()}/${a.epoch}`;
         const left = (this.reservations.get(reserveKey) ?? 0n) - a.reserved;
         if (left > 0n) this.reservations.set(reserveKey, left);
         else this.reservations.delete(reserveKey);
         if (a.principal.key.limit > 0n) this.d.spend.settle(a.principal.key.id, a.reserved, charged);
+    }
+
+    /** The request is over: its worst case is released; `charged` is what its receipt cost (0n: none). */
+    release(a: Admission, charged: bigint): void {
+        this.unreserve(a, charged);
         this.admitted--;
         this.d.metrics.inflight.set(this.admitted);
     }
