@@ -104,8 +104,9 @@ function dataDir(flag: string | undefined): string {
     return dir;
 }
 
-async function main() {
-    const program = new Command()
+/** The command line (options only; main() acts on them). */
+export function buildWorkerProgram(): Command {
+    return new Command()
         .name('cocoon-worker')
         .description('Cocoon worker node: OpenAI-compatible HTTPS API in front of an inference engine, paid through TON escrows')
         .option('-c, --config <file>', 'JSON config file')
@@ -132,9 +133,11 @@ async function main() {
         .option('--dev-tokens <n>', 'completion tokens of each development-backend answer', intArg('--dev-tokens', 1, 100_000))
         .option('--price <ton>', 'sandbox: the price set on-chain, TON per 1M tokens (default 0.1)', tonArg('--price'))
         .option('--deposit <ton>', "sandbox: the client escrow's deposit (default 10)", tonArg('--deposit'))
-        .addHelpText('after', HELP)
-        .parse();
-    const o = program.opts();
+        .addHelpText('after', HELP);
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+    const o = buildWorkerProgram().parse(argv).opts();
     const sandbox = o.network === 'sandbox';
 
     const raw: Record<string, any> = o.config ? readConfigFile(o.config) : {};
@@ -249,8 +252,13 @@ function readConfigFile(file: string): Record<string, any> {
     }
 }
 
-main().catch((e) => {
-    if (e instanceof ConfigError || e instanceof LedgerOpenError) console.error(`cocoon-worker: ${e.message}`);
-    else console.error(`cocoon-worker: ${(e as Error).message}`);
-    process.exit(1);
-});
+/** Runs the node (ts-node bin/cocoon-worker.ts, or the bin/cocoon-worker.js shim); exits 1 on a failed start. */
+export function run(argv: string[] = process.argv): void {
+    main(argv).catch((e) => {
+        if (e instanceof ConfigError || e instanceof LedgerOpenError) console.error(`cocoon-worker: ${e.message}`);
+        else console.error(`cocoon-worker: ${(e as Error).message}`);
+        process.exit(1);
+    });
+}
+
+if (require.main === module) run();

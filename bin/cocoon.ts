@@ -18,12 +18,12 @@
 // v4R2 wallet); COCOON_TONCENTER_API_KEY is optional. --network sandbox starts a whole local network
 // (root + three worker nodes on loopback, development backend) for this one command: nothing persists.
 import { Command, Option } from 'commander';
-import { copyFileSync, chmodSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Address, toNano } from '@ton/core';
-import { ESCROW_OPEN, ESCROW_NONE, mintApiKey, type Chain } from '../src/sdk';
-import { loadClientKey, newClientKeyFile, defaultClientKeyFile, CLIENT_KEY_ENV, type ClientKey } from '../src/client/clientKey';
+import { ESCROW_OPEN, mintApiKey, type Chain } from '../src/sdk';
+import { loadClientKey, type ClientKey } from '../src/client/clientKey';
+import { rotateClientKey } from '../src/client/rotate';
 import { intArg, tonArg, durationArg } from './args';
 import { formatTable, formatTime } from '../src/sdk/format';
 import {
@@ -137,7 +137,7 @@ async function sandboxEscrow(ctx: Ctx, w: WorkerListing): Promise<void> {
     console.error(`[sandbox] opened an escrow of 1 TON with ${w.worker.toString()}`);
 }
 
-function buildProgram(): Command {
+export function buildProgram(): Command {
     const program = new Command('cocoon')
         .description('Cocoon client: confidential AI inference paid from an on-chain escrow')
         .addOption(new Option('--network <name>', 'sandbox starts a local network for the command').choices(['sandbox', 'testnet', 'mainnet']).default('testnet'))
@@ -271,51 +271,17 @@ function buildProgram(): Command {
 
     program.command('rotate-key')
         .description('make a new client key (the old file kept as a dated backup) and send SetClientKey to every escrow of yours')
-        .option('--worker <address...>', 'also these workers\' escrows (others are found from your receipts and the root\'s attested workers)')
+        .option('--worker <address...>', "also these workers' escrows (others are found from your receipts and the root's attested workers)")
         .option('--resume', 'no new key: send SetClientKey with the current key to the escrows that do not hold it yet', false)
         .action(action(program, async (ctx, o: { worker?: string[]; resume: boolean }) => {
-            if (process.env[CLIENT_KEY_ENV]) {
-                throw new ClientError('CONFIG', `your client key comes from ${CLIENT_KEY_ENV}`, `set a new 64-hex-digit seed there yourself, then run cocoon rotate-key --resume with it.`);
-            }
-            const file = defaultClientKeyFile();
-            let key: ClientKey;
-            if (o.resume) {
-                key = loadClientKey();
-            } else {
-                const old = optionalClientKey(false);
-                if (old) {
-                    const backup = `${file}.${new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}.bak`;
-                    copyFileSync(file, backup);
-                    chmodSync(backup, 0o600);
-                    console.error(`old client key kept in ${backup} (mode 0600)`);
-                }
-                key = newClientKeyFile(file);
-                console.error(`new client key in ${key.source} (mode 0600)`);
-            }
-            const extra = (o.worker ?? []).map((w) => parseAddressArg('--worker', w));
-            const done: string[] = [];
-            const failed: string[] = [];
-            for (const escrow of await ctx.client.knownEscrows(extra)) {
-                const st = await ctx.client.escrows.ops.escrowState(escrow);
-                if (!st || st.state === ESCROW_NONE) continue;
-                if (st.clientKey === key.publicKey) {
-                    console.error(`escrow ${escrow.toString()}: already holds this key`);
-                    continue;
-                }
-                try {
-                    await ctx.client.escrows.ops.setClientKey(escrow, key.publicKey);
-                    done.push(escrow.toString());
-                    console.log(`escrow ${escrow.toString()}: client key set`);
-                } catch (e) {
-                    failed.push(escrow.toString());
-                    console.error(`escrow ${escrow.toString()}: SetClientKey failed: ${(e as Error).message}`);
-                }
-            }
-            console.log(`${done.length} escrow(s) now hold the new key.`);
+            const r = await rotateClientKey(ctx.client, {
+                resume: o.resume, workers: (o.worker ?? []).map((w) => parseAddressArg('--worker', w)), say: (l) => console.error(l),
+            });
+            console.log(`${r.updated.length} escrow(s) now hold the new key${r.already.length ? ` (${r.already.length} already did)` : ''}.`);
             console.log('API keys signed by the old key stop working at each worker node within its escrow cache TTL (2 s by default) after SetClientKey;');
             console.log('mint new ones with: cocoon api-key --worker <address> --ttl 7d');
-            if (failed.length > 0) {
-                throw new ClientError('ESCROW', `${failed.length} escrow(s) still hold the old key: ${failed.join(', ')}`, 'run cocoon rotate-key --resume to try them again.');
+            if (r.failed.length > 0) {
+                throw new ClientError('ESCROW', `${r.failed.length} escrow(s) still hold the old key: ${r.failed.map((f) => f.escrow.toString()).join(', ')}`, 'run cocoon rotate-key --resume to try them again.');
             }
         }));
 
@@ -349,8 +315,12 @@ function buildProgram(): Command {
     return program;
 }
 
-// Run directly (ts-node bin/cocoon.ts) or through the bin/cocoon.js shim, which requires this file.
-buildProgram().parseAsync(process.argv).catch((e) => {
-    console.error(`error: ${(e as Error).message}`);
-    process.exitCode = 1;
-});
+/** Runs the CLI (ts-node bin/cocoon.ts, or the bin/cocoon.js shim). */
+export function main(argv: string[] = process.argv): void {
+    buildProgram().parseAsync(argv).catch((e) => {
+        console.error(`error: ${(e as Error).message}`);
+        process.exitCode = 1;
+    });
+}
+
+if (require.main === module) main();

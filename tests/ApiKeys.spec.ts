@@ -4,9 +4,12 @@
 // `openai` package with only baseURL and an API key gets a whole and a streamed answer.
 import '@ton/test-utils';
 import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { Address, toNano } from '@ton/core';
-import { escrowAddress, keyFromSeed, publicKeyToBigInt, tlsKeyHashOfCert, parseApiKey, mintApiKey, type Ed25519Key } from '../src/sdk';
+import { SandboxChain, escrowAddress, keyFromSeed, publicKeyToBigInt, tlsKeyHashOfCert, parseApiKey, mintApiKey, type Ed25519Key } from '../src/sdk';
+import { CocoonClient, loadClientKey, rotateClientKey, sandboxEventSource } from '../src/client';
 import { DevBackend, devAnswerTokens } from '../src/backend';
 import { Authenticator, EscrowView, type WorkerNodeHandle } from '../src/worker';
 import { createNet, registerWorker, openEscrow, seededKey, clientKeyOf, MODEL, type Net, type WorkerHandle, type EscrowHandle } from './helpers/network';
@@ -258,5 +261,57 @@ describe('API key checks: cost and bounds', () => {
         // 500 peers failing: the table keeps at most maxPeers
         for (let i = 0; i < 500; i++) await auth.authenticate(req('sk-x', `10.1.${i >> 8}.${i & 255}`)).catch(() => undefined);
         expect(auth.trackedPeers).toBeLessThanOrEqual(100);
+    });
+});
+
+describe('cocoon rotate-key (rotateClientKey)', () => {
+    it('a new key file (the old one kept, dated, 0600), SetClientKey on every escrow of the client; old API keys stop working, new ones work', async () => {
+        const net = await createNet();
+        const fx = await nodeFixture(net);
+        const dev = await DevBackend.start({ tokens: 8, delayMs: 0 });
+        const w1 = await registerWorker(net, 'rot-op1', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
+        const w2 = await registerWorker(net, 'rot-op2');
+        for (const w of [w1, w2]) await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+        const node = await fx.start(w1, dev, { escrowCacheMs: 300 });
+        const file = join(fx.dir, 'home', 'client-key');
+        const old = loadClientKey({ file, create: true, env: {} });
+        const wallet = await net.chain.treasury('rot-client');
+        const client = new CocoonClient({
+            chain: new SandboxChain(net.chain), root: net.root.address, wallet: wallet.getSender() as any, events: sandboxEventSource(net.chain, net.root.address), clientKey: old.key,
+        });
+        try {
+            for (const w of [w1, w2]) await client.escrows.open(w.worker.address, toNano('1'), PRICE, old.publicKey);
+            const oldKey = (await client.apiKey(w1.worker.address, { ttlSec: 3600 })).token;
+            expect((await openai(node, oldKey, fx.agent).chat.completions.create({ model: MODEL, messages })).choices).toHaveLength(1);
+
+            const lines: string[] = [];
+            const r = await rotateClientKey(client, { file, env: {}, say: (l) => lines.push(l), now: () => new Date('2026-12-01T10:20:30Z') });
+            expect(r.backup).toBe(`${file}.20261201T102030.bak`);
+            expect(statSync(r.backup!).mode & 0o777).toBe(0o600);
+            expect(readFileSync(r.backup!, 'utf8')).not.toBe(readFileSync(file, 'utf8'));
+            expect(loadClientKey({ file: r.backup!, env: {} }).publicKey).toBe(old.publicKey);
+            expect(statSync(file).mode & 0o777).toBe(0o600);
+            expect(r.key.publicKey).not.toBe(old.publicKey);
+            expect(r.updated.map((a) => a.toRawString()).sort()).toEqual([
+                (await client.escrows.addressFor(w1.worker.address)).toRawString(), (await client.escrows.addressFor(w2.worker.address)).toRawString(),
+            ].sort());
+            for (const w of [w1, w2]) expect((await client.escrows.view(w.worker.address)).state!.clientKey).toBe(r.key.publicKey);
+            // old API keys: refused within the escrow cache TTL; keys signed by the new key work
+            await sleep(350);
+            await refused(openai(node, oldKey, fx.agent).chat.completions.create({ model: MODEL, messages }), 401, 'invalid_api_key');
+            const escrow = await client.escrows.addressFor(w1.worker.address);
+            const fresh = mintApiKey({ escrow, notAfter: net.chain.now! + 3600, limit: 0n }, r.key.key);
+            expect((await openai(node, fresh, fx.agent).chat.completions.create({ model: MODEL, messages })).choices).toHaveLength(1);
+            // resume: nothing left to do
+            const again = await rotateClientKey(client, { file, env: {}, resume: true });
+            expect([again.updated.length, again.already.length, again.backup]).toEqual([0, 2, null]);
+            // a key from the environment is the user's to rotate
+            await expect(rotateClientKey(client, { file, env: { COCOON_CLIENT_KEY_SEED: 'ab'.repeat(32) } })).rejects.toThrow(/COCOON_CLIENT_KEY_SEED/);
+        } finally {
+            client.close();
+            await node.stop();
+            await dev.stop();
+            fx.cleanup();
+        }
     });
 });
