@@ -165,6 +165,11 @@ export class Authenticator {
         return ok;
     }
 
+    /** True when a peer address is out of failed-authentication tokens (its connections can be dropped at once). */
+    blocked(remoteAddress: string | undefined): boolean {
+        return !this.failures.ready(peerKey(remoteAddress));
+    }
+
     /** Peers currently tracked by the failure limiter (bounded by maxPeers). */
     get trackedPeers(): number {
         return this.failures.size;

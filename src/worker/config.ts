@@ -78,6 +78,8 @@ export const workerConfigSchema = z
         idleTimeoutMs: z.number().int().positive().default(30_000),
         /** Open client connections at most (also capped below the process's file limit); the oldest idle one makes room for a new one. */
         maxConnections: z.number().int().positive().default(4096),
+        /** Open connections from one peer address at most. */
+        maxConnectionsPerPeer: z.number().int().positive().default(256),
         /** Authentication: failed attempts per peer address, chain reads for escrows not in the cache, re-reads after a bad signature. */
         auth: z
             .object({

@@ -224,7 +224,8 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         };
         const server = new NodeServer({
             tls, host: config.host, port: config.port, headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
-            maxConnections: config.maxConnections, handler, log, metrics,
+            maxConnections: config.maxConnections, maxConnectionsPerPeer: config.maxConnectionsPerPeer, handler, log, metrics,
+            refusePeer: (addr) => admission.auth.blocked(addr),
         });
         const { url, port } = await server.listen();
         claimLoop.start();

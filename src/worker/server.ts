@@ -42,20 +42,30 @@ export interface NodeServerOptions {
     handler: (req: IncomingMessage, res: ServerResponse) => void;
     log: Logger;
     metrics: WorkerMetrics;
+    /**
+     * True for a peer address whose new connections are dropped before the TLS handshake (a peer
+     * out of failed-authentication tokens: its requests would be refused anyway, and a handshake
+     * costs the node more CPU than anything else such a request does).
+     */
+    refusePeer?: (remoteAddress: string | undefined) => boolean;
+    /** Open connections from one peer address at most (default 256). */
+    maxConnectionsPerPeer?: number;
 }
 
 interface Conn {
     raw: Socket;
     tls: TLSSocket | null;
     active: number;
+    peer: string;
 }
 
 export class NodeServer {
     readonly server: Server;
     readonly cap: number;
     private readonly conns = new Map<Socket, Conn>();
+    private readonly perPeer = new Map<string, number>();
     /** Connections closed to make room or refused at the cap (tests, metrics). */
-    readonly stats = { evicted: 0, refused: 0, idleClosed: 0 };
+    readonly stats = { evicted: 0, refused: 0, idleClosed: 0, refusedPeer: 0 };
     url = '';
     port = 0;
 
@@ -78,13 +88,20 @@ export class NodeServer {
     }
 
     private onConnection(s: Socket): void {
+        const peer = s.remoteAddress ?? 'unknown';
+        if ((this.perPeer.get(peer) ?? 0) >= (this.o.maxConnectionsPerPeer ?? 256) || this.o.refusePeer?.(s.remoteAddress)) {
+            this.stats.refusedPeer++;
+            s.destroy();
+            return;
+        }
         if (this.conns.size >= this.cap && !this.makeRoom()) {
             this.stats.refused++;
             s.destroy();
             return;
         }
-        const c: Conn = { raw: s, tls: null, active: 0 };
+        const c: Conn = { raw: s, tls: null, active: 0, peer };
         this.conns.set(s, c);
+        this.perPeer.set(peer, (this.perPeer.get(peer) ?? 0) + 1);
         this.o.metrics.connections.set(this.conns.size);
         // until the handshake is done, the raw socket's own idle timer guards it
         s.setTimeout(this.o.headersTimeoutMs, () => {
@@ -95,6 +112,9 @@ export class NodeServer {
         });
         s.on('close', () => {
             this.conns.delete(s);
+            const left = (this.perPeer.get(peer) ?? 1) - 1;
+            if (left > 0) this.perPeer.set(peer, left);
+            else this.perPeer.delete(peer);
             this.o.metrics.connections.set(this.conns.size);
         });
     }
