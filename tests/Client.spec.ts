@@ -61,7 +61,7 @@ function honest(tee: Ed25519Key, escrow: Address, epoch: bigint, seq: bigint, be
 }
 
 /**
- * A stand-in worker node speaking the HTTP API (http-api.md) with a chosen misbehaviour, so the
+ * A stand-in worker node speaking the HTTP API (docs/HTTP-API.md) with a chosen misbehaviour, so the
  * client's checks are tested independently of src/worker.
  */
 async function fakeNode(cert: Cert, tee: Ed25519Key, epochOf: (escrow: Address) => Promise<bigint>, clientKeyOf: (escrow: Address) => Promise<bigint | null> = async () => null) {

@@ -7,7 +7,7 @@ import { parseSignedReceiptCell, verifyReceipt, bigIntToPublicKey, type SignedUs
 import { ClientError } from './errors';
 import { cumulativeCost, requestCost, TOKENS_PER_PRICE_UNIT } from './pricing';
 
-/** `cocoon_receipt` as the worker sends it (http-api.md): every integer a decimal string. */
+/** `cocoon_receipt` as the worker sends it (docs/HTTP-API.md): every integer a decimal string. */
 export interface WireReceipt {
     escrow: string;
     epoch: string;

@@ -465,11 +465,13 @@ export class GroupCommitWriter {
                     const r = unsignedReceipt(p.prev, p.w.req.requestTokens, p.u, signedReceiptBoc(p.u, ZERO_SIGNATURE, repr), now);
                     r.teeKey = this.signerKey;
                     r.apiKey = p.w.req.apiKey ?? null;
+                    r.trackSpend = p.w.req.trackSpend === true;
                     issued.push({ w: p.w, key: p.key, r, threadSigned: true });
                 } else {
                     const r = issuedReceipt(p.prev, p.w.req.requestTokens, p.u, s.value, now);
                     r.teeKey = p.w.req.signerKey ?? null;
                     r.apiKey = p.w.req.apiKey ?? null;
+                    r.trackSpend = p.w.req.trackSpend === true;
                     issued.push({ w: p.w, key: p.key, r, threadSigned: false });
                 }
             } catch (e) {

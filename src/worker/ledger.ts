@@ -41,6 +41,8 @@ export interface IssuedReceipt extends LedgerPosition {
     teeKey?: bigint | null;
     /** Id of the API key the request that earned it was made with (null: carry-over, tests). */
     apiKey?: string | null;
+    /** Add its cost to the key's total in key_spend (keys with a spend limit). */
+    trackSpend?: boolean;
 }
 
 export interface EscrowAccount extends LedgerPosition {
@@ -63,8 +65,10 @@ export interface IssueRequest {
     maxPrice: bigint;
     /** Signs the receipt (the TEE key); runs inside the ledger transaction. */
     sign: (r: UsageReceipt) => SignedUsageReceipt;
-    /** The API key id the spend is recorded under. */
+    /** The API key id the receipt is recorded under. */
     apiKey?: string | null;
+    /** Add the request's cost to the key's total (key_spend): keys with a spend limit. */
+    trackSpend?: boolean;
     /** The public key `sign` signs with, recorded with the receipt. */
     signerKey?: bigint | null;
 }
@@ -110,6 +114,7 @@ export function nextReceipt(prev: LedgerPosition, req: IssueRequest, now = Date.
     const r = issuedReceipt(prev, req.requestTokens, u, req.sign(u), now);
     r.teeKey = req.signerKey ?? null;
     r.apiKey = req.apiKey ?? null;
+    r.trackSpend = req.trackSpend === true;
     return r;
 }
 
@@ -144,7 +149,7 @@ export function receiptRowValues(r: IssuedReceipt): { receipt: unknown[]; accoun
         receipt: [k, ep, r.seq, r.tokens.toString(), r.cost.toString(), r.requestTokens.toString(), r.requestCost.toString(), r.signature, r.boc, r.createdAt,
             r.teeKey != null ? hexKey(r.teeKey) : null, r.apiKey ?? null],
         account: [k, ep, r.seq, r.tokens.toString(), r.cost.toString(), r.createdAt],
-        spend: r.apiKey ? [r.apiKey, k, r.requestCost, r.createdAt] : null,
+        spend: r.apiKey && r.trackSpend ? [r.apiKey, k, r.requestCost, r.createdAt] : null,
     };
 }
 

@@ -34,8 +34,10 @@ export interface IssueInput {
     maxPrice: bigint;
     promptTokens: number;
     completionTokens: number;
-    /** The API key id the spend is recorded under (null: a carry-over). */
+    /** The API key id the receipt is recorded under (null: a carry-over). */
     apiKey: string | null;
+    /** The key has a spend limit: its total in the ledger grows by this receipt's cost. */
+    trackSpend?: boolean;
     /** The escrow's settled position on-chain (for an escrow epoch this key has not signed for). */
     floor: LedgerPosition | null;
 }
@@ -87,7 +89,7 @@ export class ReceiptIssuer {
         try {
             r = await this.writer.issue({
                 escrow: i.escrow, epoch: i.epoch, requestTokens: BigInt(i.promptTokens + i.completionTokens), price: i.price, maxPrice: i.maxPrice,
-                apiKey: i.apiKey, floor: i.floor,
+                apiKey: i.apiKey, trackSpend: i.trackSpend, floor: i.floor,
             });
         } catch (e) {
             const reason = (e as Error).message;

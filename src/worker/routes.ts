@@ -135,7 +135,8 @@ async function chat(ctx: RouteContext, req: IncomingMessage, res: ServerResponse
 
 function issue(ctx: RouteContext, a: Admission, promptTokens: number, completionTokens: number): Promise<IssuedReceipt> {
     return ctx.issuer.issue({
-        escrow: a.escrow, epoch: a.epoch, price: a.price, maxPrice: a.maxPrice, promptTokens, completionTokens, apiKey: a.principal.key.id, floor: a.floor,
+        escrow: a.escrow, epoch: a.epoch, price: a.price, maxPrice: a.maxPrice, promptTokens, completionTokens, apiKey: a.principal.key.id,
+        trackSpend: a.principal.key.limit > 0n, floor: a.floor,
     });
 }
 
