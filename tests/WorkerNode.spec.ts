@@ -109,6 +109,28 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         expect((await w.worker.getInfo()).tlsKeyHash).toBe(presented);
     });
 
+    it('serves the TEE evidence (the TDX quote) with its attestation, so anyone can verify it again', async () => {
+        const wq = await registerWorker(net, 'op-quote', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
+        let quote: Buffer | null = null;
+        const provider = {
+            kind: 'tdx',
+            attest: async (st: Parameters<typeof signStatement>[0]) => {
+                quote = Buffer.concat([Buffer.from('TDX-QUOTE:'), buildStatementCell(st).hash()]);
+                return { signed: signStatement(st, net.verifier), evidence: quote };
+            },
+        };
+        const n = await fx.start(wq, dev, {}, { attestationProvider: provider });
+        try {
+            const r = await rawOn(n, fx.certPem, 'GET', '/attestation');
+            expect(r.json.evidence).toEqual({ kind: 'tdx', base64: quote!.toString('base64') });
+            // the quote binds the statement the Worker holds
+            const att = parseSignedAttestation(Cell.fromBoc(Buffer.from(r.json.attestationBoc, 'base64'))[0]);
+            expect(Buffer.from(r.json.evidence.base64, 'base64').subarray(10).equals(att.statementCell.hash())).toBe(true);
+        } finally {
+            await n.stop();
+        }
+    });
+
     it('answers a whole completion with a receipt that verifies and prices the usage (after moving the escrow to its key)', async () => {
         const st = await main.escrow.getState();
         const { data, response } = await ai(main, 'client1').chat.completions.create({ model: MODEL, messages, max_tokens: 100 }).withResponse();

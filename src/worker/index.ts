@@ -21,3 +21,5 @@ export * from './escrowRefresh';
 export * from './backendCall';
 export * from './server';
 export { route, ROUTE_METHODS, KNOWN_ROUTES, type RouteContext } from './routes';
+export { RequestHandler, shutdownOnce, type ShutdownParts } from './lifecycle';
+export * from './status';

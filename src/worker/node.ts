@@ -8,11 +8,10 @@
 //   receipts.ts      the only holder of the TEE key: signs and commits receipts (groupCommit.ts)
 //   respond/         JSON and SSE answers
 //   errors.ts        the HttpError taxonomy and its rendering
-//   routes.ts        the handlers wiring the stages
+//   routes.ts        the handlers wiring the stages; status.ts /attestation and /healthz
 //   server.ts        HTTPS, connection limits and idle timeouts
 //   claimer.ts       the claim loop; escrowRefresh.ts moves escrows to the current key
-//   (lifecycle)      stop() below: closing flag, drain with a deadline, claim loop, ledger, backend
-import type { IncomingMessage, ServerResponse } from 'node:http';
+//   lifecycle.ts     the request handler (errors, metrics) and shutdown in order
 import { readFileSync } from 'node:fs';
 import { Address } from '@ton/core';
 import type { Logger } from 'pino';
@@ -26,17 +25,19 @@ import { EscrowView, WorkerView } from './chainViews';
 import { AttestationProvider } from './attestation';
 import { createMetrics, WorkerMetrics } from './metrics';
 import { ClaimLoop, ClaimOutcome } from './claimer';
-import { sendError, toHttpError } from './errors';
 import { attestKeys, freshTeeKey, OperatorLane, reregister, type ReregisterOutcome } from './identity';
 import { ReceiptIssuer } from './receipts';
 import { SpendBook } from './spend';
 import { TokenCounter } from './tokenCount';
 import { EscrowRefresher } from './escrowRefresh';
 import { AdmissionControl } from './admission';
-import { route, KNOWN_ROUTES, type ChatTiming, type RouteContext } from './routes';
+import type { ChatTiming } from './routes';
 import { NodeServer } from './server';
+import { RequestHandler, shutdownOnce } from './lifecycle';
+import { attestationDocument, healthDocument, type StatusSources } from './status';
 
 export type { ChatTiming } from './routes';
+export { stopOnSignals } from './lifecycle';
 export { receiptJson } from './respond/json';
 
 export interface WorkerDeps {
@@ -158,73 +159,21 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         });
 
         let stopping = false;
-        let active = 0;
-        const idle: (() => void)[] = [];
-        const ctx: RouteContext = {
+        const status: StatusSources = {
+            root, operator, worker, model: config.model, measurement: config.measurement, teeKey: issuer.teeKey, tlsKeyHash, attestation,
+            evidence: evidence ? { kind: deps.attestationProvider.kind, quote: evidence } : null,
+            workerInfo: () => workerView.get(), ledgerHealth: () => issuer.health(), stopping: () => stopping, log,
+        };
+        const handler = new RequestHandler({
             config, log, metrics, backend, upstreamModel: config.backend.model ?? config.model, admission, issuer, counter,
             stopping: () => stopping, onTiming: deps.onChatTiming,
             models: () => ({ object: 'list', data: [{ id: config.model, object: 'model', created: attestation.statement.issuedAt, owned_by: 'cocoon' }] }),
-            attestation: async () => {
-                let info = null;
-                try {
-                    info = await workerView.get();
-                } catch (e) {
-                    log.warn({ err: (e as Error).message }, 'cannot read the Worker contract');
-                }
-                return {
-                    root: root.toString(), operator: operator.toString(), worker: worker.toString(), model: config.model,
-                    measurement: hex256(config.measurement), teeKey: hex256(issuer.teeKey), tlsKeyHash: hex256(tlsKeyHash),
-                    expiresAt: attestation.statement.expiresAt, issuedAt: attestation.statement.issuedAt,
-                    attestationBoc: attestation.cell.toBoc().toString('base64'),
-                    // the TEE's own evidence (a TDX quote), so anyone can check the verifiers' work again
-                    evidence: evidence ? { kind: deps.attestationProvider.kind, base64: evidence.toString('base64') } : null,
-                    price: (info?.price ?? 0n).toString(), active: info?.active ?? false, registered: info?.teeKey === issuer.teeKey,
-                };
-            },
-            health: async () => {
-                const ledgerHealth = issuer.health();
-                let chainPart: Record<string, unknown>;
-                let chainOk = false;
-                try {
-                    const info = await workerView.get();
-                    chainOk = !!info && info.active && info.teeKey === issuer.teeKey;
-                    chainPart = { registered: !!info, active: info?.active ?? false, currentKey: info?.teeKey === issuer.teeKey };
-                } catch (e) {
-                    chainPart = { error: `cannot read the chain: ${(e as Error).message}` };
-                }
-                const ok = !stopping && ledgerHealth.ok && chainOk;
-                return { ok, body: { ok, stopping, ledger: ledgerHealth.ok ? { ok: true } : { ok: false, reason: ledgerHealth.reason }, worker: chainPart } };
-            },
-        };
-
-        const handler = (req: IncomingMessage, res: ServerResponse) => {
-            active++;
-            let routeName = 'unknown';
-            route(ctx, req, res)
-                .then((r) => {
-                    routeName = r;
-                })
-                .catch((e) => {
-                    const err = toHttpError(e);
-                    if (err.status === 500) log.error({ err: (e as Error)?.message, path: req.url }, 'request failed');
-                    if (err.status >= 500) metrics.errors.inc({ kind: err.code ?? 'internal' });
-                    routeName = (req.url ?? '/').split('?')[0];
-                    // a body not read to its end is not read at all: close the connection after the answer
-                    const extra: Record<string, string> = req.complete ? {} : { connection: 'close' };
-                    if (!res.headersSent && !res.destroyed) sendError(res, err, extra);
-                    else if (!res.writableEnded) res.end();
-                })
-                .finally(() => {
-                    const name = KNOWN_ROUTES.has(routeName) ? routeName : 'other';
-                    const status = res.statusCode;
-                    metrics.requestsBy.add(`${name} ${status}`, () => ({ route: name, status: String(status) }));
-                    active--;
-                    if (active === 0) idle.splice(0).forEach((f) => f());
-                });
-        };
+            attestation: () => attestationDocument(status),
+            health: () => healthDocument(status),
+        }, log, metrics);
         const server = new NodeServer({
             tls, host: config.host, port: config.port, headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs,
-            maxConnections: config.maxConnections, maxConnectionsPerPeer: config.maxConnectionsPerPeer, handler, log, metrics,
+            maxConnections: config.maxConnections, maxConnectionsPerPeer: config.maxConnectionsPerPeer, handler: handler.handle, log, metrics,
             refusePeer: (addr) => admission.auth.blocked(addr),
         });
         const { url, port } = await server.listen();
@@ -234,31 +183,13 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
             teeKey: hex256(issuer.teeKey), registration, ledger: { path: config.dbPath, ...ledger.settings() }, maxConnections: server.cap, config: describeConfig(config),
         }, 'worker node started');
 
-        let stopped: Promise<void> | null = null;
-        const stop = () => {
-            stopped ??= (async () => {
-                // 1. closing: new chat requests get 503, new connections are refused, idle ones closed
+        const stop = shutdownOnce({
+            closing: () => {
                 stopping = true;
-                const closed = server.stopAccepting();
-                // 2. drain: requests in progress finish (streams end after their final receipt), up to the grace period
-                if (active > 0) {
-                    await Promise.race([
-                        new Promise<void>((resolve) => idle.push(resolve)),
-                        new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref()),
-                    ]);
-                }
-                // 3. the claim loop, then every connection, the ledger (flushed), the counter, the backend
-                await claimLoop.stop();
-                server.destroyAll();
-                await closed;
-                await issuer.close();
-                await counter.close();
-                ledger.close();
-                ownBackend?.close();
-                log.info({ url }, 'worker node stopped');
-            })();
-            return stopped;
-        };
+            },
+            stopAccepting: () => server.stopAccepting(), handler, graceMs: config.shutdownGraceMs, log, url,
+            then: [() => claimLoop.stop(), () => server.destroyAll(), () => issuer.close(), () => counter.close(), () => ledger.close(), () => ownBackend?.close()],
+        });
 
         return {
             url, port, config, worker, certPem: tls.certPem, tlsKeyHash, teeKey: issuer.teeKey, attestation, registration, ledger, metrics,
@@ -273,18 +204,3 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     }
 }
 
-/** SIGINT/SIGTERM: graceful stop, then exit. */
-export function stopOnSignals(handle: Pick<WorkerNodeHandle, 'stop'>, log: Logger): void {
-    let once = false;
-    const onSignal = (sig: NodeJS.Signals) => {
-        if (once) return;
-        once = true;
-        log.info({ signal: sig }, 'stopping');
-        handle.stop().then(() => process.exit(0), (e) => {
-            log.error({ err: (e as Error).message }, 'unclean stop');
-            process.exit(1);
-        });
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-}
