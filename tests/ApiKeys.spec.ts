@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI from 'openai';
+import { Agent, request as httpsRequest } from 'node:https';
 import { Address, toNano } from '@ton/core';
 import { SandboxChain, escrowAddress, keyFromSeed, publicKeyToBigInt, tlsKeyHashOfCert, parseApiKey, mintApiKey, type Ed25519Key } from '../src/sdk';
 import { CocoonClient, loadClientKey, rotateClientKey, sandboxEventSource } from '../src/client';
@@ -214,18 +215,44 @@ describe('API keys: only the holder of a key for the escrow is served or billed'
     });
 
     it('failed authentications are rate-limited per peer address; a valid key from another address still works', async () => {
-        const tight = await fx.start(w, dev, { auth: { failures: { burst: 3, perSec: 0.2 } }, dbPath: fx.dir + '/tight.db', register: 'off' });
+        // (the last test of this block: this node takes over the Worker with its own key)
+        const tight = await fx.start(w, dev, { auth: { failures: { burst: 3, perSec: 0.2 } }, dbPath: fx.dir + '/tight.db' });
+        const here = new Agent({ ca: fx.certPem, keepAlive: true, localAddress: '127.0.0.1' });
+        const there = new Agent({ ca: fx.certPem, keepAlive: true, localAddress: '127.0.0.2' });
         try {
-            // (a second node of the same operator; register off, so the Worker keeps the first node's key)
-            const bad = openai(tight, 'sk-nope', fx.agent);
+            // a connection opened before the failures (kept alive by a request that needs no key)
+            const kept = new Agent({ ca: fx.certPem, keepAlive: true, maxSockets: 1, localAddress: '127.0.0.1' });
+            const via = (agent: Agent, method: string, path: string, headers: Record<string, string> = {}, body?: string) => new Promise<{ status: number; json: any; headers: any }>((resolve, reject) => {
+                const u = new URL(tight.url + path);
+                const r = httpsRequest({ hostname: u.hostname, port: u.port, path: u.pathname, method, agent, headers }, (res) => {
+                    let t = '';
+                    res.on('data', (d) => (t += d));
+                    res.on('end', () => resolve({ status: res.statusCode ?? 0, json: t ? JSON.parse(t) : null, headers: res.headers }));
+                });
+                r.on('error', reject);
+                r.end(body);
+            });
+            expect((await via(kept, 'GET', '/v1/models')).status).toBe(200);
+            const bad = openai(tight, 'sk-nope', here);
             for (let i = 0; i < 3; i++) await refused(bad.chat.completions.create({ model: MODEL, messages }), 401, 'invalid_api_key');
-            const e = await refused(bad.chat.completions.create({ model: MODEL, messages }), 429, 'too_many_auth_failures');
-            expect(Number(e.headers?.['retry-after'])).toBeGreaterThanOrEqual(1);
-            // the limit holds before any work: a valid key from the same address waits too
-            await refused(openai(tight, apiKeyFor(net, strangerOwn, 'stranger'), fx.agent).chat.completions.create({ model: MODEL, messages }), 429, 'too_many_auth_failures');
             expect(tight.admission.auth.stats.failures).toBe(3);
+            // on the connection that was already open: 429 with Retry-After, before any work
+            const e = await via(kept, 'POST', '/v1/chat/completions', { 'content-type': 'application/json', authorization: 'Bearer sk-nope' }, JSON.stringify({ model: MODEL, messages }));
+            expect([e.status, e.json.error.code]).toEqual([429, 'too_many_auth_failures']);
+            expect(Number(e.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+            kept.destroy();
+            // a new connection from that address is dropped before the TLS handshake; a valid key from it waits too
+            const dropped = await openai(tight, apiKeyFor(net, strangerOwn, 'stranger'), new Agent({ ca: fx.certPem, localAddress: '127.0.0.1' }))
+                .chat.completions.create({ model: MODEL, messages }).then(() => null, (x) => x);
+            expect(dropped?.constructor?.name).toBe('APIConnectionError');
+            expect(tight.server.stats.refusedPeer).toBeGreaterThanOrEqual(1);
+            // another address is not affected
+            const ok = await openai(tight, apiKeyFor(net, strangerOwn, 'stranger'), there).chat.completions.create({ model: MODEL, messages });
+            expect(ok.choices).toHaveLength(1);
             expect(tight.admission.auth.trackedPeers).toBe(1);
         } finally {
+            here.destroy();
+            there.destroy();
             await tight.stop();
         }
     });
