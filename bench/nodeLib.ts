@@ -20,7 +20,7 @@ import Database from 'better-sqlite3';
 import { Blockchain, type SandboxContract, type TreasuryContract } from '@ton/sandbox';
 import { Address, Cell, toNano, type Sender } from '@ton/core';
 import {
-    CocoonOps, CocoonRoot, Worker as WorkerContract, SandboxChain, defaultParams, escrowFor, keyFromSeed, publicKeyToBigInt, parseSignedReceiptCell,
+    CocoonOps, CocoonRoot, Worker as WorkerContract, SandboxChain, defaultParams, escrowForOpening, keyFromSeed, publicKeyToBigInt, parseSignedReceiptCell,
     verifyReceipt, ESCROW_OPEN, bigIntToPublicKey, mintApiKey,
 } from '../src/sdk';
 import { hex256 } from '../src/sdk/tls';
@@ -480,7 +480,7 @@ async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbP
         for (let i = 0; i < o.escrows; i++) {
             const client = await bc.treasury(`client-${i + 1}`);
             const clientKey = keyFromSeed(seed(`client-key-${i + 1}`));
-            const e = bc.openContract(await escrowFor(node.worker, client.address));
+            const e = bc.openContract(await escrowForOpening(node.worker, client.address));
             await e.send(client.getSender(), { value: toNano('100.2') }, {
                 $$type: 'OpenEscrow', queryId: 3n, deposit: toNano('100'), maxPrice: PRICE, clientKey: publicKeyToBigInt(clientKey.publicKey),
             });

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-// Runs bin/cocoon-worker.ts through ts-node (installed with the project): `npx cocoon-worker --help` after `npm link`,
-// or `npm run worker -- --help` from the checkout.
-require('ts-node').register({ transpileOnly: true, compilerOptions: { module: 'commonjs' } });
-require('./cocoon-worker.ts').run();
+// `cocoon-worker`, the worker node, from the compiled JavaScript (`npm run build` makes it in a
+// checkout; `npm run worker -- --help` runs the TypeScript directly).
+require('./run').run('cocoon-worker', { 'better-sqlite3': 'the receipt ledger' });

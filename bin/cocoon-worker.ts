@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { Address, toNano } from '@ton/core';
 import { TonClient, WalletContractV4 } from '@ton/ton';
 import { mnemonicToPrivateKey } from '@ton/crypto';
-import { keyFromSeed, RemoteChain, type Chain, type Sender } from '../src/sdk';
+import { keyFromSeed, RemoteChain, CocoonRoot, type Chain, type Sender } from '../src/sdk';
 import { hex256 } from '../src/sdk/tls';
 import { DevBackend } from '../src/backend';
 import {
@@ -72,7 +72,10 @@ Secrets come from the environment only (never from the config file, never logged
   COCOON_TONCENTER_API_KEY   API key for the toncenter endpoint (optional)
   COCOON_BACKEND_API_KEY     bearer token for the inference engine (optional)
   COCOON_DEV_VERIFIER_SEED   64 hex digits: the dev verifier key (--attestation dev only)
-  COCOON_TDX_VERIFIER_URL    the quote verifier service (--attestation tdx)
+  COCOON_TDX_VERIFIER_URL    the quote verifier services (--attestation tdx; cocoon-verifier serve), comma-
+                             separated; --verifier-url wins
+  COCOON_TDX_VERIFIER_QUORUM signatures to collect (default: the root's verifierQuorum); --verifier-quorum wins
+  COCOON_TSM_PATH            configfs-tsm report directory (default /sys/kernel/config/tsm/report)
   COCOON_WORKER_HOME         the data directory (default ~/.cocoon-worker)
 
 --network sandbox runs the node against an embedded sandbox chain in this process (a root that
@@ -129,6 +132,8 @@ export function buildWorkerProgram(): Command {
         .addOption(new Option('--network <name>', 'TON network (sandbox: an embedded chain in this process, for trying the node)').choices(['testnet', 'mainnet', 'sandbox']).default('testnet'))
         .option('--endpoint <url>', 'toncenter JSON-RPC endpoint (default: the network\'s toncenter)')
         .addOption(new Option('--attestation <kind>', 'attestation provider').choices(['tdx', 'dev']).default('tdx'))
+        .option('--verifier-url <url>', 'a quote verifier service (--attestation tdx), repeatable', (v: string, p: string[] = []) => [...p, v])
+        .option('--verifier-quorum <k>', "verifier signatures to collect (default: the root's verifierQuorum)", intArg('--verifier-quorum', 1, 16))
         .option('--dev-backend', 'start the development backend (deterministic, no model) on loopback and use it')
         .option('--dev-tokens <n>', 'completion tokens of each development-backend answer', intArg('--dev-tokens', 1, 100_000))
         .option('--price <ton>', 'sandbox: the price set on-chain, TON per 1M tokens (default 0.1)', tonArg('--price'))
@@ -206,9 +211,13 @@ export async function main(argv: string[] = process.argv): Promise<void> {
             log.warn('using the DEVELOPMENT attestation provider: no TEE evidence, only networks that trust this key accept it');
             attestationProvider = new DevAttestationProvider(keyFromSeed(Buffer.from(seed, 'hex')));
         } else {
-            const url = process.env.COCOON_TDX_VERIFIER_URL;
-            if (!url) throw new Error('--attestation tdx needs COCOON_TDX_VERIFIER_URL (the quote verifier service)');
-            attestationProvider = new TdxAttestationProvider(new HttpQuoteVerifier(url));
+            const urls: string[] = o.verifierUrl ?? (process.env.COCOON_TDX_VERIFIER_URL ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+            if (urls.length === 0) throw new Error('--attestation tdx needs --verifier-url or COCOON_TDX_VERIFIER_URL (the quote verifier services)');
+            const k = o.verifierQuorum ?? process.env.COCOON_TDX_VERIFIER_QUORUM;
+            if (k !== undefined && !/^[1-9]\d*$/.test(String(k))) throw new Error(`--verifier-quorum / COCOON_TDX_VERIFIER_QUORUM must be a positive integer, got "${k}"`);
+            const remote = chain;
+            const quorum = k !== undefined ? Number(k) : async () => Number(await remote.open(CocoonRoot.fromAddress(Address.parse(config.root))).getVerifierQuorum());
+            attestationProvider = new TdxAttestationProvider(new HttpQuoteVerifier({ urls, quorum }), { tsmPath: process.env.COCOON_TSM_PATH || undefined });
         }
     } else {
         log.warn('SANDBOX: an embedded chain in this process, development attestation; nothing on it persists');
@@ -261,4 +270,6 @@ export function run(argv: string[] = process.argv): void {
     });
 }
 
-if (require.main === module) run();
+// Run directly (ts-node bin/cocoon-worker.ts) or through the bin/cocoon-worker.js shim (bin/run.js
+// requires this file); a test that imports buildWorkerProgram runs nothing.
+if (require.main === module || /[\\/]bin[\\/]run\.js$/.test(module.parent?.filename ?? '')) run();

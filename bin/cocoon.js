@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs bin/cocoon.ts through ts-node (installed with the project): `npx cocoon --help` after `npm link`,
-// or `npm run cocoon -- --help` from the checkout.
-require('ts-node').register({ transpileOnly: true, compilerOptions: { module: 'commonjs' } });
-require('./cocoon.ts').main();
+// `cocoon`, the client command, from the compiled JavaScript (`npm run build` makes it in a checkout;
+// `npm run cocoon -- --help` runs the TypeScript directly). `--network sandbox` also needs
+// @ton/sandbox and better-sqlite3 (it starts worker nodes on a local chain).
+require('./run').run('cocoon');

@@ -323,4 +323,6 @@ export function main(argv: string[] = process.argv): void {
     });
 }
 
-if (require.main === module) main();
+// Run directly (ts-node bin/cocoon.ts) or through the bin/cocoon.js shim (bin/run.js requires this
+// file); a test that imports buildProgram runs nothing.
+if (require.main === module || /[\\/]bin[\\/]run\.js$/.test(module.parent?.filename ?? '')) main();

@@ -4,7 +4,7 @@ import '@ton/test-utils';
 import { Blockchain, BlockchainSnapshot, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, toNano } from '@ton/core';
 import {
-    ClientEscrow, escrowFor, workerFor, publicKeyToBigInt, signReceipt, signStatement,
+    ClientEscrow, escrowForOpening, workerFor, publicKeyToBigInt, signReceipt, signStatement,
     ESCROW_OPEN, ESCROW_CLOSING, ESCROW_STORAGE_RESERVE, FEE_FLUSH_MIN,
     ERR_BAD_RECEIPT, ERR_BAD_RECEIPT_SIG, ERR_STALE_RECEIPT, ERR_PRICE_ABOVE_CAP, ERR_WRONG_STATE,
     ERR_DISPUTE_WINDOW_OVER, ERR_WINDOW_NOT_OVER, ERR_NOT_CLIENT, ERR_NOT_PARTY, ERR_ZERO_AMOUNT,
@@ -51,7 +51,7 @@ describe('ClientEscrow', () => {
 
     async function open(name = 'client1', deposit = DEPOSIT, maxPrice = MAX_PRICE, handle = w): Promise<EscrowHandle> {
         const client = await chain.treasury(name);
-        const escrow = chain.openContract(await escrowFor(handle.worker.address, client.address));
+        const escrow = chain.openContract(await escrowForOpening(handle.worker.address, client.address));
         ledger.add(escrow.address);
         const t = await tracked(ledger, chain, () => openEscrow(net, handle, name, deposit, maxPrice).then((e) => e.result));
         return { client, escrow, result: t.res };
@@ -159,7 +159,7 @@ describe('ClientEscrow', () => {
 
         it('refuses OpenEscrow with a zero key (ERR_BAD_CLIENT_KEY): nothing is deployed, the value comes back', async () => {
             const client = await chain.treasury('client-zero');
-            const escrow = chain.openContract(await escrowFor(w.worker.address, client.address));
+            const escrow = chain.openContract(await escrowForOpening(w.worker.address, client.address));
             ledger.add(escrow.address);
             const t = await tracked(ledger, chain, () => escrow.send(client.getSender(), { value: DEPOSIT + toNano('0.2') }, {
                 $$type: 'OpenEscrow', queryId: 1n, deposit: DEPOSIT, maxPrice: MAX_PRICE, clientKey: 0n,
@@ -219,7 +219,7 @@ describe('ClientEscrow', () => {
             // a blank account at the address (deployed by anyone with the init) has no terms
             const r = await e.escrow.send(e.client.getSender(), { value: toNano('0.05'), bounce: true }, { $$type: 'SetClientKey', queryId: 0n, clientKey: keyOf('x') });
             expect(r.transactions).toHaveTransaction({ to: e.escrow.address, success: false });
-            const deployed = chain.openContract(await escrowFor(w.worker.address, e.client.address));
+            const deployed = chain.openContract(await escrowForOpening(w.worker.address, e.client.address));
             const r2 = await deployed.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'SetClientKey', queryId: 0n, clientKey: keyOf('x') });
             expect(r2.transactions).toHaveTransaction({ to: e.escrow.address, success: false, exitCode: Number(ERR_WRONG_STATE) });
         });
@@ -415,7 +415,7 @@ describe('ClientEscrow', () => {
 
         it('refuses a claim on an escrow that was never opened (ERR_WRONG_STATE)', async () => {
             const client = await chain.treasury('client9');
-            const fresh = chain.openContract(await escrowFor(w.worker.address, client.address));
+            const fresh = chain.openContract(await escrowForOpening(w.worker.address, client.address));
             const r = signReceipt({ escrow: fresh.address, epoch: 0n, seq: 1n, tokens: 1_000_000n, cost: 1n }, w.tee);
             const res = await fresh.send(w.operator.getSender(), { value: CLAIM_VALUE }, claimBody(r));
             expect(exitCodeAt(res, fresh.address)).toBe(Number(ERR_WRONG_STATE));

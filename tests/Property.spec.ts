@@ -7,12 +7,13 @@ import fc from 'fast-check';
 import { Blockchain, BlockchainSnapshot, BlockchainTransaction, SandboxContract, TreasuryContract, internal } from '@ton/sandbox';
 import { Address, Builder, Cell, beginCell, toNano } from '@ton/core';
 import {
-    ClientEscrow, escrowFor, signReceipt, loadFundRewards, loadProtocolFee,
+    ClientEscrow, escrowForOpening, signReceipt, loadFundRewards, loadProtocolFee,
     storeClaim, storeOpenEscrow, storeTopUpEscrow, storeCloseEscrow, storeWithdrawEscrow, storeFundRewards,
-    storeClaimRewards, storeUnbond, storeWithdrawStake, storeSlashProof,
+    storeClaimRewards, storeUnbond, storeWithdrawStake, storeSlashProof, storeRegisterWorker, storeRefreshWorker,
+    storeDropInactive, storeDeactivateWorker, signStatement, publicKeyToBigInt, type Ed25519Key,
     ESCROW_OPEN, ESCROW_CLOSING, type EscrowState, type SignedUsageReceipt,
 } from '../src/sdk';
-import { createNet, registerWorker, seededKey, claimBody, Net, WorkerHandle, CLIENT_KEY } from './helpers/network';
+import { createNet, registerWorker, seededKey, claimBody, makeStatement, Net, WorkerHandle, CLIENT_KEY, REGISTER_GAS, MEASUREMENT, MODEL } from './helpers/network';
 import { Ledger, tracked, OP, slashProofBody, equivocatingPair, Payment } from './helpers/money';
 
 const RUNS = Number(process.env.COCOON_PROPERTY_RUNS ?? 200);
@@ -25,6 +26,7 @@ const DEPOSITS = [toNano('0.5'), toNano('2'), toNano('7')];
 const MAX_PRICES = [toNano('0.1'), toNano('0.5'), toNano('1')];
 const COST_STEPS = [0n, 1n, toNano('0.05'), toNano('0.3'), toNano('1.5'), toNano('4')];
 const TIME_JUMPS = [60, 3600, 86401, 7 * 86400 + 1];
+const RESTAKES = [0n, toNano('10'), toNano('25')];
 const FUNDS = [1n, 12345n, toNano('0.3'), toNano('2')];
 
 type Op =
@@ -37,7 +39,12 @@ type Op =
     | { k: 'claimRewards'; w: number }
     | { k: 'unbond'; w: number }
     | { k: 'withdrawStake'; w: number }
-    | { k: 'slash'; w: number }
+    | { k: 'slash'; w: number; retired: boolean }
+    | { k: 'rotate'; w: number }
+    | { k: 'register'; w: number; s: number }
+    | { k: 'refresh'; w: number; c: number }
+    | { k: 'dropInactive'; w: number }
+    | { k: 'deactivate'; w: number }
     | { k: 'time'; j: number };
 
 const wI = fc.integer({ min: 0, max: NW - 1 });
@@ -58,7 +65,12 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     { weight: 2, arbitrary: fc.record({ k: fc.constant('claimRewards' as const), w: wI }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('unbond' as const), w: wI }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('withdrawStake' as const), w: wI }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constant('slash' as const), w: wI }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('slash' as const), w: wI, retired: fc.boolean() }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('rotate' as const), w: wI }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('register' as const), w: wI, s: fc.integer({ min: 0, max: 2 }) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('refresh' as const), w: wI, c: cI }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('dropInactive' as const), w: wI }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('deactivate' as const), w: wI }) },
     { weight: 2, arbitrary: fc.record({ k: fc.constant('time' as const), j: fc.integer({ min: 0, max: TIME_JUMPS.length - 1 }) }) },
 );
 
@@ -113,7 +125,7 @@ describe('money paths under random sequences', () => {
         for (let c = 0; c < NC; c++) clients.push(await chain.treasury('client' + c));
         for (let w = 0; w < NW; w++) {
             escrows.push([]);
-            for (let c = 0; c < NC; c++) escrows[w].push(chain.openContract(await escrowFor(ws[w].worker.address, clients[c].address)));
+            for (let c = 0; c < NC; c++) escrows[w].push(chain.openContract(await escrowForOpening(ws[w].worker.address, clients[c].address)));
         }
         relayer = await chain.treasury('relayer');
         funder = await chain.treasury('funder');
@@ -147,6 +159,7 @@ describe('money paths under random sequences', () => {
     it(`keeps every nanoton accounted for (${RUNS} sequences)`, async () => {
         let steps = 0;
         let payoutsSeen = 0;
+        const okSteps = new Map<string, number>();
         const cpu0 = process.cpuUsage();
         const wall0 = Date.now();
         await fc.assert(fc.asyncProperty(fc.array(opArb, { minLength: 8, maxLength: 12 }), async (ops) => {
@@ -181,6 +194,12 @@ describe('money paths under random sequences', () => {
                 return m;
             };
 
+            // every TEE key each worker has had in this sequence (the first is the fixture's)
+            const keysOf: Ed25519Key[][] = ws.map((w) => [w.tee]);
+            const keyByPub = (w: number, pub: bigint) => keysOf[w].find((k) => publicKeyToBigInt(k.publicKey) === pub);
+            let keyCounter = 0;
+            const attest = (w: number, tee: Ed25519Key) => signStatement(makeStatement(net, ws[w].operator.address, tee, { issuedAt: chain.now! + steps }), net.verifier).cell;
+
             for (const op of ops) {
                 steps++;
                 const totalStakeBefore = rs.totalStake;
@@ -208,7 +227,8 @@ describe('money paths under random sequences', () => {
                         before = await cachedState(op.w, op.c);
                         model = modelFor(op.w, op.c, before);
                         const e = escrows[op.w][op.c];
-                        const tee = ws[op.w].tee;
+                        // the key the escrow holds (a receipt by any other key is a forgery to it)
+                        const tee = (before && keyByPub(op.w, before.teeKey)) ?? ws[op.w].tee;
                         let r: SignedUsageReceipt;
                         if (!model || !before) {
                             r = signReceipt({ escrow: e.address, epoch: 0n, seq: 1n, tokens: 1_000_000n, cost: 1n }, tee);
@@ -262,8 +282,38 @@ describe('money paths under random sequences', () => {
                         send = sendFrom(ws[op.w].operator.address, ws[op.w].worker, toNano('0.05'), body(storeWithdrawStake({ $$type: 'WithdrawStake', queryId: 0n })));
                         break;
                     case 'slash': {
-                        const [a, b] = equivocatingPair(escrows[op.w][0].address, 1n, ws[op.w].tee, BigInt(steps));
-                        send = sendFrom(reporter.address, ws[op.w].worker, toNano('0.2'), body(storeSlashProof(slashProofBody(a, b))));
+                        // by the key in force, or by an earlier one (accountable or not)
+                        const keys = keysOf[op.w];
+                        const key = op.retired && keys.length > 1 ? keys[keys.length - 2] : keys[keys.length - 1];
+                        const [a, b] = equivocatingPair(escrows[op.w][0].address, 1n, key, BigInt(steps));
+                        send = sendFrom(reporter.address, ws[op.w].worker, toNano('0.2'), body(storeSlashProof(slashProofBody(a, b, key))));
+                        break;
+                    }
+                    case 'rotate': {
+                        const tee = seededKey(`prop-key-${op.w}-${++keyCounter}`);
+                        keysOf[op.w].push(tee);
+                        send = sendFrom(ws[op.w].operator.address, net.root, REGISTER_GAS, body(storeRegisterWorker({ $$type: 'RegisterWorker', queryId: 0n, stake: 0n, attestation: attest(op.w, tee) })));
+                        break;
+                    }
+                    case 'register': {
+                        // a fresh key with stake: comes back after a slash, an unbond or a deactivation
+                        const tee = seededKey(`prop-key-${op.w}-${++keyCounter}`);
+                        keysOf[op.w].push(tee);
+                        const stake = RESTAKES[op.s];
+                        send = sendFrom(ws[op.w].operator.address, net.root, stake + REGISTER_GAS, body(storeRegisterWorker({ $$type: 'RegisterWorker', queryId: 0n, stake, attestation: attest(op.w, tee) })));
+                        break;
+                    }
+                    case 'refresh':
+                        touched = [op.w, op.c];
+                        send = sendFrom(clients[op.c].address, escrows[op.w][op.c], toNano('0.1'), body(storeRefreshWorker({ $$type: 'RefreshWorker', queryId: 0n })));
+                        break;
+                    case 'dropInactive':
+                        send = sendFrom(relayer.address, ws[op.w].worker, toNano('0.1'), body(storeDropInactive({ $$type: 'DropInactive', queryId: 0n })));
+                        break;
+                    case 'deactivate': {
+                        // governance revokes the measurement, deactivates this worker, and whitelists it again
+                        await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'RemoveMeasurement', queryId: 0n, measurement: MEASUREMENT });
+                        send = sendFrom(net.owner.address, net.root, toNano('0.2'), body(storeDeactivateWorker({ $$type: 'DeactivateWorker', queryId: 0n, operator: ws[op.w].operator.address, measurement: MEASUREMENT })));
                         break;
                     }
                     case 'time':
@@ -274,7 +324,13 @@ describe('money paths under random sequences', () => {
 
                 // conservation is asserted inside tracked()
                 const t = await tracked(ledger, chain, send!);
+                if (op.k === 'deactivate') await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: MEASUREMENT, model: MODEL });
                 const pays: Payment[] = t.payments;
+
+                // how often each kind of step went through on every contract it reached (the property
+                // must exercise the paths, not only refusals)
+                const ourTxs = ledger.ourTransactions(t.res.transactions);
+                if (ourTxs.length > 0 && ourTxs.every(succeeded)) okSteps.set(op.k, (okSteps.get(op.k) ?? 0) + 1);
 
                 // money into the reward pool in this step
                 for (const tx of ledger.ourTransactions(t.res.transactions)) {
@@ -350,6 +406,12 @@ describe('money paths under random sequences', () => {
             let counted = 0n;
             for (const w of ws) {
                 const st = await w.worker.getState();
+                // only stake behind a statement in force counts for rewards, and never less than minStake
+                if (st.rewardStake > 0n) {
+                    expect(st.status).toBe(1n);
+                    expect(st.teeKey).not.toBe(0n);
+                    expect(st.rewardStake).toBeGreaterThanOrEqual(net.params.minStake);
+                }
                 owed += st.accrued + st.rewardStake * (rs.acc - st.checkpoint) / SCALE;
                 counted += st.rewardStake;
                 const bal = (await chain.getContract(w.worker.address)).balance;
@@ -364,5 +426,10 @@ describe('money paths under random sequences', () => {
         }
         expect(steps).toBeGreaterThan(RUNS * 8 - 1);
         expect(payoutsSeen).toBeGreaterThan(0);
+        // the key-lifecycle steps went through (not only refusals)
+        for (const k of ['rotate', 'register', 'refresh', 'dropInactive', 'deactivate', 'slash']) {
+            expect([k, (okSteps.get(k) ?? 0) > 0]).toEqual([k, true]);
+        }
+        if (process.env.COCOON_PROPERTY_TIMING) console.log('steps that went through:', Object.fromEntries(okSteps));
     });
 });

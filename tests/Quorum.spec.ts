@@ -62,7 +62,7 @@ describe('verifier quorum', () => {
         const info = await op.worker.getInfo();
         expect(info.active).toBe(true);
         expect([info.quoteHash, info.tcbStatus, info.fmspc]).toEqual([quote.quoteHash, BigInt(quote.tcbStatus), quote.fmspc]);
-        const ev = workerAttestedEvents(txFromTo(res, op.wallet.address, net.root.address));
+        const ev = workerAttestedEvents(txFromTo(res, net.root.address, op.worker.address));
         expect(ev).toHaveLength(1);
         expect([ev[0].quoteHash, ev[0].tcbStatus, ev[0].expiresAt]).toEqual([quote.quoteHash, BigInt(quote.tcbStatus), BigInt(a.statement.expiresAt)]);
         expect(await net.root.getTotalStake()).toBe(STAKE);

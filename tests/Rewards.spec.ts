@@ -132,7 +132,7 @@ describe('rewards', () => {
         const e = await openEscrow(net, c, 'client-c');
         const reporter = await chain.treasury('reporter');
         const pair = equivocatingPair(e.escrow.address, (await e.escrow.getState()).epoch, c.tee);
-        await c.worker.send(reporter.getSender(), { value: toNano('0.2') }, slashProofBody(pair[0], pair[1]));
+        await c.worker.send(reporter.getSender(), { value: toNano('0.2') }, slashProofBody(pair[0], pair[1], c.tee));
         expect(await net.root.getTotalStake()).toBe(stakes[0] + toNano('20'));
         const afterSlash = await pending(c);
         await fund(toNano('1'));
@@ -194,7 +194,7 @@ describe('rewards', () => {
         const e = await openEscrow(net, w, 'client1');
         const pair = equivocatingPair(e.escrow.address, (await e.escrow.getState()).epoch, w.tee);
         const reporter = await chain.treasury('reporter');
-        await w.worker.send(reporter.getSender(), { value: toNano('0.2') }, slashProofBody(pair[0], pair[1]));
+        await w.worker.send(reporter.getSender(), { value: toNano('0.2') }, slashProofBody(pair[0], pair[1], w.tee));
         await fund(toNano('2'));
         const rs = await net.root.getRewardState();
         expect(rs.treasury).toBeGreaterThan(0n);

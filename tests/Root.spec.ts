@@ -409,7 +409,7 @@ describe('CocoonRoot', () => {
             for (const operator of [w.operator.address, stranger.address]) {
                 const body =
                     kind === 'StakeUp' ? { $$type: 'StakeUp' as const, amount: toNano('1000'), queryId: 0n, operator }
-                    : kind === 'StakeDown' ? { $$type: 'StakeDown' as const, amount: STAKE, queryId: 0n, operator, slashed: 0n, reporter: null }
+                    : kind === 'StakeDown' ? { $$type: 'StakeDown' as const, amount: STAKE, queryId: 0n, operator, slashed: 0n, changeTo: null }
                     : kind === 'RewardSync' ? { $$type: 'RewardSync' as const, queryId: 0n, operator }
                     : { $$type: 'PayRewards' as const, amount: toNano('10'), queryId: 0n, operator };
                 const { res, delta } = await withDelta(net.chain, stranger.address, () =>

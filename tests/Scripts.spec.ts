@@ -22,6 +22,8 @@ import { run as setClientKey } from '../scripts/setClientKey';
 import { run as status } from '../scripts/status';
 import { run as pause } from '../scripts/pause';
 import { run as unpause } from '../scripts/unpause';
+import { run as setVerifierQuorum } from '../scripts/setVerifierQuorum';
+import { run as dropInactive } from '../scripts/dropInactive';
 
 const sha = (s: string) => createHash('sha256').update(s).digest();
 const MODEL = 'llama-3-8b-instruct';
@@ -200,5 +202,24 @@ describe('scripts against the sandbox', () => {
         expect(p.text()).toBe('Network paused: false -> true');
         await unpause(sandboxProvider(chain, owner).provider, [`root=${root.toString()}`]);
         expect(await chain.openContract(CocoonRoot.fromAddress(root)).getPaused()).toBe(false);
+        await expect(setVerifierQuorum(sandboxProvider(chain, owner).provider, [`root=${root.toString()}`, 'quorum=17'])).rejects.toThrow(/within 1..16, got 17/);
+    });
+
+    it('setVerifierQuorum (owner) and dropInactive (anyone, on an expired worker) run end to end', async () => {
+        const root = await deploy();
+        const q = sandboxProvider(chain, owner);
+        await setVerifierQuorum(q.provider, [`root=${root.toString()}`, 'quorum=2']);
+        expect(q.text()).toContain('verifier quorum 1 -> 2');
+        expect(await chain.openContract(CocoonRoot.fromAddress(root)).getVerifierQuorum()).toBe(2n);
+        await setVerifierQuorum(sandboxProvider(chain, owner).provider, [`root=${root.toString()}`, 'quorum=1']);
+        await registerWorker(sandboxProvider(chain, operator).provider, [`root=${root.toString()}`, `file=${attestationFile(root)}`, 'stake=100']);
+        const worker = await workerAddress(root, operator.address);
+        // an active worker cannot be dropped; once its lease is over, anyone can
+        await expect(dropInactive(sandboxProvider(chain, client).provider, [`root=${root.toString()}`, `worker=${worker.toString()}`])).rejects.toThrow(/the worker is active/);
+        chain.now = NOW + 86400;
+        const d = sandboxProvider(chain, client);
+        await dropInactive(d.provider, [`root=${root.toString()}`, `worker=${worker.toString()}`]);
+        expect(d.text()).toMatch(/100 TON unbonding, withdrawable at/);
+        expect(await chain.openContract(CocoonRoot.fromAddress(root)).getTotalStake()).toBe(0n);
     });
 });

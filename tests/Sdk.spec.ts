@@ -6,7 +6,7 @@ import { Blockchain, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, Cell, toNano, Transaction } from '@ton/core';
 import { loadConfigParamsAsSlice, configParseGasLimitsPrices, configParseMsgPrices } from '@ton/ton';
 import {
-    NO_QUOTE, signStatementWith, signedAttestation, keyBinding, loadSignedAttestation,
+    NO_QUOTE, signStatementWith, signedAttestation, keyBinding, loadSignedAttestation, workerRegistrations,
     mintApiKey, parseApiKey, verifyApiKey, apiKeyPayload, clientPublicKeyObject,
     CocoonOps, SandboxChain, CocoonError, defaultParams, keyFromSeed, publicKeyToBigInt, signStatement, signReceipt,
     signedReceiptCell, buildStatementCell, signedAttestationCell, parseSignedAttestation, verifySignedAttestation,
@@ -223,17 +223,18 @@ describe('fees', () => {
         expect(chainFee(GAS_ROOT_ATTEST, 1)).toBe(11_360_000n);
         expect(chainFee(GAS_ROOT_ATTEST, 3)).toBe(9_600_000n + 3n * 1_760_000n);
         expect(computeFee(50n)).toBe(40_000n);
-        // 400000 lump + 48000 x 400 + 75 x 40000
+        // 400000 lump + 53500 x 400 + 88 x 40000
         expect(workerDeployFee()).toBe(forwardFee(WORKER_DEPLOY_CELLS, WORKER_DEPLOY_BITS));
-        expect(workerDeployFee()).toBe(22_600_000n);
+        expect(workerDeployFee()).toBe(25_320_000n);
     });
 
     it("requires exactly the contracts' entry minimums", () => {
         const t = feeTable();
-        // root.tact RegisterWorker: reserve + chainFee(24000 + 15000, 2) + the deploy message's forward fee
-        expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + 15_600_000n + 3_520_000n + 22_600_000n);
+        // root.tact RegisterWorker: reserve + chainFee(24000 + 24000, 2) + the deploy message's forward fee
+        expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + 19_200_000n + 3_520_000n + 25_320_000n);
         expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + chainFee(GAS_ROOT_ATTEST + GAS_WORKER_RESULT, 2) + workerDeployFee());
-        expect(t.deactivateWorker.required).toBe(chainFee(GAS_ROOT_DEACTIVATE + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3));
+        expect(t.deactivateWorker.required).toBe(chainFee(GAS_ROOT_DEACTIVATE + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 4));
+        expect(t.dropInactive.required).toBe(chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3));
         expect(t.fundRewards.required).toBe(chainFee(GAS_SIMPLE, 1));
         expect(t.topUpStake.required).toBe(chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 5));
         expect(t.unbond.required).toBe(chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3));
@@ -251,9 +252,9 @@ describe('fees', () => {
 
     it('attaches at least the contract minimum plus 0.02 TON, in 0.01 TON steps', () => {
         const t = feeTable();
-        // 91.72M + 50% of the 41.72M fee part = 112.58M, rounded up
-        expect(t.registerWorker.attach).toBe(toNano('0.12'));
-        expect(attachFor('registerWorker')).toBe(toNano('0.12'));
+        // 98.04M + 50% of the 48.04M fee part = 122.06M, rounded up
+        expect(t.registerWorker.attach).toBe(toNano('0.13'));
+        expect(attachFor('registerWorker')).toBe(toNano('0.13'));
         for (const e of Object.values(t)) {
             expect(e.attach % 10_000_000n).toBe(0n);
             if (e.op !== 'deployRoot') expect(e.attach).toBeGreaterThanOrEqual(e.required + 20_000_000n);
@@ -396,11 +397,13 @@ describe('ops on the sandbox', () => {
         await expect(op.ops.registerWorker(attestationFor(w, op.wallet.address, tee2, { issuedAt: NOW + 50 }), 0n))
             .rejects.toThrow(/not newer than the one in force/);
 
+        const lease = Number((await op.ops.openWorker(op.reg.worker).getInfo()).expiresAt);
         const ub = await op.ops.unbond();
         expect(ub.unbonding).toBe(toNano('105'));
-        expect(ub.withdrawableAt).toBe(NOW + 100 + 7 * 86400);
-        await expect(op.ops.withdrawStake()).rejects.toThrow(/the unbonding period ends at/);
-        w.chain.now = NOW + 100 + 7 * 86400;
+        // the later of the unbonding period and the key's last payable moment (lease end + dispute window)
+        expect(ub.withdrawableAt).toBe(Math.max(NOW + 100 + 7 * 86400, lease + 86400));
+        await expect(op.ops.withdrawStake()).rejects.toThrow(/the stake is withdrawable from .* lease end \+ dispute window/);
+        w.chain.now = ub.withdrawableAt;
         const before = (await w.chain.getContract(op.wallet.address)).balance;
         const wd = await op.ops.withdrawStake();
         expect(wd.amount).toBe(toNano('105'));
@@ -548,7 +551,7 @@ describe('ops on the sandbox', () => {
         expect(await root.getTotalStake()).toBe(0n);
     });
 
-    it('discovers active workers from the root events', async () => {
+    it("discovers active workers from the root's registrations; WorkerAttested events come from the Workers", async () => {
         const w = await world();
         const txs: Transaction[] = [];
         const a = await operatorOps(w, 'opA');
@@ -566,7 +569,12 @@ describe('ops on the sandbox', () => {
         expect(events.map((e) => e.worker.toRawString())).toEqual([a, b, c].map((x) => x.reg.worker.toRawString()));
         expect(events[0].measurement).toBe(MEASUREMENT);
         expect(events[0].expiresAt).toBe(NOW + 7 * 86400);
+        expect([events[0].quoteHash, events[0].tcbStatus]).toEqual([0n, 255]);
         expect(await workerAttestedEvents(txs, a.wallet.address)).toEqual([]);
+        const regs = await workerRegistrations(txs, w.root);
+        expect(regs.map((e) => e.worker.toRawString())).toEqual([a, b, c].map((x) => x.reg.worker.toRawString()));
+        expect(regs.map((e) => e.operator.toRawString())).toEqual([a, b, c].map((x) => x.wallet.address.toRawString()));
+        expect(await workerRegistrations(txs, a.wallet.address)).toEqual([]);
 
         const chain = new SandboxChain(w.chain);
         const all = await listWorkers(chain, w.root, txs, { model: MODEL });
@@ -592,7 +600,9 @@ describe('ops on the sandbox', () => {
         const fetched = await fetchRootTransactions(source, w.root, 100, 2);
         expect(fetched.length).toBe(rootTxs.length);
         expect(calls.length).toBe(Math.ceil((rootTxs.length + 1) / 2));
-        expect((await workerAttestedEvents(fetched, w.root)).length).toBe(3);
+        // the root's own history holds the registrations; the events are in the Workers' transactions
+        expect((await workerRegistrations(fetched, w.root)).length).toBe(3);
+        expect((await workerAttestedEvents(fetched, w.root)).length).toBe(0);
     });
 
     it('reports a failed compute phase of our contracts only', () => {

@@ -9,7 +9,9 @@ import {
     ERR_WRONG_ROOT, ERR_WRONG_OPERATOR, ERR_STAKE_TOO_LOW, ERR_NOT_WORKER, ERR_NOT_OPERATOR, ERR_NOT_ROOT,
     ERR_NOTHING_TO_WITHDRAW, ERR_NOTHING_TO_SLASH, ERR_NOT_CLIENT, ERR_NOT_ESCROW_WORKER,
     ERR_BAD_RECEIPT, ERR_BAD_RECEIPT_SIG, ERR_STALE_RECEIPT, ERR_PRICE_ABOVE_CAP, ERR_DISPUTE_WINDOW_OVER,
-    ERR_WINDOW_NOT_OVER, ERR_NOT_PARTY, ERR_BAD_ATTESTATION_SIG,
+    ERR_WINDOW_NOT_OVER, ERR_NOT_PARTY, ERR_BAD_ATTESTATION_SIG, ERR_KEY_EXPIRED, ERR_KEY_NOT_ACCOUNTABLE,
+    ERR_STILL_SERVING, ERR_STAKE_BELOW_MIN, ERR_NOT_ACTIVE, ERR_STILL_UNBONDING, STATUS_UNBONDING, escrowFor,
+    type Ed25519Key, type Statement, type SignedUsageReceipt,
     ESCROW_NONE, ESCROW_OPEN, ESCROW_CLOSING, STATUS_ACTIVE, STATUS_SLASHED, BPS,
     WORKER_STORAGE_RESERVE, ESCROW_STORAGE_RESERVE,
     storeSetParams, storeAddMeasurement, storeRemoveMeasurement, storeAddVerifierKey, storeRemoveVerifierKey,
@@ -18,7 +20,7 @@ import {
     storeStakeSynced, storeForceDeactivate, storeEscrowInfo, storeClaim, storeRegisterWorker, storeTopUpStake,
     storeSetPrice, storeSetEndpoint, storeUnbond, storeWithdrawStake, storeClaimRewards, storeOpenEscrow,
     storeTopUpEscrow, storeCloseEscrow, storeWithdrawEscrow, storeRefreshWorker, storeFundRewards, storeSlashProof,
-    Params, Worker, rootFor, workerFor, escrowFor, emptyWorkerState, paramsCell, publicKeyToBigInt, signStatement,
+    Params, Worker, rootFor, workerFor, escrowForOpening, emptyWorkerState, paramsCell, publicKeyToBigInt, signStatement,
     signReceipt, signedReceiptCell, signedAttestationCell, loadStakeWithdrawn,
 } from '../src/sdk';
 import {
@@ -394,7 +396,7 @@ describe('too little TON to finish a flow', () => {
     it('open escrow: one nanoton short is refused; the exact minimum opens it holding exactly deposit + reserve', async () => {
         const x = await world();
         const client = await x.net.chain.treasury('client2');
-        const escrow = x.net.chain.openContract(await escrowFor(x.w.worker.address, client.address));
+        const escrow = x.net.chain.openContract(await escrowForOpening(x.w.worker.address, client.address));
         const deposit = toNano('2');
         const min = deposit + minFor(x.net.chain, 'openEscrow');
         const msg = body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice: toNano('0.5'), clientKey: CLIENT_KEY }));
@@ -492,7 +494,7 @@ describe('too little TON to finish a flow', () => {
         const x = await world();
         const a = await receipt(x, 1n, toNano('1'));
         const b = await receipt(x, 1n, toNano('2')); // same seq, another total: equivocation
-        const proof = body(storeSlashProof({ $$type: 'SlashProof', queryId: 1n, sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b) }));
+        const proof = body(storeSlashProof({ $$type: 'SlashProof', queryId: 1n, key: publicKeyToBigInt(x.w.tee.publicKey), sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b) }));
         const min = minFor(x.net.chain, 'slash');
         const rs = await x.net.root.getRewardState();
         const stake = toNano('100');
@@ -574,6 +576,13 @@ describe('storage fees over years', () => {
         await claim(x, await receipt(x, 1n, toNano('1')), x.w.operator); // 0.05 TON of fees stays owed
         const r2 = await receipt(x, 2n, toNano('5'));
         await timeTravel(x.net, 10 * YEAR);
+        // ten years on, the escrow no longer pays receipts of a key whose lease ended long ago
+        expect(failures(await claim(x, r2, x.w.operator))).toEqual([{ to: x.e.escrow.address.toString(), phase: 'compute', exitCode: code(ERR_KEY_EXPIRED) }]);
+        // the operator renews the attestation of the same key and refreshes the escrow: it pays again
+        const renewed = signStatement(makeStatement(x.net, x.w.operator.address, x.w.tee), x.net.verifier);
+        await x.net.root.send(x.w.operator.getSender(), { value: REGISTER_GAS }, { $$type: 'RegisterWorker', queryId: 3n, stake: 0n, attestation: renewed.cell });
+        expect(failures(await x.e.escrow.send(x.w.operator.getSender(), { value: toNano('0.1') }, { $$type: 'RefreshWorker', queryId: 0n }))).toEqual([]);
+        expect((await x.e.escrow.getState()).payUntil).toBe(BigInt(renewed.statement.expiresAt) + x.net.params.disputeWindow);
         const rs = await x.net.root.getRewardState();
         const res = await claim(x, r2, x.w.operator);
         expect(failures(res)).toEqual([]);
@@ -730,7 +739,9 @@ describe('paused network', () => {
         ok(await x.w.worker.send(x.w.operator.getSender(), { value: toNano('0.2') }, { $$type: 'ClaimRewards', queryId: 0n }));
         expect((await x.net.root.getRewardState()).rewardPool).toBe(0n);
         ok(await x.w.worker.send(x.w.operator.getSender(), { value: toNano('0.1') }, { $$type: 'Unbond', queryId: 0n }));
-        await timeTravel(x.net, 7 * DAY);
+        // the stake is withdrawable after the unbonding period and once the key's receipts can no
+        // longer be paid (its lease end + the dispute window): 8 days here
+        x.net.chain.now = Number((await x.w.worker.getInfo()).withdrawableAt);
         const clientBefore = (await x.net.chain.getContract(x.e.client.address)).balance;
         ok(await x.e.escrow.send(x.e.client.getSender(), { value: toNano('0.05') }, { $$type: 'WithdrawEscrow', queryId: 0n }));
         expect((await x.net.chain.getContract(x.e.client.address)).balance - clientBefore).toBeGreaterThan(toNano('3.99'));
@@ -752,8 +763,8 @@ describe('fake child messages', () => {
         for (const operator of [victim, x.attacker.address]) {
             msgs.push(
                 ['StakeUp', body(storeStakeUp({ $$type: 'StakeUp', amount: toNano('1000'), queryId: 0n, operator }))],
-                ['StakeDown', body(storeStakeDown({ $$type: 'StakeDown', amount: toNano('100'), queryId: 0n, operator, slashed: 0n, reporter: null }))],
-                ['StakeDown slash', body(storeStakeDown({ $$type: 'StakeDown', amount: toNano('100'), queryId: 0n, operator, slashed: toNano('50'), reporter: x.attacker.address }))],
+                ['StakeDown', body(storeStakeDown({ $$type: 'StakeDown', amount: toNano('100'), queryId: 0n, operator, slashed: 0n, changeTo: null }))],
+                ['StakeDown slash', body(storeStakeDown({ $$type: 'StakeDown', amount: toNano('100'), queryId: 0n, operator, slashed: toNano('50'), changeTo: x.attacker.address }))],
                 ['PayRewards', body(storePayRewards({ $$type: 'PayRewards', amount: toNano('1'), queryId: 0n, operator }))],
                 ['RewardSync', body(storeRewardSync({ $$type: 'RewardSync', queryId: 0n, operator }))],
             );
@@ -804,7 +815,7 @@ describe('fake child messages', () => {
             ['AttestResult', body(storeAttestResult({ $$type: 'AttestResult', stakeDelta: toNano('1000'), acc: 10n ** 30n, queryId: 0n, params: paramsCell(x.net.params), statement: evilAtt.statementCell }))],
             ['StakeSynced', body(storeStakeSynced({ $$type: 'StakeSynced', acc: 10n ** 30n, delta: toNano('1000'), queryId: 0n, payout: true }))],
             ['StakeSynced down', body(storeStakeSynced({ $$type: 'StakeSynced', acc: 0n, delta: -toNano('100'), queryId: 0n, payout: false }))],
-            ['ForceDeactivate', body(storeForceDeactivate({ $$type: 'ForceDeactivate', queryId: 0n, measurement: MEASUREMENT }))],
+            ['ForceDeactivate', body(storeForceDeactivate({ $$type: 'ForceDeactivate', queryId: 0n, measurement: MEASUREMENT, changeTo: x.attacker.address }))],
         ];
         const before = await balancesOf(x.net.chain, honest(x));
         const data = await dataHashes(x.net.chain, [x.net.root.address, x.w.worker.address]);
@@ -821,7 +832,7 @@ describe('fake child messages', () => {
         const x = await world();
         const evil = (active: boolean) => body(storeEscrowInfo({
             $$type: 'EscrowInfo', queryId: 0n, active, teeKey: publicKeyToBigInt(seededKey('evil-tee').publicKey), price: 0n,
-            feeBps: 0n, disputeWindow: 1n, operator: x.attacker.address, root: x.attacker.address,
+            feeBps: 0n, disputeWindow: 1n, payUntil: 0xffffffffn, operator: x.attacker.address, root: x.attacker.address,
         }));
         const before = await balancesOf(x.net.chain, honest(x));
         const data = await dataHashes(x.net.chain, [x.e.escrow.address]);
@@ -833,7 +844,7 @@ describe('fake child messages', () => {
         expect(await dataHashes(x.net.chain, [x.e.escrow.address])).toEqual(data);
         // an escrow still waiting for its worker's answer
         const client2 = await x.net.chain.treasury('client2');
-        const e2 = await escrowFor(x.w.worker.address, client2.address);
+        const e2 = await escrowForOpening(x.w.worker.address, client2.address);
         const res2 = await x.attacker.send({ to: e2.address, value: toNano('0.5'), body: evil(true), bounce: true, init: e2.init });
         expect(res2.transactions).toHaveTransaction({ to: e2.address, success: false, exitCode: code(ERR_NOT_ESCROW_WORKER) });
         // the attacker may deploy the blank escrow, but it holds nothing and the client opens it as usual
@@ -883,7 +894,7 @@ describe('integer edges', () => {
     it('zero amounts are refused with ERR_ZERO_AMOUNT (or ERR_STAKE_TOO_LOW below minStake) and nothing moves', async () => {
         const x = await world();
         const client2 = await x.net.chain.treasury('client2');
-        const e2 = await escrowFor(x.w.worker.address, client2.address);
+        const e2 = await escrowForOpening(x.w.worker.address, client2.address);
         const cases: [string, Wallet, Address, Cell, bigint, any][] = [
             ['OpenEscrow deposit 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: 0n, maxPrice: toNano('1'), clientKey: CLIENT_KEY })), ERR_ZERO_AMOUNT, e2.init],
             ['OpenEscrow maxPrice 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: toNano('1'), maxPrice: 0n, clientKey: CLIENT_KEY })), ERR_ZERO_AMOUNT, e2.init],
@@ -1004,7 +1015,7 @@ describe('integer edges', () => {
         const x: World = { net, w, e, attacker: reporter };
         const a = await receipt(x, 1n, toNano('1'));
         const b = await receipt(x, 1n, toNano('2')); // same seq, another total: equivocation
-        const proof = body(storeSlashProof({ $$type: 'SlashProof', queryId: 0n, sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b) }));
+        const proof = body(storeSlashProof({ $$type: 'SlashProof', queryId: 0n, key: publicKeyToBigInt(w.tee.publicKey), sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b) }));
         const rs = await net.root.getRewardState();
         const repBefore = (await net.chain.getContract(reporter.address)).balance;
         const res = await reporter.send({ to: w.worker.address, value: toNano('0.2'), body: proof, bounce: true });
@@ -1022,14 +1033,15 @@ describe('integer edges', () => {
         const wd = await w.worker.send(w.operator.getSender(), { value: toNano('0.1') }, { $$type: 'WithdrawStake', queryId: 0n });
         expect(wd.transactions).toHaveTransaction({ to: w.worker.address, success: false, exitCode: code(ERR_NOTHING_TO_WITHDRAW) });
         const twice = await reporter.send({ to: w.worker.address, value: toNano('0.2'), body: proof, bounce: true });
-        expect(twice.transactions).toHaveTransaction({ to: w.worker.address, success: false, exitCode: code(ERR_NOTHING_TO_SLASH) });
+        // the slashed key is banned: the same proof cannot slash twice
+        expect(twice.transactions).toHaveTransaction({ to: w.worker.address, success: false, exitCode: code(ERR_KEY_NOT_ACCOUNTABLE) });
         expect((await net.chain.getContract(w.worker.address)).balance).toBe(WORKER_STORAGE_RESERVE);
     });
 
     it('SetParams outside the allowed ranges is refused, even from the owner', async () => {
         const net = await createNet();
         const bad: Partial<Params>[] = [
-            { protocolFeeBps: BPS + 1n }, { stakerShareBps: BPS + 1n }, { slashBps: BPS + 1n }, { reporterBountyBps: BPS + 1n },
+            { protocolFeeBps: BPS + 1n }, { stakerShareBps: BPS + 1n }, { slashBps: BPS + 1n }, { slashBps: 0n }, { reporterBountyBps: BPS + 1n },
             { minStake: toNano('1') - 1n }, { maxPrice: 0n }, { unbondingPeriod: 0n }, { maxAttestationTtl: 0n }, { disputeWindow: 0n },
         ];
         const data = await dataHashes(net.chain, [net.root.address]);
@@ -1041,5 +1053,268 @@ describe('integer edges', () => {
         expect(await dataHashes(net.chain, [net.root.address])).toEqual(data);
         const edge = await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'SetParams', queryId: 0n, params: { ...net.params, protocolFeeBps: BPS, slashBps: BPS, stakerShareBps: 0n, reporterBountyBps: BPS } });
         expect(failures(edge)).toEqual([]);
+    });
+});
+
+// ==================================================================== key lifecycle (issue 11)
+
+describe('key lifecycle', () => {
+    const reattest = (x: World, tee: Ed25519Key, stake = 0n, over: Partial<Statement> = {}) => {
+        const a = signStatement(makeStatement(x.net, x.w.operator.address, tee, over), x.net.verifier);
+        return x.net.root.send(x.w.operator.getSender(), { value: stake + REGISTER_GAS }, { $$type: 'RegisterWorker', queryId: 5n, stake, attestation: a.cell });
+    };
+    const proof = (key: Ed25519Key, a: { signature: Buffer; cell: Cell }, b: SignedUsageReceipt) =>
+        body(storeSlashProof({ $$type: 'SlashProof', queryId: 0n, key: publicKeyToBigInt(key.publicKey), sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b) }));
+
+    it('slashing is not dodged by rotating the key: a retired key stays slashable (and payable) until its payUntil, not after', async () => {
+        const x = await world();
+        const k1 = x.w.tee;
+        // K1 signs two contradicting receipts for the open escrow
+        const a = await receipt(x, 1n, toNano('1'));
+        const b = await receipt(x, 1n, toNano('2'));
+        const k1PayUntil = (await x.w.worker.getInfo()).keyPayUntil;
+        expect(k1PayUntil).toBe((await x.e.escrow.getState()).payUntil);
+        // before anyone reports, the operator re-attests with K2 (stake 0)
+        await timeTravel(x.net, 60);
+        const k2 = seededKey('tee:op1:K2');
+        expect(failures(await reattest(x, k2))).toEqual([]);
+        const info = await x.w.worker.getInfo();
+        expect(info.teeKey).toBe(publicKeyToBigInt(k2.publicKey));
+        expect(info.retiredKeys).toBe(1n);
+        const retired = await x.w.worker.getRetiredKeys();
+        expect(BigInt(retired.get(publicKeyToBigInt(k1.publicKey))!)).toBe(k1PayUntil);
+        // the escrow still holds K1 and still pays K1 receipts...
+        const c = await receipt(x, 2n, toNano('1'));
+        expect(failures(await claim(x, c, x.w.operator))).toEqual([]);
+        // ...so K1 is still accountable: the K1 pair slashes
+        const res = await x.attacker.send({ to: x.w.worker.address, value: toNano('0.2'), body: proof(k1, a, b), bounce: true });
+        expect(failures(res)).toEqual([]);
+        const after = await x.w.worker.getInfo();
+        expect(after.status).toBe(STATUS_SLASHED);
+        expect(after.stake).toBe(0n);
+        expect(after.teeKey).toBe(0n);
+        expect(await x.w.worker.getIsBanned(publicKeyToBigInt(k1.publicKey))).toBe(true);
+        // K2 (innocent here) stays accountable for what it signed, as a retired key
+        expect((await x.w.worker.getRetiredKeys()).has(publicKeyToBigInt(k2.publicKey))).toBe(true);
+        expect(await x.net.root.getTotalStake()).toBe(0n);
+    });
+
+    it('a retired key is no longer accountable once no escrow can pay its receipts (and no escrow pays them)', async () => {
+        const x = await world();
+        const k1 = x.w.tee;
+        const a = await receipt(x, 1n, toNano('1'));
+        const b = await receipt(x, 1n, toNano('2'));
+        const k2 = seededKey('tee:op1:K2');
+        await timeTravel(x.net, 60);
+        expect(failures(await reattest(x, k2))).toEqual([]);
+        const payUntil = (await x.e.escrow.getState()).payUntil;
+        x.net.chain.now = Number(payUntil);
+        expect(failures(await claim(x, a, x.w.operator))).toEqual([{ to: x.e.escrow.address.toString(), phase: 'compute', exitCode: code(ERR_KEY_EXPIRED) }]);
+        const before = await balancesOf(x.net.chain, honest(x));
+        const res = await x.attacker.send({ to: x.w.worker.address, value: toNano('0.2'), body: proof(k1, a, b), bounce: true });
+        expect(res.transactions).toHaveTransaction({ to: x.w.worker.address, success: false, exitCode: code(ERR_KEY_NOT_ACCOUNTABLE) });
+        await expectBalancesUnchanged(x.net.chain, before, [res]);
+        // a key this worker never had is refused the same way
+        const stranger = seededKey('never-a-key-of-op1');
+        const st = await x.e.escrow.getState();
+        const p = signReceipt({ escrow: x.e.escrow.address, epoch: st.epoch, seq: 1n, tokens: 10n, cost: 1n }, stranger);
+        const q = signReceipt({ escrow: x.e.escrow.address, epoch: st.epoch, seq: 1n, tokens: 10n, cost: 2n }, stranger);
+        const res2 = await x.attacker.send({ to: x.w.worker.address, value: toNano('0.2'), body: proof(stranger, p, q), bounce: true });
+        expect(res2.transactions).toHaveTransaction({ to: x.w.worker.address, success: false, exitCode: code(ERR_KEY_NOT_ACCOUNTABLE) });
+        expect((await x.w.worker.getInfo()).status).toBe(STATUS_ACTIVE);
+    });
+
+    it('stake cannot leave while a key of the worker can still have a receipt paid', async () => {
+        const x = await world();
+        await x.w.worker.send(x.w.operator.getSender(), { value: toNano('0.1') }, { $$type: 'Unbond', queryId: 0n });
+        const info = await x.w.worker.getInfo();
+        const payUntil = (await x.e.escrow.getState()).payUntil;
+        expect(info.withdrawableAt).toBe(payUntil > BigInt(x.net.chain.now!) + x.net.params.unbondingPeriod ? payUntil : BigInt(x.net.chain.now!) + x.net.params.unbondingPeriod);
+        x.net.chain.now = Number(info.withdrawableAt) - 1;
+        // the escrow still pays the key's receipts, so the stake behind them stays
+        expect(failures(await claim(x, await receipt(x, 1n, toNano('1')), x.w.operator))).toEqual([]);
+        const early = await x.w.worker.send(x.w.operator.getSender(), { value: toNano('0.1') }, { $$type: 'WithdrawStake', queryId: 0n });
+        expect(early.transactions).toHaveTransaction({ to: x.w.worker.address, success: false, exitCode: code(ERR_STILL_UNBONDING) });
+        x.net.chain.now = Number(info.withdrawableAt);
+        expect(failures(await x.w.worker.send(x.w.operator.getSender(), { value: toNano('0.1') }, { $$type: 'WithdrawStake', queryId: 0n }))).toEqual([]);
+        expect((await x.w.worker.getInfo()).unbonding).toBe(0n);
+    });
+
+    it('after a slash, a statement that does not take effect (banned key, or not newer) activates nothing, and its stake does not count', async () => {
+        const x = await world();
+        const [a, b] = [await receipt(x, 1n, toNano('1')), await receipt(x, 1n, toNano('2'))];
+        expect(failures(await x.attacker.send({ to: x.w.worker.address, value: toNano('0.2'), body: proof(x.w.tee, a, b), bounce: true }))).toEqual([]);
+        await timeTravel(x.net, 60);
+        const rs0 = await x.net.root.getRewardState();
+        // the banned key again, with stake 0 then with stake
+        for (const stake of [0n, toNano('100')]) {
+            const res = await reattest(x, x.w.tee, stake);
+            expect(failures(res)).toEqual([]);
+            expect(res.transactions).toHaveTransaction({ from: x.net.root.address, to: x.w.worker.address, success: true });
+            const ev = res.transactions.flatMap((t) => [...t.outMessages.values()]).filter((m) => m.info.type === 'external-out');
+            expect(ev).toHaveLength(0);
+            const info = await x.w.worker.getInfo();
+            expect(info.status).toBe(STATUS_SLASHED);
+            expect(info.active).toBe(false);
+            expect(info.teeKey).toBe(0n);
+            expect(info.stake).toBe(0n);
+            expect(await x.net.root.getTotalStake()).toBe(rs0.totalStake);
+        }
+        // nothing to top up: TopUpStake is refused, so no stake can be made to earn without a key
+        const top = await x.w.worker.send(x.w.operator.getSender(), { value: toNano('101') }, { $$type: 'TopUpStake', queryId: 0n, amount: toNano('100') });
+        expect(top.transactions).toHaveTransaction({ to: x.w.worker.address, success: false, exitCode: code(ERR_NOT_ACTIVE) });
+        // a funding of the reward pool goes to others only (there are none here: refused)
+        expect(await x.net.root.getTotalStake()).toBe(rs0.totalStake);
+        // a fresh key that takes effect brings the worker back
+        const fresh = seededKey('tee:op1:fresh');
+        expect(failures(await reattest(x, fresh, toNano('100')))).toEqual([]);
+        const back = await x.w.worker.getInfo();
+        expect(back.status).toBe(STATUS_ACTIVE);
+        expect(back.active).toBe(true);
+        expect(back.stake).toBe(toNano('100'));
+    });
+
+    it('an expired worker stops earning: anyone makes it unbond (DropInactive), the change goes back to them', async () => {
+        const x = await world();
+        const other = await registerWorker(x.net, 'op2', toNano('100'), { expiresAt: x.net.chain.now! + 30 * DAY });
+        // an active worker cannot be dropped
+        const refused = await x.w.worker.send(x.attacker.getSender(), { value: toNano('0.1') }, { $$type: 'DropInactive', queryId: 0n });
+        expect(refused.transactions).toHaveTransaction({ to: x.w.worker.address, success: false, exitCode: code(ERR_STILL_SERVING) });
+        x.net.chain.now = Number((await x.w.worker.getInfo()).expiresAt);
+        expect((await x.w.worker.getInfo()).active).toBe(false);
+        const before = (await x.net.chain.getContract(x.attacker.address)).balance;
+        const res = await x.w.worker.send(x.attacker.getSender(), { value: toNano('0.1') }, { $$type: 'DropInactive', queryId: 0n });
+        expect(failures(res)).toEqual([]);
+        expect(res.transactions).toHaveTransaction({ from: x.net.root.address, to: x.attacker.address, op: 0xd53276db });
+        // what the poker pays is the gas of the three hops; the rest of the 0.1 TON came back
+        expect(before - (await x.net.chain.getContract(x.attacker.address)).balance).toBeLessThan(toNano('0.03'));
+        const info = await x.w.worker.getInfo();
+        expect([info.status, info.stake, info.rewardStake, info.unbonding]).toEqual([STATUS_UNBONDING, 0n, 0n, toNano('100')]);
+        expect(await x.net.root.getTotalStake()).toBe(toNano('100'));
+        // reward funding now goes to the worker that can serve only
+        await x.net.root.send(x.attacker.getSender(), { value: toNano('10.1') }, { $$type: 'FundRewards', queryId: 0n, amount: toNano('10') });
+        const acc = (await x.net.root.getRewardState()).acc;
+        expect(await x.w.worker.getPendingRewards(acc)).toBe(0n);
+        expect(await other.worker.getPendingRewards(acc)).toBe(toNano('10'));
+    });
+
+    it('deactivation is not undone by an older statement for another whitelisted measurement', async () => {
+        const x = await world();
+        const M2 = BigInt('0x' + 'cd'.repeat(32));
+        await x.net.root.send(x.net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: M2, model: 'other-model' });
+        const older = signStatement(makeStatement(x.net, x.w.operator.address, seededKey('tee:op1:M2'), { measurement: M2, issuedAt: x.net.chain.now! - 10 }), x.net.verifier);
+        await timeTravel(x.net, 60);
+        await x.net.root.send(x.net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'RemoveMeasurement', queryId: 0n, measurement: MEASUREMENT });
+        const ownerBefore = (await x.net.chain.getContract(x.net.owner.address)).balance;
+        const opBefore = (await x.net.chain.getContract(x.w.operator.address)).balance;
+        const deact = await x.net.root.send(x.net.owner.getSender(), { value: toNano('0.5') }, { $$type: 'DeactivateWorker', queryId: 0n, operator: x.w.operator.address, measurement: MEASUREMENT });
+        expect(failures(deact)).toEqual([]);
+        // the owner's change comes back to the owner, not to the operator
+        expect(deact.transactions).toHaveTransaction({ from: x.net.root.address, to: x.net.owner.address, op: 0xd53276db });
+        expect(ownerBefore - (await x.net.chain.getContract(x.net.owner.address)).balance).toBeLessThan(toNano('0.05'));
+        expect((await x.net.chain.getContract(x.w.operator.address)).balance - opBefore).toBeLessThan(toNano('0.01'));
+        expect((await x.w.worker.getInfo()).status).toBe(STATUS_UNBONDING);
+        // the older statement for M2 (with and without stake) changes nothing
+        for (const stake of [0n, toNano('100')]) {
+            const res = await x.net.root.send(x.w.operator.getSender(), { value: stake + REGISTER_GAS }, { $$type: 'RegisterWorker', queryId: 6n, stake, attestation: older.cell });
+            expect(failures(res)).toEqual([]);
+            expect(res.transactions.flatMap((t) => [...t.outMessages.values()]).filter((m) => m.info.type === 'external-out')).toHaveLength(0);
+            const info = await x.w.worker.getInfo();
+            expect([info.status, info.active, info.stake, info.measurement]).toEqual([STATUS_UNBONDING, false, 0n, MEASUREMENT]);
+            expect(await x.net.root.getTotalStake()).toBe(0n);
+        }
+        // escrows cannot open against it
+        const e2 = await openEscrow(x.net, x.w, 'client2');
+        expect(e2.result.transactions).toHaveTransaction({ from: e2.escrow.address, to: e2.client.address, op: 0xc0c00404 }); // EscrowRefund
+        expect(await accountState(x.net.chain, e2.escrow.address)).not.toBe('active');
+    });
+
+    it('a top-up can never leave a stake below minStake (a 1-nanoton stake would skew the reward accumulator)', async () => {
+        const x = await world();
+        const fresh = await registerWorker(x.net, 'op0', 0n);  // a first registration without stake
+        expect((await fresh.worker.getInfo()).stake).toBe(0n);
+        const res = await fresh.worker.send(fresh.operator.getSender(), { value: toNano('1') }, { $$type: 'TopUpStake', queryId: 0n, amount: 1n });
+        expect(res.transactions).toHaveTransaction({ to: fresh.worker.address, success: false, exitCode: code(ERR_STAKE_BELOW_MIN) });
+        expect(await x.net.root.getTotalStake()).toBe(toNano('100'));
+        const ok = await fresh.worker.send(fresh.operator.getSender(), { value: x.net.params.minStake + toNano('0.1') }, { $$type: 'TopUpStake', queryId: 0n, amount: x.net.params.minStake });
+        expect(failures(ok)).toEqual([]);
+        expect(await x.net.root.getTotalStake()).toBe(toNano('100') + x.net.params.minStake);
+    });
+
+    it('an escrow opened against an address that never answers is not locked: after OPEN_TIMEOUT the client takes everything back', async () => {
+        const x = await world();
+        const notAWorker = await x.net.chain.treasury('just-a-wallet');
+        const client = await x.net.chain.treasury('client-lost');
+        const escrow = x.net.chain.openContract(await escrowForOpening(notAWorker.address, client.address));
+        const deposit = toNano('3');
+        const open = await escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, { $$type: 'OpenEscrow', queryId: 0n, deposit, maxPrice: toNano('1'), clientKey: CLIENT_KEY });
+        expect(failures(open)).toEqual([]);
+        const st = await escrow.getState();
+        expect(st.state).toBe(1n); // OPENING forever: the wallet took the query and said nothing
+        expect(st.closeAt).toBe(BigInt(x.net.chain.now! + 3600));
+        const early = await escrow.send(client.getSender(), { value: toNano('0.05') }, { $$type: 'WithdrawEscrow', queryId: 0n });
+        expect(early.transactions).toHaveTransaction({ to: escrow.address, success: false, exitCode: code(ERR_WINDOW_NOT_OVER) });
+        x.net.chain.now = Number(st.closeAt);
+        const before = (await x.net.chain.getContract(client.address)).balance;
+        const wd = await escrow.send(client.getSender(), { value: toNano('0.05') }, { $$type: 'WithdrawEscrow', queryId: 0n });
+        expect(failures(wd)).toEqual([]);
+        expect((await x.net.chain.getContract(client.address)).balance - before).toBeGreaterThan(deposit);
+        expect(await accountState(x.net.chain, escrow.address)).not.toBe('active');
+    });
+
+    it('after a rotation and a refresh by the client, the K1 amount not yet claimed is still paid through a K2 receipt with the same totals', async () => {
+        const x = await world();
+        const unclaimed = await receipt(x, 3n, toNano('2'));   // K1, never claimed by the operator
+        await timeTravel(x.net, 60);
+        const k2 = seededKey('tee:op1:K2');
+        expect(failures(await reattest(x, k2))).toEqual([]);
+        // the client refreshes at once, hoping to void the K1 receipt
+        expect(failures(await x.e.escrow.send(x.e.client.getSender(), { value: toNano('0.1') }, { $$type: 'RefreshWorker', queryId: 0n }))).toEqual([]);
+        expect((await x.e.escrow.getState()).teeKey).toBe(publicKeyToBigInt(k2.publicKey));
+        expect(failures(await claim(x, unclaimed, x.w.operator))).toEqual([{ to: x.e.escrow.address.toString(), phase: 'compute', exitCode: code(ERR_BAD_RECEIPT_SIG) }]);
+        // the node re-signs its latest totals with K2 at the next seq: every earned nanoton is paid
+        const st = await x.e.escrow.getState();
+        const resigned = signReceipt({ escrow: x.e.escrow.address, epoch: st.epoch, seq: 4n, tokens: unclaimed.receipt.tokens, cost: unclaimed.receipt.cost }, k2);
+        const opBefore = (await x.net.chain.getContract(x.w.operator.address)).balance;
+        expect(failures(await claim(x, resigned, x.w.operator))).toEqual([]);
+        const after = await x.e.escrow.getState();
+        expect(after.paid).toBe(toNano('2'));
+        // 2 TON less the 5% protocol fee, less the operator's own claim gas
+        expect((await x.net.chain.getContract(x.w.operator.address)).balance - opBefore).toBeGreaterThan(toNano('2') * 9500n / 10000n - toNano('0.02'));
+    });
+
+    it('a message through the SDK to a withdrawn escrow bounces instead of re-creating a blank one at the sender\'s cost', async () => {
+        const x = await world();
+        await x.e.escrow.send(x.e.client.getSender(), { value: toNano('0.05') }, { $$type: 'CloseEscrow', queryId: 0n });
+        await timeTravel(x.net, DAY);
+        await x.e.escrow.send(x.e.client.getSender(), { value: toNano('0.05') }, { $$type: 'WithdrawEscrow', queryId: 0n });
+        expect(await accountState(x.net.chain, x.e.escrow.address)).not.toBe('active');
+        const viaSdk = x.net.chain.openContract(await escrowFor(x.w.worker.address, x.e.client.address));
+        expect(viaSdk.init).toBeUndefined();
+        const res = await viaSdk.send(x.e.client.getSender(), { value: toNano('0.05') }, { $$type: 'CloseEscrow', queryId: 0n });
+        expect(res.transactions).toHaveTransaction({ to: x.e.escrow.address, aborted: true, deploy: false });
+        expect(await accountState(x.net.chain, x.e.escrow.address)).not.toBe('active');
+    });
+
+    it('a worker cannot keep rotating past MAX_RETIRED_KEYS keys still accountable; the statement then does not take effect', async () => {
+        const x = await world();
+        for (let i = 0; i < 16; i++) {
+            await timeTravel(x.net, 10);
+            expect(failures(await reattest(x, seededKey('tee:op1:rot' + i)))).toEqual([]);
+        }
+        expect((await x.w.worker.getInfo()).retiredKeys).toBe(16n);
+        await timeTravel(x.net, 10);
+        const k = seededKey('tee:op1:one-too-many');
+        const res = await reattest(x, k);
+        expect(failures(res)).toEqual([]);
+        const info = await x.w.worker.getInfo();
+        expect(info.teeKey).toBe(publicKeyToBigInt(seededKey('tee:op1:rot15').publicKey));
+        expect(info.retiredKeys).toBe(16n);
+        // the key in force still serves; once the oldest retired keys are past their payUntil, rotation works again
+        expect(info.active).toBe(true);
+        const oldest = [...(await x.w.worker.getRetiredKeys()).values()].sort((a, b) => (a < b ? -1 : 1))[0];
+        x.net.chain.now = Number(oldest);
+        expect(failures(await reattest(x, k))).toEqual([]);
+        expect((await x.w.worker.getInfo()).teeKey).toBe(publicKeyToBigInt(k.publicKey));
     });
 });

@@ -4,9 +4,9 @@ import '@ton/test-utils';
 import { Blockchain, BlockchainSnapshot, SandboxContract, TreasuryContract } from '@ton/sandbox';
 import { Address, beginCell, toNano } from '@ton/core';
 import {
-    escrowAddress, signReceipt, signHash, signStatement, publicKeyToBigInt, type SignedUsageReceipt,
+    escrowAddress, signReceipt, signHash, signStatement, publicKeyToBigInt, type SignedUsageReceipt, type Ed25519Key,
     STATUS_SLASHED, ERR_BAD_PROOF_SIG, ERR_NOT_EQUIVOCATION, ERR_NOTHING_TO_SLASH, ERR_BAD_TAG,
-    ERR_STILL_UNBONDING, ERR_INSUFFICIENT_VALUE,
+    ERR_STILL_UNBONDING, ERR_INSUFFICIENT_VALUE, ERR_KEY_NOT_ACCOUNTABLE,
 } from '../src/sdk';
 import { createNet, registerWorker, makeStatement, seededKey, openEscrow, Net, WorkerHandle } from './helpers/network';
 import { Ledger, tracked, paymentsTo, OP, slashProofBody, equivocatingPair } from './helpers/money';
@@ -46,8 +46,8 @@ describe('slashing', () => {
     const rc = (seq: bigint, tokens: bigint, cost: bigint, escrow = escrowA, epoch = EPOCH, key = w.tee) =>
         signReceipt({ escrow, epoch, seq, tokens, cost }, key);
 
-    async function prove(a: SignedUsageReceipt, b: SignedUsageReceipt, value = PROOF_VALUE) {
-        return tracked(ledger, chain, () => w.worker.send(reporter.getSender(), { value }, slashProofBody(a, b)));
+    async function prove(a: SignedUsageReceipt, b: SignedUsageReceipt, value = PROOF_VALUE, key: Ed25519Key | bigint = w.tee) {
+        return tracked(ledger, chain, () => w.worker.send(reporter.getSender(), { value }, slashProofBody(a, b, key)));
     }
 
     async function expectSlashed(a: SignedUsageReceipt, b: SignedUsageReceipt, stake: bigint, unbonding: bigint) {
@@ -73,7 +73,7 @@ describe('slashing', () => {
         expect(info.stake).toBe(0n);
         expect(info.unbonding).toBe(stake + unbonding - slashed);
         expect(info.teeKey).toBe(0n);
-        expect(await w.worker.getBannedKey()).toBe(publicKeyToBigInt(w.tee.publicKey));
+        expect(await w.worker.getIsBanned(publicKeyToBigInt(w.tee.publicKey))).toBe(true);
         expect(info.rewardStake).toBe(0n);
         // the reporter paid the gas: our contracts together hold exactly the bounty less than before
         expect(t.heldDelta).toBe(-bounty);
@@ -153,12 +153,12 @@ describe('slashing', () => {
             await refused(a, b, ERR_INSUFFICIENT_VALUE, toNano('0.005'));
         });
 
-        it('the same proof twice, or another proof after the slash (ERR_NOTHING_TO_SLASH)', async () => {
+        it('the same proof twice, or another proof by the slashed key (ERR_KEY_NOT_ACCOUNTABLE: it is banned)', async () => {
             const [a, b] = equivocatingPair(escrowA, EPOCH, w.tee);
             await expectSlashed(a, b, STAKE, 0n);
-            await refused(a, b, ERR_NOTHING_TO_SLASH);
+            await refused(a, b, ERR_KEY_NOT_ACCOUNTABLE);
             const [c, d] = equivocatingPair(escrowB, EPOCH, w.tee, 9n);
-            await refused(c, d, ERR_NOTHING_TO_SLASH);
+            await refused(c, d, ERR_KEY_NOT_ACCOUNTABLE);
         });
     });
 

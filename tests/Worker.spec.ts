@@ -6,7 +6,7 @@ import { SandboxContract, TreasuryContract, internal } from '@ton/sandbox';
 import { Address, Cell, toNano, beginCell } from '@ton/core';
 import { createHash } from 'node:crypto';
 import {
-    defaultParams, paramsCell, publicKeyToBigInt, signedAttestationCell,
+    defaultParams, paramsCell, publicKeyToBigInt, signedAttestationCell, Worker, emptyWorkerState,
     ERR_WRONG_OPERATOR, ERR_BAD_STATEMENT, ERR_BAD_ATTESTATION_SIG, ERR_UNTRUSTED_VERIFIER, ERR_WRONG_ROOT, ERR_ATTESTATION_EXPIRED,
     ERR_ATTESTATION_TOO_LONG, ERR_UNKNOWN_MEASUREMENT, ERR_STAKE_TOO_LOW, ERR_PAUSED, ERR_BAD_TAG,
     ERR_INSUFFICIENT_VALUE, ERR_NOT_OPERATOR, ERR_NOT_ACTIVE, ERR_ZERO_AMOUNT, ERR_PRICE_TOO_HIGH, ERR_NO_STAKE,
@@ -81,9 +81,10 @@ describe('Worker', () => {
             expect(st.statement!.equals(a.statementCell)).toBe(true);
             expect(await net.root.getTotalStake()).toBe(STAKE);
 
-            // the event, as an external out message of the root's transaction
-            const rootTx = txFromTo(res, op.wallet.address, net.root.address);
-            const events = workerAttestedEvents(rootTx);
+            // the event, as an external out message of the Worker's transaction (the statement took
+            // effect), none from the root
+            expect(workerAttestedEvents(txFromTo(res, op.wallet.address, net.root.address))).toHaveLength(0);
+            const events = workerAttestedEvents(txFromTo(res, net.root.address, op.worker.address));
             expect(events).toHaveLength(1);
             expect(events[0].operator.equals(op.wallet.address)).toBe(true);
             expect(events[0].measurement).toBe(MEASUREMENT);
@@ -209,7 +210,7 @@ describe('Worker', () => {
             });
             expect(info.teeKey).not.toBe(before.teeKey);
             expect(await net.root.getTotalStake()).toBe(STAKE);
-            const ev = workerAttestedEvents(txFromTo(res, op.wallet.address, net.root.address));
+            const ev = workerAttestedEvents(txFromTo(res, net.root.address, op.worker.address));
             expect(ev.map((e) => e.expiresAt)).toEqual([BigInt(now() + 20 * DAY)]);
             expectOnlyFees(delta);
             await expectRootKept(rootBefore);
@@ -391,10 +392,19 @@ describe('Worker', () => {
             expectOnlyFees(s.delta);
             expect((await op.worker.getInfo()).price).toBe(0n);
 
+            // through the SDK's wrapper (no StateInit) a message to a Worker never registered bounces and
+            // deploys nothing
             const fresh = await operatorOf(net, 'op-fresh');
             const f = await withDelta(net.chain, fresh.wallet.address, () => setPrice(fresh, fresh.wallet, 1n));
-            expect(f.res.transactions).toHaveTransaction({ from: fresh.wallet.address, to: fresh.worker.address, success: false, exitCode: n(ERR_NOT_ACTIVE) });
-            expectOnlyFees(f.delta, toNano('0.1')); // includes the forward fee of the Worker's StateInit
+            expect(f.res.transactions).toHaveTransaction({ from: fresh.wallet.address, to: fresh.worker.address, aborted: true });
+            expect((await net.chain.getContract(fresh.worker.address)).accountState?.type).not.toBe('active');
+            expectOnlyFees(f.delta);
+            // a blank Worker deployed by hand with its StateInit refuses it (ERR_NOT_ACTIVE)
+            const blank = net.chain.openContract(await Worker.fromInit(net.root.address, fresh.wallet.address, emptyWorkerState()));
+            const g = await withDelta(net.chain, fresh.wallet.address, () =>
+                blank.send(fresh.wallet.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: 1n }));
+            expect(g.res.transactions).toHaveTransaction({ from: fresh.wallet.address, to: fresh.worker.address, deploy: true, success: false, exitCode: n(ERR_NOT_ACTIVE) });
+            expectOnlyFees(g.delta, toNano('0.1')); // includes the forward fee of the Worker's StateInit
         });
     });
 
@@ -434,9 +444,14 @@ describe('Worker', () => {
             expect(res.transactions).toHaveTransaction({ from: net.root.address, to: op.worker.address, success: true, op: 0xc0c00132 });
             expectOnlyFees(delta);
             const info = await op.worker.getInfo();
+            // withdrawable after the unbonding period, and not before receipts signed by the key in force
+            // stop being payable (its lease end + the dispute window)
+            const lease = (await op.worker.getInfo()).expiresAt;
+            const later = (a: bigint, b: bigint) => (a > b ? a : b);
             expect(info).toMatchObject({
                 status: STATUS_UNBONDING, active: false, stake: 0n, unbonding: STAKE, rewardStake: 0n,
-                withdrawableAt: BigInt(now()) + net.params.unbondingPeriod,
+                withdrawableAt: later(BigInt(now()) + net.params.unbondingPeriod, lease + net.params.disputeWindow),
+                keyPayUntil: lease + net.params.disputeWindow, accountableUntil: lease + net.params.disputeWindow,
             });
             expect(await net.root.getTotalStake()).toBe(toNano('30'));
             expect(await balanceOf(net.chain, op.worker.address)).toBe(STAKE + WORKER_STORAGE_RESERVE);
@@ -483,7 +498,10 @@ describe('Worker', () => {
         it('refuses before the unbonding period ends, then pays exactly the unbonded stake', async () => {
             await op.worker.send(op.wallet.getSender(), { value: toNano('0.1') }, { $$type: 'Unbond', queryId: 4n });
             const since = now();
-            const withdrawableAt = since + Number(net.params.unbondingPeriod);
+            const { expiresAt } = await op.worker.getInfo();
+            // the later of the unbonding period and the key's payUntil (lease end + dispute window)
+            const withdrawableAt = Math.max(since + Number(net.params.unbondingPeriod), Number(expiresAt + net.params.disputeWindow));
+            expect(withdrawableAt).toBeGreaterThan(since + Number(net.params.unbondingPeriod));
             expect((await op.worker.getInfo()).withdrawableAt).toBe(BigInt(withdrawableAt));
 
             net.chain.now = withdrawableAt - 1;
@@ -532,7 +550,7 @@ describe('Worker', () => {
             const body =
                 kind === 'AttestResult' ? { $$type: 'AttestResult' as const, stakeDelta: toNano('1000'), acc: 0n, queryId: 0n, params: paramsCell(defaultParams({ minStake: toNano('1') })), statement: evil.statementCell }
                 : kind === 'StakeSynced' ? { $$type: 'StakeSynced' as const, acc: 10n ** 20n, delta: toNano('1000'), queryId: 0n, payout: true }
-                : { $$type: 'ForceDeactivate' as const, queryId: 0n, measurement: MEASUREMENT };
+                : { $$type: 'ForceDeactivate' as const, queryId: 0n, measurement: MEASUREMENT, changeTo: stranger.address };
             const { res, delta } = await withDelta(net.chain, stranger.address, () =>
                 op.worker.send(stranger.getSender(), { value: toNano('0.5') }, body));
             expect(res.transactions).toHaveTransaction({ from: stranger.address, to: op.worker.address, success: false, exitCode: n(ERR_NOT_ROOT) });

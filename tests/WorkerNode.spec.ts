@@ -12,7 +12,7 @@ import OpenAI from 'openai';
 import { Address, Cell, toNano } from '@ton/core';
 import {
     escrowAddress, parseSignedReceiptCell, verifyReceipt, parseSignedAttestation, verifySignedAttestation,
-    publicKeyToBigInt, bigIntToPublicKey, loadEscrowPayout, tlsKeyHashOfCert, hex256, keyFromSeed, signStatement, buildStatementCell, NO_QUOTE,
+    publicKeyToBigInt, bigIntToPublicKey, loadEscrowPayout, tlsKeyHashOfCert, hex256, keyFromSeed, signStatement, buildStatementCell, NO_QUOTE, keyBinding,
 } from '../src/sdk';
 import { DevBackend, devAnswerTokens, countPromptTokens } from '../src/backend';
 import {
@@ -536,7 +536,7 @@ describe('attestation providers', () => {
         expect(err.message).toContain('dev attestation provider');
     });
 
-    it('TDX writes the statement hash to inblob, reads the quote from outblob and removes the entry', async () => {
+    it('TDX writes the key binding to inblob, reads the quote from outblob and removes the entry', async () => {
         const calls: string[] = [];
         // plays the kernel: a new entry shows its provider; writing inblob produces outblob
         const fakeFs: TsmFs = {
@@ -568,8 +568,11 @@ describe('attestation providers', () => {
             },
         }, { tsmPath: dir, fs: fakeFs });
         const { signed, evidence } = await p.attest(statement);
-        const reportData = Buffer.concat([buildStatementCell(statement).hash(), Buffer.alloc(32)]);
+        const reportData = keyBinding(statement);
         expect(TdxAttestationProvider.reportData(statement)).toEqual(reportData);
+        // the binding covers root, operator, TEE key and TLS key, not the times or quote facts
+        expect(TdxAttestationProvider.reportData({ ...statement, expiresAt: 1, tcbStatus: 0 })).toEqual(reportData);
+        expect(TdxAttestationProvider.reportData({ ...statement, teeKey: 9n })).not.toEqual(reportData);
         expect(evidence).toEqual(Buffer.concat([Buffer.from('QUOTE'), reportData]));
         expect(seen).toEqual(evidence);
         expect(verifySignedAttestation(signed)).toBe(true);

@@ -1,27 +1,28 @@
-// Listing the workers a client can use for a model: operators come from the root's WorkerAttested
-// events; everything that decides trust and price is read from each Worker contract's info() getter.
+// Listing the workers a client can use for a model: operators come from the registrations the root
+// forwarded to their Workers; everything that decides trust and price is read from each Worker
+// contract's info() getter.
 import { Address, type Transaction } from '@ton/core';
 import type { Blockchain } from '@ton/sandbox';
 import {
-    CocoonRoot, Worker, workerAttestedEvents, latestByWorker, fetchRootTransactions,
-    type WorkerInfo, type Chain, type WorkerAttestedEvent, type TransactionSource,
+    CocoonRoot, Worker, workerRegistrations, latestByWorker, fetchRootTransactions,
+    type WorkerInfo, type Chain, type WorkerRegistration, type TransactionSource,
 } from '../sdk';
 
-/** Where the root's WorkerAttested events come from (sandbox history, toncenter, an indexer). */
-export type AttestedEventSource = () => Promise<WorkerAttestedEvent[]>;
+/** Where the root's registrations come from (sandbox history, toncenter, an indexer). */
+export type AttestedEventSource = () => Promise<WorkerRegistration[]>;
 
 /** Events from the embedded sandbox's transaction history (it keeps every transaction). */
 export function sandboxEventSource(blockchain: Blockchain, root: Address): AttestedEventSource {
     return async () => {
         // Read the history array itself: Blockchain.getTransactions reverses it in place (sandbox 0.41).
         const txs = ((blockchain as unknown as { transactions?: Transaction[] }).transactions ?? []).slice();
-        return workerAttestedEvents(txs, root);
+        return workerRegistrations(txs, root);
     };
 }
 
 /** Events from a TonClient-like source (the root's last `max` transactions). */
 export function remoteEventSource(client: TransactionSource, root: Address, max = 1000): AttestedEventSource {
-    return async () => workerAttestedEvents(await fetchRootTransactions(client, root, max), root);
+    return async () => workerRegistrations(await fetchRootTransactions(client, root, max), root);
 }
 
 export interface WorkerListing {

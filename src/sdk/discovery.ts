@@ -1,43 +1,85 @@
-// Worker discovery: the root emits WorkerAttested (external out message, opcode 0xc0c00501) on every
-// approved attestation. Read them from the root's transactions, then ask each Worker for its info().
+// Worker discovery. The root forwards every accepted registration to the operator's Worker as an
+// AttestResult (internal message, opcode 0xc0c00131): those messages in the root's transactions are
+// the index of workers. Whether a statement took effect only the Worker knows: it emits WorkerAttested
+// (external out message, opcode 0xc0c00501) when it does, and its info() getter is the truth.
 import { Address, Transaction } from '@ton/core';
-import { CocoonRoot, Worker, loadWorkerAttested, type WorkerInfo } from './contracts';
+import { CocoonRoot, Worker, loadWorkerAttested, loadAttestResult, type WorkerInfo } from './contracts';
 import type { Chain } from './chain';
 import { workerAddress } from './addresses';
+import { parseStatementCell } from './attestation';
 
 export const WORKER_ATTESTED_OPCODE = 0xc0c00501;
+export const ATTEST_RESULT_OPCODE = 0xc0c00131;
 
-export interface WorkerAttestedEvent {
+/** A registration the root accepted and forwarded to the operator's Worker (it may not have taken effect). */
+export interface WorkerRegistration {
     operator: Address;
     /** The operator's Worker contract, derived from (root, operator) as the root derives it. */
     worker: Address;
     measurement: bigint;
     expiresAt: number;
-    /** Logical time of the root transaction that emitted it. */
+    /** Logical time of the root transaction that forwarded it. */
     lt: bigint;
 }
 
+/** A statement that took effect on a Worker (its WorkerAttested event). */
+export interface WorkerAttestedEvent extends WorkerRegistration {
+    quoteHash: bigint;
+    tcbStatus: number;
+}
+
 /**
- * Events from transactions: @ton/sandbox results (`result.transactions`) or
- * TonClient.getTransactions(root, ...). Only external out messages sent by `root` are read.
+ * Registrations from transactions: @ton/sandbox results (`result.transactions`) or
+ * TonClient.getTransactions(root, ...). Only AttestResult messages sent by `root` are read.
  */
-export async function workerAttestedEvents(transactions: Iterable<Transaction>, root: Address): Promise<WorkerAttestedEvent[]> {
-    const out: WorkerAttestedEvent[] = [];
+export async function workerRegistrations(transactions: Iterable<Transaction>, root: Address): Promise<WorkerRegistration[]> {
+    const out: WorkerRegistration[] = [];
     for (const tx of transactions) {
         for (const m of tx.outMessages.values()) {
-            if (m.info.type !== 'external-out' || !m.info.src.equals(root)) continue;
+            if (m.info.type !== 'internal' || !m.info.src.equals(root)) continue;
             const s = m.body.beginParse();
-            if (s.remainingBits < 32 || s.preloadUint(32) !== WORKER_ATTESTED_OPCODE) continue;
-            const e = loadWorkerAttested(s);
-            out.push({ operator: e.operator, worker: await workerAddress(root, e.operator), measurement: e.measurement, expiresAt: Number(e.expiresAt), lt: tx.lt });
+            if (s.remainingBits < 32 || s.preloadUint(32) !== ATTEST_RESULT_OPCODE) continue;
+            let st;
+            try {
+                st = parseStatementCell(loadAttestResult(s).statement);
+            } catch {
+                continue;
+            }
+            const worker = await workerAddress(root, st.operator);
+            if (!worker.equals(m.info.dest)) continue;
+            out.push({ operator: st.operator, worker, measurement: st.measurement, expiresAt: st.expiresAt, lt: tx.lt });
         }
     }
     return out.sort((a, b) => (a.lt < b.lt ? -1 : a.lt > b.lt ? 1 : 0));
 }
 
-/** One entry per worker: its latest event. */
-export function latestByWorker(events: WorkerAttestedEvent[]): WorkerAttestedEvent[] {
-    const m = new Map<string, WorkerAttestedEvent>();
+/**
+ * WorkerAttested events of `root`'s Workers in `transactions` (the Workers' own transactions: the
+ * sandbox's history, or an indexer's). An event counts only if it comes from the Worker that the
+ * root derives for the operator it names.
+ */
+export async function workerAttestedEvents(transactions: Iterable<Transaction>, root: Address): Promise<WorkerAttestedEvent[]> {
+    const out: WorkerAttestedEvent[] = [];
+    for (const tx of transactions) {
+        for (const m of tx.outMessages.values()) {
+            if (m.info.type !== 'external-out') continue;
+            const s = m.body.beginParse();
+            if (s.remainingBits < 32 || s.preloadUint(32) !== WORKER_ATTESTED_OPCODE) continue;
+            const e = loadWorkerAttested(s);
+            const worker = await workerAddress(root, e.operator);
+            if (!m.info.src.equals(worker)) continue;
+            out.push({
+                operator: e.operator, worker, measurement: e.measurement, expiresAt: Number(e.expiresAt),
+                quoteHash: e.quoteHash, tcbStatus: Number(e.tcbStatus), lt: tx.lt,
+            });
+        }
+    }
+    return out.sort((a, b) => (a.lt < b.lt ? -1 : a.lt > b.lt ? 1 : 0));
+}
+
+/** One entry per worker: its latest one. */
+export function latestByWorker<T extends { worker: Address; lt: bigint }>(events: T[]): T[] {
+    const m = new Map<string, T>();
     for (const e of events) {
         const k = e.worker.toRawString();
         const prev = m.get(k);
@@ -99,7 +141,7 @@ export interface WorkerFilter {
  * first. Workers whose info() cannot be read, of another root, or inactive are left out.
  */
 export async function listWorkers(chain: Chain, root: Address, transactions: Iterable<Transaction>, filter: WorkerFilter = {}): Promise<WorkerListing[]> {
-    const events = latestByWorker(await workerAttestedEvents(transactions, root));
+    const events = latestByWorker(await workerRegistrations(transactions, root));
     const r = chain.open(CocoonRoot.fromAddress(root));
     const now = await chain.now();
     const models = new Map<bigint, string | null>();

@@ -27,13 +27,16 @@ export const EXIT_CODES: Record<number, { name: string; message: string }> = {
     [Number(C.ERR_NOT_OPERATOR)]: { name: 'NotOperator', message: "Only the worker's operator may send this message." },
     [Number(C.ERR_NOT_ROOT)]: { name: 'NotRoot', message: "Only the worker's root may send this message." },
     [Number(C.ERR_NOT_ACTIVE)]: { name: 'NotActive', message: 'The worker has no active, attested stake for this operation.' },
-    [Number(C.ERR_STILL_UNBONDING)]: { name: 'StillUnbonding', message: 'The unbonding period has not passed yet.' },
+    [Number(C.ERR_STILL_UNBONDING)]: { name: 'StillUnbonding', message: "The unbonding period has not passed yet, or receipts signed by one of the worker's keys can still be paid (see withdrawableAt)." },
     [Number(C.ERR_NOTHING_TO_WITHDRAW)]: { name: 'NothingToWithdraw', message: 'There is no unbonding stake to withdraw.' },
     [Number(C.ERR_PRICE_TOO_HIGH)]: { name: 'PriceTooHigh', message: "The price is above the root's maximum price." },
     [Number(C.ERR_BAD_PROOF_SIG)]: { name: 'BadProofSignature', message: "A receipt in the slash proof is not signed by the worker's TEE key." },
     [Number(C.ERR_NOT_EQUIVOCATION)]: { name: 'NotEquivocation', message: 'The two receipts do not contradict each other.' },
     [Number(C.ERR_NOTHING_TO_SLASH)]: { name: 'NothingToSlash', message: 'The worker has no attested key or no bonded stake left to slash.' },
     [Number(C.ERR_NO_STAKE)]: { name: 'NoStake', message: 'The worker has no active stake to unbond.' },
+    [Number(C.ERR_STAKE_BELOW_MIN)]: { name: 'StakeBelowMin', message: "The top-up would leave the worker's stake below the root's minimum stake." },
+    [Number(C.ERR_KEY_NOT_ACCOUNTABLE)]: { name: 'KeyNotAccountable', message: "The proof names a key that is neither the worker's key in force nor an earlier key whose receipts can still be paid." },
+    [Number(C.ERR_STILL_SERVING)]: { name: 'StillServing', message: 'The worker is active (or has no active stake): there is nothing to drop.' },
     [Number(C.ERR_NOT_CLIENT)]: { name: 'NotClient', message: "Only the escrow's client may send this message." },
     [Number(C.ERR_NOT_ESCROW_WORKER)]: { name: 'NotEscrowWorker', message: "Only the escrow's worker contract may answer its query." },
     [Number(C.ERR_WRONG_STATE)]: { name: 'WrongState', message: "The message is not valid in the escrow's current state." },
@@ -45,6 +48,7 @@ export const EXIT_CODES: Record<number, { name: string; message: string }> = {
     [Number(C.ERR_WINDOW_NOT_OVER)]: { name: 'WindowNotOver', message: 'The dispute window is still open; withdraw after closeAt.' },
     [Number(C.ERR_NOT_PARTY)]: { name: 'NotParty', message: "Only the escrow's client or the worker's operator may refresh it." },
     [Number(C.ERR_BAD_CLIENT_KEY)]: { name: 'BadClientKey', message: 'The client key must be an ed25519 public key, not 0.' },
+    [Number(C.ERR_KEY_EXPIRED)]: { name: 'KeyExpired', message: "The escrow no longer pays receipts of its TEE key (past payUntil: lease end + dispute window); the operator refreshes the escrow after re-attesting." },
 };
 
 export class CocoonError extends Error {

@@ -66,7 +66,7 @@ export type OperationName =
     | 'deployRoot' | 'governance' | 'deactivateWorker' | 'withdrawTreasury' | 'fundRewards'
     | 'registerWorker' | 'topUpStake' | 'setPrice' | 'setEndpoint' | 'unbond' | 'withdrawStake'
     | 'claimRewards' | 'openEscrow' | 'topUpEscrow' | 'closeEscrow' | 'withdrawEscrow' | 'claim'
-    | 'refreshWorker' | 'slash' | 'setClientKey';
+    | 'refreshWorker' | 'slash' | 'setClientKey' | 'dropInactive';
 
 /** One `chainFee(Σ gas, hops)` term of an entry check. */
 export interface ChainTerm {
@@ -97,8 +97,8 @@ const formula = (gas: bigint[], hops: number, basis: string, more: Partial<FeeFo
 /** The contracts' entry checks (amounts such as stake or deposit come on top). */
 export const FORMULAS: Record<Exclude<OperationName, 'deployRoot'>, FeeFormula> = {
     governance: formula([GAS_SIMPLE], 1, 'owner messages (SetParams, Add/Remove*, SetPaused, ProposeOwner, AcceptOwnership): one handler, cashback', { checked: false }),
-    deactivateWorker: formula([GAS_ROOT_DEACTIVATE, GAS_WORKER_OP, GAS_ROOT_SYNC, GAS_WORKER_OP], 3,
-        'root.DeactivateWorker: chainFee(GAS_ROOT_DEACTIVATE + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3)'),
+    deactivateWorker: formula([GAS_ROOT_DEACTIVATE, GAS_WORKER_OP, GAS_ROOT_SYNC, GAS_WORKER_OP], 4,
+        'root.DeactivateWorker: chainFee(GAS_ROOT_DEACTIVATE + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 4)'),
     withdrawTreasury: formula([GAS_SIMPLE], 1, 'one handler; the payout carries the rest back', { checked: false }),
     fundRewards: formula([GAS_SIMPLE], 1, 'root.FundRewards: amount + chainFee(GAS_SIMPLE, 1)'),
     registerWorker: formula([GAS_ROOT_ATTEST, GAS_WORKER_RESULT], 2,
@@ -109,6 +109,7 @@ export const FORMULAS: Record<Exclude<OperationName, 'deployRoot'>, FeeFormula> 
     setPrice: formula([GAS_SIMPLE], 1, 'one handler, cashback', { checked: false }),
     setEndpoint: formula([GAS_SIMPLE], 1, 'one handler, cashback', { checked: false }),
     unbond: formula([GAS_WORKER_OP, GAS_ROOT_SYNC, GAS_WORKER_OP], 3, 'worker.Unbond: chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3)'),
+    dropInactive: formula([GAS_WORKER_OP, GAS_ROOT_SYNC, GAS_WORKER_OP], 3, 'worker.DropInactive: chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3); the change comes back to the sender'),
     withdrawStake: formula([GAS_WORKER_OP], 1, 'one handler; the payout carries the rest back', { checked: false }),
     claimRewards: formula([GAS_WORKER_OP, GAS_ROOT_SYNC, GAS_WORKER_OP, GAS_ROOT_PAY], 4,
         'worker.ClaimRewards: chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP + GAS_ROOT_PAY, 4)'),

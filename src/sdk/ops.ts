@@ -1,13 +1,13 @@
 // Typed high-level operations: validate, attach amount + fee, send, wait for the visible effect,
 // return what changed. The same code runs on @ton/sandbox and on testnet/mainnet (see chain.ts).
-import { Address, Contract, OpenedContract, Sender, Transaction } from '@ton/core';
+import { Address, Contract, Dictionary, OpenedContract, Sender, Transaction } from '@ton/core';
 import {
     CocoonRoot, Worker, ClientEscrow, loadParams, type Params, type WorkerInfo, type EscrowState, type RewardState,
-    STATUS_ACTIVE, STATUS_UNBONDING, STATUS_SLASHED, ESCROW_NONE, ESCROW_OPEN, ESCROW_CLOSING,
-    BPS, TOKENS_PER_PRICE_UNIT,
+    STATUS_ACTIVE, STATUS_UNBONDING, STATUS_SLASHED, ESCROW_NONE, ESCROW_OPENING, ESCROW_OPEN, ESCROW_CLOSING,
+    BPS, TOKENS_PER_PRICE_UNIT, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS,
 } from './contracts';
 import { type Chain, SandboxChain, RemoteChain, type NetworkName } from './chain';
-import { workerFor, escrowFor } from './addresses';
+import { workerFor, escrowFor, escrowForOpening } from './addresses';
 import { rootFor } from './defaults';
 import { parseSignedAttestation, verifySignedAttestation, type SignedStatement } from './attestation';
 import { signedReceiptCell, verifyReceipt, type SignedUsageReceipt } from './receipt';
@@ -113,6 +113,21 @@ export class CocoonOps {
         }
     }
 
+    /**
+     * The Worker's earlier TEE keys still accountable (slashable), each with the time until which
+     * escrows may pay its receipts.
+     */
+    async retiredKeys(worker: Address): Promise<Map<bigint, bigint>> {
+        const out = new Map<bigint, bigint>();
+        try {
+            const d = await this.openWorker(worker).getRetiredKeys();
+            for (const [k, v] of d) out.set(k, BigInt(v));
+        } catch {
+            // not deployed: none
+        }
+        return out;
+    }
+
     /** Escrow state, or null when the contract is not deployed (never opened, or withdrawn). */
     async escrowState(escrow: Address): Promise<EscrowState | null> {
         try {
@@ -201,6 +216,13 @@ export class CocoonOps {
         if (this.checkOnChain && !(await this.root.getIsVerifierKey(key))) throw new Error('removeVerifierKey: that key is not trusted now');
         return this.governance('removeVerifierKey', { $$type: 'RemoveVerifierKey', queryId: nowQueryId(), key },
             () => this.root.getIsVerifierKey(key), (v) => !v);
+    }
+
+    /** How many distinct trusted verifiers must sign a statement (1..16). */
+    async setVerifierQuorum(quorum: number): Promise<Change<bigint>> {
+        if (!Number.isInteger(quorum) || quorum < 1 || quorum > Number(MAX_VERIFIER_SIGS)) throw new Error(`verifierQuorum must be an integer within 1..${MAX_VERIFIER_SIGS}, got ${quorum}`);
+        return this.governance('setVerifierQuorum', { $$type: 'SetVerifierQuorum', queryId: nowQueryId(), quorum: BigInt(quorum) },
+            () => this.root.getVerifierQuorum(), (v) => v === BigInt(quorum));
     }
 
     async setPaused(paused: boolean): Promise<Change<boolean>> {
@@ -305,7 +327,15 @@ export class CocoonOps {
             // The Worker ignores the key of a statement not newer than the one in force (issuedAt, 0 for a
             // new Worker) or a key slashed on it; stake that then has no usable key unbonds at once.
             if (BigInt(st.issuedAt) <= (before?.issuedAt ?? 0n)) throw new Error('attestation: not newer than the one in force (issuedAt); the Worker would keep its old key (or none, and any stake would unbond at once)');
-            if (before && (await w.getBannedKey()) === st.teeKey) throw new Error('attestation: this TEE key was slashed on this worker; attest a new key (with this one the stake would unbond at once)');
+            if (before && (await w.getIsBanned(st.teeKey))) throw new Error('attestation: this TEE key was slashed on this worker; attest a new key (the statement would not take effect, and any stake it brings would unbond at once)');
+            if (before && before.teeKey !== 0n && before.teeKey !== st.teeKey) {
+                const retired = await this.retiredKeys(worker.address);
+                const live = [...retired.values()].filter((u) => u > BigInt(now)).length;
+                if (live >= Number(MAX_RETIRED_KEYS) && !retired.has(st.teeKey)) {
+                    const next = [...retired.values()].filter((u) => u > BigInt(now)).sort((x, y) => (x < y ? -1 : 1))[0];
+                    throw new Error(`attestation: ${live} earlier TEE keys of this worker are still accountable (the most a Worker keeps); a new key can take effect after ${new Date(Number(next) * 1000).toISOString()}, or renew the current key`);
+                }
+            }
         }
         await this.send(root, stake + registerWorkerFee(sa.signatures.length, this.prices), { $$type: 'RegisterWorker', queryId: nowQueryId(), stake, attestation: sa.cell }, [root.address, worker.address]);
         let after: WorkerInfo | null = null;
@@ -361,6 +391,23 @@ export class CocoonOps {
         return { worker: address, endpoint: { before: info.endpoint, after: after.endpoint } };
     }
 
+    /**
+     * Anyone: makes a worker that cannot serve (attestation expired, no key, stake below the minimum)
+     * unbond, so its stake stops counting for rewards. The change comes back to the sender.
+     */
+    async dropInactive(worker: Address): Promise<{ worker: Address; unbonding: bigint; withdrawableAt: number }> {
+        const w = this.openWorker(worker);
+        const info = await this.workerInfo(worker);
+        if (!info) throw new Error(`dropInactive: no Worker contract at ${worker.toString()}`);
+        if (this.checkOnChain && (info.status !== STATUS_ACTIVE || info.stake === 0n || info.active)) {
+            throw new Error('dropInactive: the worker is active (or has no active stake): nothing to drop');
+        }
+        await this.send(w, this.fee('dropInactive'), { $$type: 'DropInactive', queryId: nowQueryId() }, [worker, info.root]);
+        let after = info;
+        await this.chain.waitUntil(async () => (after = await w.getInfo()).status === STATUS_UNBONDING && after.stake === 0n, 'dropInactive');
+        return { worker, unbonding: after.unbonding, withdrawableAt: Number(after.withdrawableAt) };
+    }
+
     async unbond(): Promise<{ worker: Address; unbonding: bigint; withdrawableAt: number }> {
         const { address, w, info } = await this.operatorWorker();
         if (this.checkOnChain && (info.status !== STATUS_ACTIVE || info.stake === 0n)) throw new Error('unbond: the worker has no active stake');
@@ -375,7 +422,10 @@ export class CocoonOps {
         if (this.checkOnChain) {
             if (info.unbonding === 0n) throw new Error('withdrawStake: nothing is unbonding (run unbond first)');
             const now = await this.chain.now();
-            if (BigInt(now) < info.withdrawableAt) throw new Error(`withdrawStake: the unbonding period ends at ${new Date(Number(info.withdrawableAt) * 1000).toISOString()}`);
+            if (BigInt(now) < info.withdrawableAt) {
+                throw new Error(`withdrawStake: the stake is withdrawable from ${new Date(Number(info.withdrawableAt) * 1000).toISOString()} ` +
+                    '(the end of the unbonding period, or later while receipts signed by one of this worker\'s keys can still be paid: lease end + dispute window)');
+            }
         }
         await this.send(w, this.fee('withdrawStake'), { $$type: 'WithdrawStake', queryId: nowQueryId() }, [address]);
         await this.chain.waitUntil(async () => (await w.getInfo()).unbonding === 0n, 'withdrawStake');
@@ -405,7 +455,7 @@ export class CocoonOps {
         requirePositive('maxPrice', maxPrice);
         requireUint('clientKey', clientKey, 256);
         if (clientKey === 0n) throw new Error('openEscrow: clientKey must be a public key, not 0 (create one with keyFromSeed(randomBytes(32)))');
-        const e = await escrowFor(worker, this.me);
+        const e = await escrowForOpening(worker, this.me);
         const escrow = this.chain.open(e);
         if (this.checkOnChain) {
             const info = await this.workerInfo(worker);
@@ -456,11 +506,15 @@ export class CocoonOps {
     async withdrawEscrow(escrow: Address): Promise<{ escrow: Address; amount: bigint; feesFlushed: bigint }> {
         const { e, st } = await this.clientEscrow(escrow, 'withdrawEscrow');
         if (this.checkOnChain) {
-            if (st.state !== ESCROW_CLOSING) throw new Error('withdrawEscrow: close the escrow first (closeEscrow), then wait for the dispute window');
             const now = await this.chain.now();
-            if (BigInt(now) < st.closeAt) throw new Error(`withdrawEscrow: the dispute window ends at ${new Date(Number(st.closeAt) * 1000).toISOString()}`);
+            if (st.state === ESCROW_OPENING) {
+                if (BigInt(now) < st.closeAt) throw new Error(`withdrawEscrow: the escrow is still waiting for its worker's answer; if none comes, withdraw after ${new Date(Number(st.closeAt) * 1000).toISOString()}`);
+            } else {
+                if (st.state !== ESCROW_CLOSING) throw new Error('withdrawEscrow: close the escrow first (closeEscrow), then wait for the dispute window');
+                if (BigInt(now) < st.closeAt) throw new Error(`withdrawEscrow: the dispute window ends at ${new Date(Number(st.closeAt) * 1000).toISOString()}`);
+            }
         }
-        const ours = st.root ? [escrow, st.root] : [escrow];
+        const ours = st.root && st.state !== ESCROW_OPENING ? [escrow, st.root] : [escrow];
         await this.send(e, this.fee('withdrawEscrow'), { $$type: 'WithdrawEscrow', queryId: nowQueryId() }, ours);
         await this.chain.waitUntil(async () => {
             const s = await this.escrowState(escrow);
@@ -540,16 +594,20 @@ export class CocoonOps {
         const w = this.openWorker(worker);
         const info = await this.workerInfo(worker);
         if (!info) throw new Error(`slash: no Worker contract at ${worker.toString()}`);
+        // the key that signed both: the one in force or an earlier one still accountable
+        const now = BigInt(await this.chain.now());
+        const retired = await this.retiredKeys(worker);
+        const candidates = [info.teeKey, ...[...retired.entries()].filter(([, until]) => until > now).map(([k]) => k)].filter((k) => k !== 0n);
+        const key = candidates.find((k) => verifyReceipt(a, bigIntToPublicKey(k)) && verifyReceipt(b, bigIntToPublicKey(k)));
         if (this.checkOnChain) {
-            if (info.teeKey === 0n || info.stake + info.unbonding === 0n) throw new Error('slash: the worker has no attested key or no stake left');
-            const pub = bigIntToPublicKey(info.teeKey);
-            if (!verifyReceipt(a, pub) || !verifyReceipt(b, pub)) throw new Error("slash: a receipt is not signed by the worker's TEE key");
+            if (info.stake + info.unbonding === 0n) throw new Error('slash: the worker has no stake left');
+            if (key === undefined) throw new Error("slash: the receipts are not both signed by the worker's TEE key in force nor by an earlier key still accountable");
         }
         const st = await w.getState();
         const bps = st.params ? loadParams(st.params.beginParse()).slashBps : 0n;
         const slashed = (info.stake * bps) / BPS + (info.unbonding * bps) / BPS;
         await this.send(w, this.fee('slash'), {
-            $$type: 'SlashProof', queryId: nowQueryId(), sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b),
+            $$type: 'SlashProof', queryId: nowQueryId(), key: key ?? info.teeKey, sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b),
         }, [worker, info.root]);
         let after = info;
         await this.chain.waitUntil(async () => (after = await w.getInfo()).status === STATUS_SLASHED, 'slash');
@@ -558,6 +616,9 @@ export class CocoonOps {
 }
 
 // ---------------------------------------------------------------- read-only views (status)
+
+/** Dictionary value codec for uint32 (the Worker's retired keys map). */
+export const RETIRED_KEYS_VALUE = Dictionary.Values.Uint(32);
 
 export interface NetworkStatus {
     root: Address;

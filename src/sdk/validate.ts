@@ -84,6 +84,8 @@ export function validateParams(p: Params): Params {
         if (p[k] <= 0n) throw new Error(`params.${k} must be positive (seconds), got ${p[k]}`);
     }
     for (const k of ['protocolFeeBps', 'stakerShareBps', 'slashBps', 'reporterBountyBps'] as const) requireBps(`params.${k}`, p[k]);
+    // 0 would make equivocation free (and a slash proof a plain gift of the reporter's gas)
+    if (p.slashBps < 1n) throw new Error('params.slashBps must be at least 1 (a slash that takes nothing deters nothing)');
     return p;
 }
 

@@ -206,11 +206,12 @@ export function plain<T>(v: T): unknown {
 
 // ---------------------------------------------------------------- slashing proofs
 
-import { signedReceiptCell, signReceipt, type SignedUsageReceipt, type Ed25519Key, type SlashProof } from '../../src/sdk';
+import { signedReceiptCell, signReceipt, publicKeyToBigInt, type SignedUsageReceipt, type Ed25519Key, type SlashProof } from '../../src/sdk';
 
-/** The SlashProof message for two signed receipts. */
-export function slashProofBody(a: SignedUsageReceipt, b: SignedUsageReceipt, queryId = 0n): SlashProof {
-    return { $$type: 'SlashProof', queryId, sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b) };
+/** The SlashProof message for two receipts signed by `key` (the TEE key, or its public key). */
+export function slashProofBody(a: SignedUsageReceipt, b: SignedUsageReceipt, key: Ed25519Key | bigint, queryId = 0n): SlashProof {
+    const k = typeof key === 'bigint' ? key : publicKeyToBigInt(key.publicKey);
+    return { $$type: 'SlashProof', queryId, key: k, sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b) };
 }
 
 /** Two receipts for one escrow epoch with the same seq and different totals. */

@@ -5,7 +5,7 @@ import { Address, toNano, Cell } from '@ton/core';
 import { createHash, randomBytes } from 'node:crypto';
 import {
     CocoonRoot, Worker, ClientEscrow, Params,
-    defaultParams, rootFor, workerFor, escrowFor,
+    defaultParams, rootFor, workerFor, escrowForOpening,
     keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatement, Statement, SignedStatement, NO_QUOTE,
     signReceipt, UsageReceipt, SignedUsageReceipt,
 } from '../../src/sdk';
@@ -86,7 +86,7 @@ export const CLIENT_KEY = publicKeyToBigInt(clientKeyOf('default').publicKey);
 
 export async function openEscrow(net: Net, w: WorkerHandle, clientName: string, deposit = toNano('5'), maxPrice = toNano('0.5')): Promise<EscrowHandle> {
     const client = await net.chain.treasury(clientName);
-    const escrow = net.chain.openContract(await escrowFor(w.worker.address, client.address));
+    const escrow = net.chain.openContract(await escrowForOpening(w.worker.address, client.address));
     const result = await escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, {
         $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice, clientKey: publicKeyToBigInt(clientKeyOf(clientName).publicKey),
     });

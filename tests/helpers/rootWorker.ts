@@ -16,8 +16,9 @@ import { Net, makeStatement, seededKey } from './network';
 
 /** What a refused sender may lose at most: the fees of the refused flow. */
 export const FEE_BOUND = toNano('0.05');
-/** Storage fees a contract may pay between two flows of a test (days of sandbox time at most). */
-export const STORAGE_SLACK = toNano('0.001');
+/** Storage fees a contract may pay between two flows of a test (days of sandbox time at most: a
+ *  Worker pays about 0.00013 TON a day, and withdrawal waits up to lease + dispute window). */
+export const STORAGE_SLACK = toNano('0.002');
 
 export async function balanceOf(chain: Blockchain, a: Address): Promise<bigint> {
     return (await chain.getContract(a)).balance;
