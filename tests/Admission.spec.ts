@@ -18,7 +18,7 @@ function setup(o: { deposit?: bigint; escrowKey?: bigint; maxInflight?: number; 
         address: escrow, worker, fetchedAt: Date.now(),
         state: {
             state: 2n, deposit: o.deposit ?? toNano('1'), paid: 0n, maxPrice: PRICE, epoch: 7n, lastSeq: 0n, lastTokens: 0n, lastCost: 0n, closeAt: 0n,
-            teeKey: o.escrowKey ?? ours, clientKey: publicKeyToBigInt(client.publicKey),
+            teeKey: o.escrowKey ?? ours, clientKey: publicKeyToBigInt(client.publicKey), payUntil: BigInt(NOW + 86_400),
         } as any,
     };
     const refreshed: EscrowSnapshot[] = [];

@@ -304,7 +304,7 @@ describe('hardening (issue 12)', () => {
             let chainSeq = 2n;
             const snap = () => ({
                 address: escrow, worker, fetchedAt: Date.now(),
-                state: { state: 2n, deposit: toNano('1'), paid: 0n, maxPrice: PRICE, epoch: 1n, lastSeq: chainSeq, lastTokens: chainSeq * 10n, lastCost: chainSeq * 5000n, closeAt: 0n, teeKey, clientKey: 1n },
+                state: { state: 2n, deposit: toNano('1'), paid: 0n, maxPrice: PRICE, epoch: 1n, lastSeq: chainSeq, lastTokens: chainSeq * 10n, lastCost: chainSeq * 5000n, closeAt: 0n, teeKey, clientKey: 1n, payUntil: 1_900_000_000n },
             }) as unknown as EscrowSnapshot;
             const metrics = createMetrics(() => 0n);
             const adm = new AdmissionControl({

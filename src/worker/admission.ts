@@ -196,10 +196,17 @@ export class AdmissionControl {
         const a: Admission = { principal: p, escrow, epoch: st.epoch, price, maxPrice: st.maxPrice, reserved: worst, floor, promptTokens: exact };
         // Last, once the request is known to fit: an escrow still holding an older key of this worker
         // (opened before this node's start) is moved to the current key (RefreshWorker, then a
-        // carry-over receipt). A refused request never makes the operator pay for that.
-        if (st.teeKey !== d.teeKey) {
+        // carry-over receipt); one whose payUntil for the key is near gets the later one of the
+        // renewed lease. A refused request never makes the operator pay for that.
+        const now = BigInt(await d.now());
+        const leaseNear = (s: EscrowSnapshot) => now + BigInt(d.config.closingMarginSec) >= s.state.payUntil;
+        if (st.teeKey !== d.teeKey || leaseNear(snap)) {
             try {
-                await d.refresh(snap);
+                const after = await d.refresh(snap);
+                if (leaseNear(after)) {
+                    throw new HttpError(503, `the escrow pays receipts of this worker's key only until ${new Date(Number(after.state.payUntil) * 1000).toISOString()} ` +
+                        "(its attestation lease); the node renews it before then: retry later or pick another worker", 'service_unavailable', 'worker_lease_ending', { 'retry-after': '60' });
+                }
             } catch (e) {
                 this.unreserve(a, 0n);
                 throw e;

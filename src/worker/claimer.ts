@@ -14,7 +14,7 @@ export interface ClaimOutcome {
     epoch: bigint;
     seq: bigint;
     cost: bigint;
-    reason: 'threshold' | 'closing';
+    reason: 'threshold' | 'closing' | 'lease_ending';
     ok: boolean;
     error?: string;
     /** What the chain's send returned (on the sandbox: the transactions). */
@@ -116,8 +116,13 @@ export class ClaimLoop {
         const latest = ledger.latestSignedBy(acc.escrow, acc.epoch, st.teeKey);
         if (!latest || latest.seq <= st.lastSeq) return null;
         const unclaimed = latest.cost - st.lastCost;
-        if (unclaimed <= 0n || !(closing || unclaimed >= this.o.threshold)) return null;
-        const reason = closing ? 'closing' : 'threshold';
+        // the escrow pays receipts of its key only until payUntil (the key's lease + dispute window):
+        // near it, claim whatever is there, as for a closing escrow
+        const now = BigInt(await this.o.chain.now());
+        if (st.payUntil > 0n && now >= st.payUntil) return null;
+        const leaseEnding = st.payUntil > 0n && now + BigInt(Math.max(600, Math.ceil((3 * this.o.intervalMs) / 1000))) >= st.payUntil;
+        if (unclaimed <= 0n || !(closing || leaseEnding || unclaimed >= this.o.threshold)) return null;
+        const reason = closing ? 'closing' : leaseEnding ? 'lease_ending' : 'threshold';
         const outcome: ClaimOutcome = { escrow: acc.escrow, epoch: acc.epoch, seq: latest.seq, cost: latest.cost, reason, ok: false };
         const send = async () => {
             outcome.result = await this.o.chain.open(ClientEscrow.fromAddress(acc.escrow)).send(this.o.sender, { value: this.o.value }, {

@@ -43,9 +43,11 @@ export class EscrowRefresher {
         this.ops = new CocoonOps(o.chain, o.sender, o.root);
     }
 
-    /** The escrow, holding this node's key: as it is, or after a refresh (throws HttpError 503 when that cannot be done now). */
+    /**
+     * The escrow after a refresh (RefreshWorker): it then holds this node's key with the payUntil of
+     * the key's current lease. Throws HttpError 503 when that cannot be done now.
+     */
     async ensure(snap: EscrowSnapshot): Promise<EscrowSnapshot> {
-        if (snap.state.teeKey === this.o.issuer.teeKey) return snap;
         const k = snap.address.toRawString();
         let p = this.running.get(k);
         if (!p) {
@@ -76,6 +78,12 @@ export class EscrowRefresher {
             throw busy(`could not move your escrow to this node's new TEE key (${(e as Error).message})`, 30);
         }
         const after = await this.o.escrows.get(escrow, { fresh: true });
+        if (after && snap.state.teeKey === issuer.teeKey && after.state.teeKey === issuer.teeKey) {
+            // a renewal of the same key: nothing to carry over
+            metrics.refreshes.inc({ result: 'ok' });
+            log.info({ escrow: escrow.toString(), payUntil: after.state.payUntil.toString() }, 'escrow refreshed: later payUntil for this key');
+            return after;
+        }
         if (!after || after.state.teeKey !== issuer.teeKey) {
             metrics.refreshes.inc({ result: 'failed' });
             throw new HttpError(503, "the escrow still holds another key after RefreshWorker (is this node's key the Worker's?); retry later",

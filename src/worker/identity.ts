@@ -77,7 +77,7 @@ export class OperatorLane {
     }
 }
 
-export type ReregisterOutcome = 'registered' | 'not-registered' | 'skipped';
+export type ReregisterOutcome = 'registered' | 'renewed' | 'not-registered' | 'skipped';
 
 /**
  * Puts the node's new key on its Worker contract: RegisterWorker with stake 0 (a re-attestation)
@@ -91,9 +91,81 @@ export async function reregister(o: {
         o.log.warn('this operator has no Worker contract on this root yet: register it with its stake (registerWorker, attestation from GET /attestation); until then the node answers 503 worker_inactive');
         return 'not-registered';
     }
-    if (o.current.teeKey === o.attestation.statement.teeKey) return 'skipped';
+    const renewal = o.current.teeKey === o.attestation.statement.teeKey;
+    if (renewal && BigInt(o.attestation.statement.issuedAt) <= o.current.issuedAt) return 'skipped';
     const ops = new CocoonOps(o.chain, o.sender, o.root);
-    const r = await o.lane.run(() => ops.registerWorker(o.attestation, 0n));
-    o.log.info({ teeKey: '0x' + r.teeKey.toString(16), active: r.active }, 're-registered the Worker with this start\'s TEE key (stake 0)');
-    return 'registered';
+    let r;
+    try {
+        r = await o.lane.run(() => ops.registerWorker(o.attestation, 0n));
+    } catch (e) {
+        const m = (e as Error).message;
+        // the Worker keeps at most 16 earlier keys accountable (issue 11); a key per start needs room
+        if (/earlier TEE keys of this worker are still accountable/.test(m)) {
+            throw new Error(`${m.replace(/, or renew the current key$/, '')}. This node makes a new key at every start: restart it less often, ` +
+                'or attest shorter leases (attestationTtlSec) so that earlier keys stop being accountable sooner');
+        }
+        throw e;
+    }
+    if (r.teeKey !== o.attestation.statement.teeKey) throw new Error('the re-registration did not take effect: the Worker still holds another TEE key');
+    o.log.info({ teeKey: '0x' + r.teeKey.toString(16), active: r.active, expiresAt: r.expiresAt },
+        renewal ? 'renewed the lease of this TEE key on the Worker (stake 0)' : 're-registered the Worker with this start\'s TEE key (stake 0)');
+    return renewal ? 'renewed' : 'registered';
+}
+
+/**
+ * Keeps the lease of the node's key: when the Worker's attestation of this key has less than a
+ * quarter of its lifetime left, the node attests the same key again and re-registers (stake 0).
+ * Escrows then get the later payUntil when they are refreshed (admission does it when a client comes
+ * back to an escrow whose payUntil is near).
+ */
+export class LeaseKeeper {
+    private timer: NodeJS.Timeout | null = null;
+    private running: Promise<boolean> | null = null;
+
+    constructor(private readonly o: {
+        ttlSec: number;
+        checkMs: number;
+        teeKey: bigint;
+        now: () => Promise<number>;
+        current: () => Promise<WorkerInfo | null>;
+        /** Attests the key again and re-registers; resolves with the new statement. */
+        renew: (current: WorkerInfo) => Promise<void>;
+        log: Logger;
+    }) {}
+
+    start(): void {
+        this.schedule();
+    }
+
+    private schedule(): void {
+        this.timer = setTimeout(() => {
+            void this.check().finally(() => this.schedule());
+        }, this.o.checkMs);
+        this.timer.unref();
+    }
+
+    /** Renews now if the lease is in its last quarter; true when it renewed. */
+    check(): Promise<boolean> {
+        this.running ??= (async () => {
+            try {
+                const info = await this.o.current();
+                if (!info || info.teeKey !== this.o.teeKey) return false;
+                const left = Number(info.expiresAt) - (await this.o.now());
+                if (left > this.o.ttlSec / 4) return false;
+                await this.o.renew(info);
+                return true;
+            } catch (e) {
+                this.o.log.error({ err: (e as Error).message }, 'could not renew the attestation lease of this TEE key; retrying');
+                return false;
+            }
+        })().finally(() => {
+            this.running = null;
+        });
+        return this.running;
+    }
+
+    stop(): void {
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+    }
 }

@@ -15,7 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { Address } from '@ton/core';
 import type { Logger } from 'pino';
-import { Chain, Sender, SignedStatement, workerAddress } from '../sdk';
+import { Chain, Sender, SignedStatement, workerAddress, type WorkerInfo } from '../sdk';
 import { generateSelfSignedCert, hex256, tlsKeyHashOfCert } from '../sdk/tls';
 import { InferenceBackend, OpenAICompatibleBackend } from '../backend';
 import { parseWorkerConfig, describeConfig, WorkerConfig, WorkerConfigInput } from './config';
@@ -25,7 +25,7 @@ import { EscrowView, WorkerView } from './chainViews';
 import { AttestationProvider } from './attestation';
 import { createMetrics, WorkerMetrics } from './metrics';
 import { ClaimLoop, ClaimOutcome } from './claimer';
-import { attestKeys, freshTeeKey, OperatorLane, reregister, type ReregisterOutcome } from './identity';
+import { attestKeys, freshTeeKey, LeaseKeeper, OperatorLane, reregister, type ReregisterOutcome } from './identity';
 import { ReceiptIssuer } from './receipts';
 import { SpendBook } from './spend';
 import { TokenCounter } from './tokenCount';
@@ -68,6 +68,7 @@ export interface WorkerNodeHandle {
     tlsKeyHash: bigint;
     /** This start's TEE key (public): made at start, in memory only. */
     teeKey: bigint;
+    /** The statement this start registered with (GET /attestation serves the one in force, renewed). */
     attestation: SignedStatement;
     /** What the start did on-chain with the new key. */
     registration: ReregisterOutcome;
@@ -82,6 +83,8 @@ export interface WorkerNodeHandle {
     refresh(): void;
     /** One pass of the claim loop, now. */
     runClaims(): Promise<ClaimOutcome[]>;
+    /** Renews the key's attestation lease now if it is in its last quarter (true when it did). */
+    renewLease(): Promise<boolean>;
     /** Stops accepting, finishes in-flight requests, stops the claim loop, flushes and closes the ledger. */
     stop(): Promise<void>;
 }
@@ -129,10 +132,13 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         const lane = new OperatorLane();
         const before = await workerView.get({ fresh: true });
         const teeKeyInt = BigInt('0x' + teeKeyPair.publicKey.toString('hex'));
-        const { signed: attestation, evidence } = await attestKeys({
+        const attest = (current: WorkerInfo | null) => attestKeys({
             chain: deps.chain, provider: deps.attestationProvider, root, operator, teeKey: teeKeyInt, tlsKeyHash,
-            measurement: config.measurement, ttlSec: config.attestationTtlSec, current: before,
+            measurement: config.measurement, ttlSec: config.attestationTtlSec, current,
         });
+        // the statement in force (renewed while the node runs) and the TEE's evidence for it
+        let attested = await attest(before);
+        const attestation = attested.signed;
         const issuer = new ReceiptIssuer({ ledger, teeKey: teeKeyPair, metrics, log, writerPragmas: deps.ledgerWriterPragmas });
         cleanup.push(() => issuer.close());
         let registration: ReregisterOutcome = 'skipped';
@@ -158,10 +164,23 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
             intervalMs: config.claim.intervalMs, confirmTimeoutMs: config.claim.confirmTimeoutMs, logger: log, metrics, onClaim: deps.onClaim, lane,
         });
 
+        // the lease of this key: renewed (same key, newer statement) in its last quarter
+        const lease = new LeaseKeeper({
+            ttlSec: config.attestationTtlSec, checkMs: Math.min(3_600_000, (config.attestationTtlSec * 1000) / 8), teeKey: issuer.teeKey,
+            now: () => deps.chain.now(), current: () => workerView.get({ fresh: true }), log,
+            renew: async (current) => {
+                const next = await attest(current);
+                await reregister({ chain: deps.chain, sender: deps.operatorSender, root, attestation: next.signed, current, lane, log });
+                attested = next;
+                workerView.invalidate();
+            },
+        });
+
         let stopping = false;
         const status: StatusSources = {
-            root, operator, worker, model: config.model, measurement: config.measurement, teeKey: issuer.teeKey, tlsKeyHash, attestation,
-            evidence: evidence ? { kind: deps.attestationProvider.kind, quote: evidence } : null,
+            root, operator, worker, model: config.model, measurement: config.measurement, teeKey: issuer.teeKey, tlsKeyHash,
+            attestation: () => attested.signed,
+            evidence: () => (attested.evidence ? { kind: deps.attestationProvider.kind, quote: attested.evidence } : null),
             workerInfo: () => workerView.get(), ledgerHealth: () => issuer.health(), stopping: () => stopping, log,
         };
         const handler = new RequestHandler({
@@ -178,6 +197,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         });
         const { url, port } = await server.listen();
         claimLoop.start();
+        if (config.register === 'auto') lease.start();
         log.info({
             url, worker: worker.toString(), backend: backend.name, attestation: deps.attestationProvider.kind, tlsKeyHash: hex256(tlsKeyHash),
             teeKey: hex256(issuer.teeKey), registration, ledger: { path: config.dbPath, ...ledger.settings() }, maxConnections: server.cap, config: describeConfig(config),
@@ -188,7 +208,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
                 stopping = true;
             },
             stopAccepting: () => server.stopAccepting(), handler, graceMs: config.shutdownGraceMs, log, url,
-            then: [() => claimLoop.stop(), () => server.destroyAll(), () => issuer.close(), () => counter.close(), () => ledger.close(), () => ownBackend?.close()],
+            then: [() => lease.stop(), () => claimLoop.stop(), () => server.destroyAll(), () => issuer.close(), () => counter.close(), () => ledger.close(), () => ownBackend?.close()],
         });
 
         return {
@@ -199,6 +219,7 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
                 workerView.invalidate();
             },
             runClaims: () => claimLoop.runOnce(),
+            renewLease: () => lease.check(),
             stop,
         };
     }

@@ -15,9 +15,10 @@ export interface StatusSources {
     measurement: bigint;
     teeKey: bigint;
     tlsKeyHash: bigint;
-    attestation: SignedStatement;
-    /** The TEE's evidence (a TDX quote) and the provider's kind, when there is any. */
-    evidence: { kind: string; quote: Buffer } | null;
+    /** The statement in force (it is renewed while the node runs). */
+    attestation: () => SignedStatement;
+    /** The TEE's evidence for it (a TDX quote) and the provider's kind, when there is any. */
+    evidence: () => { kind: string; quote: Buffer } | null;
     workerInfo: () => Promise<WorkerInfo | null>;
     ledgerHealth: () => LedgerHealth;
     stopping: () => boolean;
@@ -31,13 +32,15 @@ export async function attestationDocument(s: StatusSources): Promise<Record<stri
     } catch (e) {
         s.log.warn({ err: (e as Error).message }, 'cannot read the Worker contract');
     }
-    const st = s.attestation.statement;
+    const att = s.attestation();
+    const evidence = s.evidence();
+    const st = att.statement;
     return {
         root: s.root.toString(), operator: s.operator.toString(), worker: s.worker.toString(), model: s.model,
         measurement: hex256(s.measurement), teeKey: hex256(s.teeKey), tlsKeyHash: hex256(s.tlsKeyHash),
-        expiresAt: st.expiresAt, issuedAt: st.issuedAt, attestationBoc: s.attestation.cell.toBoc().toString('base64'),
+        expiresAt: st.expiresAt, issuedAt: st.issuedAt, attestationBoc: att.cell.toBoc().toString('base64'),
         // the TEE's own evidence, so anyone can check the verifiers' work again
-        evidence: s.evidence ? { kind: s.evidence.kind, base64: s.evidence.quote.toString('base64') } : null,
+        evidence: evidence ? { kind: evidence.kind, base64: evidence.quote.toString('base64') } : null,
         price: (info?.price ?? 0n).toString(), active: info?.active ?? false, registered: info?.teeKey === s.teeKey,
     };
 }
