@@ -1,6 +1,7 @@
 // Prices per token class (a Worker's prices, a client's caps), nanoton per million tokens of each
-// class. Classes are disjoint: prompt tokens not served from a cache, cached prompt tokens,
-// completion tokens (reasoning tokens count as completion tokens). docs/SIGNING.md, "Pricing".
+// class, and the pricing rule the worker node signs by and the client checks (docs/SIGNING.md
+// "Pricing rule"). Classes are disjoint: prompt tokens not served from a cache, cached prompt tokens,
+// completion tokens (reasoning tokens count as completion tokens).
 import type { Prices } from './contracts';
 
 export type PriceSet = Omit<Prices, '$$type'>;
@@ -44,4 +45,59 @@ export interface ClassTokens {
 /** floor(Σ_c tokens_c × price_c / 1e6): the most a receipt with these cumulative tokens may cost under these caps. */
 export function capCost(t: ClassTokens, caps: PriceSet): bigint {
     return (t.promptTokens * caps.prompt + t.cachedTokens * caps.cached + t.completionTokens * caps.completion) / 1_000_000n;
+}
+
+const M = 1_000_000n;
+
+/** No tokens in any class. */
+export const NO_TOKENS: Readonly<ClassTokens> = Object.freeze({ promptTokens: 0n, cachedTokens: 0n, completionTokens: 0n });
+
+export function addTokens(a: ClassTokens, b: ClassTokens): ClassTokens {
+    return { promptTokens: a.promptTokens + b.promptTokens, cachedTokens: a.cachedTokens + b.cachedTokens, completionTokens: a.completionTokens + b.completionTokens };
+}
+
+/** The three class counts of `t` (dropping any other field). */
+export function classTokens(t: ClassTokens): ClassTokens {
+    return { promptTokens: t.promptTokens, cachedTokens: t.cachedTokens, completionTokens: t.completionTokens };
+}
+
+/**
+ * sum_c floor(T_c x p_c / 1e6): the cumulative cost of class totals `t` at prices `p`, each class
+ * rounded down on its own.
+ */
+export function cumulativeCost(t: ClassTokens, p: PriceSet): bigint {
+    return (t.promptTokens * p.prompt) / M + (t.cachedTokens * p.cached) / M + (t.completionTokens * p.completion) / M;
+}
+
+/**
+ * The pricing rule: the cumulative cost after a request of `request` tokens at `prices` (those in
+ * force for that request), from totals `t0` and cost `c0`. The increment is
+ * sum_c floor(T1_c x p_c / 1e6) - floor(T0_c x p_c / 1e6); the result is clamped to the escrow's
+ * caps floor(sum_c T1_c x cap_c / 1e6), never below c0.
+ */
+export function nextCost(t0: ClassTokens, c0: bigint, request: ClassTokens, prices: PriceSet, caps: PriceSet): { tokens: ClassTokens; cost: bigint } {
+    if (request.promptTokens < 0n || request.cachedTokens < 0n || request.completionTokens < 0n) throw new Error('request tokens must be >= 0 in every class');
+    const t1 = addTokens(t0, request);
+    let cost = c0 + cumulativeCost(t1, prices) - cumulativeCost(t0, prices);
+    const cap = capCost(t1, caps);
+    if (cost > cap) cost = cap < c0 ? c0 : cap;
+    return { tokens: t1, cost };
+}
+
+/**
+ * The most one request may add, from any starting totals: its prompt (`promptTokens`, an upper
+ * bound) at the dearer of the prompt and cached prices and `maxTokens` at the completion price.
+ * Each class's increment is at most ceil(n_c x p_c / 1e6); a prompt split over the two prompt
+ * classes rounds up at most once more, hence the extra nanoton.
+ */
+export function worstCaseCost(promptTokens: bigint, maxTokens: bigint, prices: PriceSet): bigint {
+    const ceil = (n: bigint, p: bigint) => (n * p + M - 1n) / M;
+    const dear = prices.prompt > prices.cached ? prices.prompt : prices.cached;
+    const prompt = ceil(promptTokens, dear);
+    return prompt + (prompt > 0n ? 1n : 0n) + ceil(maxTokens, prices.completion);
+}
+
+/** The same prices in every class. */
+export function samePrices(a: PriceSet, b: PriceSet): boolean {
+    return a.prompt === b.prompt && a.cached === b.cached && a.completion === b.completion;
 }
