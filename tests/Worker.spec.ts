@@ -11,7 +11,7 @@ import {
     ERR_ATTESTATION_TOO_LONG, ERR_UNKNOWN_MEASUREMENT, ERR_STAKE_TOO_LOW, ERR_PAUSED, ERR_BAD_TAG,
     ERR_INSUFFICIENT_VALUE, ERR_NOT_OPERATOR, ERR_NOT_ACTIVE, ERR_ZERO_AMOUNT, ERR_PRICE_TOO_HIGH, ERR_NO_STAKE,
     ERR_STILL_UNBONDING, ERR_NOTHING_TO_WITHDRAW, ERR_NOT_ROOT,
-    STATUS_ACTIVE, STATUS_UNBONDING, WORKER_STORAGE_RESERVE, REWARD_SCALE, TAG_RECEIPT, storeTopUpStake, asPrices, TOKEN_CLASSES, type PriceSet,
+    STATUS_ACTIVE, STATUS_UNBONDING, WORKER_STORAGE_RESERVE, REWARD_SCALE, TAG_RECEIPT, storeTopUpStake, asPrices, TOKEN_CLASSES, type PriceSet, MAX_WORKER_PRICE, loadEscrowInfo,
 } from '../src/sdk';
 import { Net, createNet, MEASUREMENT, seededKey } from './helpers/network';
 import { failures } from './helpers/attacks';
@@ -402,6 +402,32 @@ describe('Worker', () => {
                 expect(r.transactions).toHaveTransaction({ from: op.wallet.address, to: op.worker.address, success: false, exitCode: n(ERR_PRICE_TOO_HIGH) });
                 expect(await pricesOf(op)).toEqual(p);
             }
+        });
+
+        it('keeps each price in 56 bits: up to MAX_WORKER_PRICE in every class round-trips, one nanoton more is refused', async () => {
+            const big = await createNet({ params: { maxPrice: 1n << 60n } });
+            const o = await operatorOf(big, 'op-max');
+            const a = attest(big, o);
+            expect(failures(await register(big, o, a.cell, STAKE, STAKE + toNano('0.2'), o.wallet, 1n))).toEqual([]);
+            const top = { prompt: MAX_WORKER_PRICE, cached: MAX_WORKER_PRICE - 1n, completion: 1n };
+            const ok = await setPrice(o, o.wallet, top);
+            expect(ok.transactions).toHaveTransaction({ from: o.wallet.address, to: o.worker.address, success: true });
+            expect(await pricesOf(o)).toEqual(top);
+            for (const cls of TOKEN_CLASSES) {
+                const r = await setPrice(o, o.wallet, { prompt: 1n, cached: 1n, completion: 1n, [cls]: MAX_WORKER_PRICE + 1n });
+                expect(r.transactions).toHaveTransaction({ from: o.wallet.address, to: o.worker.address, success: false, exitCode: n(ERR_PRICE_TOO_HIGH) });
+            }
+            expect(await pricesOf(o)).toEqual(top);
+            // EscrowQuery compares each class with the asker's cap: one nanoton under one class's price is inactive
+            const asker = await big.chain.treasury('asker');
+            const query = (caps: PriceSet) => o.worker.send(asker.getSender(), { value: toNano('0.1') }, { $$type: 'EscrowQuery', queryId: 7n, caps: asPrices(caps) });
+            const infoOf = (r: Awaited<ReturnType<typeof query>>) => {
+                const tx = r.transactions.find((t) => t.inMessage?.info.src?.toString?.() === o.worker.address.toString())!;
+                return loadEscrowInfo(tx.inMessage!.body.beginParse());
+            };
+            expect(infoOf(await query(top)).active).toBe(true);
+            expect(infoOf(await query({ ...top, cached: top.cached - 1n })).active).toBe(false);
+            expect(infoOf(await query({ prompt: (1n << 64n) - 1n, cached: (1n << 64n) - 1n, completion: (1n << 64n) - 1n })).active).toBe(true);
         });
 
         it('refuses a stranger (ERR_NOT_OPERATOR) and a Worker never attested (ERR_NOT_ACTIVE)', async () => {

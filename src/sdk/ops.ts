@@ -4,7 +4,7 @@ import { Address, Contract, Dictionary, OpenedContract, Sender, Transaction } fr
 import {
     CocoonRoot, Worker, ClientEscrow, loadParams, type Params, type WorkerInfo, type EscrowState, type RewardState, type Reputation,
     STATUS_ACTIVE, STATUS_UNBONDING, STATUS_SLASHED, ESCROW_NONE, ESCROW_OPENING, ESCROW_OPEN, ESCROW_CLOSING,
-    BPS, TOKENS_PER_PRICE_UNIT, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS,
+    BPS, TOKENS_PER_PRICE_UNIT, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS, MAX_WORKER_PRICE,
 } from './contracts';
 import { type Chain, SandboxChain, RemoteChain, type NetworkName } from './chain';
 import { workerFor, escrowFor, escrowForOpening } from './addresses';
@@ -387,6 +387,7 @@ export class CocoonOps {
             const maxPrice = loadParams(st.params.beginParse()).maxPrice;
             for (const c of TOKEN_CLASSES) {
                 if (prices[c] > maxPrice) throw new Error(`setPrice: the ${c} price ${prices[c]} nanoton per 1M tokens is above the root's maxPrice ${maxPrice}`);
+                if (prices[c] > MAX_WORKER_PRICE) throw new Error(`setPrice: the ${c} price ${prices[c]} nanoton per 1M tokens is above what a Worker keeps (2^56 - 1)`);
             }
         }
         await this.send(w, this.fee('setPrice'), { $$type: 'SetPrice', queryId: nowQueryId(), prices }, [address]);
