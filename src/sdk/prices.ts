@@ -88,13 +88,14 @@ export function nextCost(t0: ClassTokens, c0: bigint, request: ClassTokens, pric
  * The most one request may add, from any starting totals: its prompt (`promptTokens`, an upper
  * bound) at the dearer of the prompt and cached prices and `maxTokens` at the completion price.
  * Each class's increment is at most ceil(n_c x p_c / 1e6); a prompt split over the two prompt
- * classes rounds up at most once more, hence the extra nanoton.
+ * classes rounds up at most once more, hence one nanoton more when a prompt token's price is not a
+ * whole number of nanoton.
  */
 export function worstCaseCost(promptTokens: bigint, maxTokens: bigint, prices: PriceSet): bigint {
     const ceil = (n: bigint, p: bigint) => (n * p + M - 1n) / M;
     const dear = prices.prompt > prices.cached ? prices.prompt : prices.cached;
     const prompt = ceil(promptTokens, dear);
-    return prompt + (prompt > 0n ? 1n : 0n) + ceil(maxTokens, prices.completion);
+    return prompt + (prompt > 0n && dear % M !== 0n ? 1n : 0n) + ceil(maxTokens, prices.completion);
 }
 
 /** The same prices in every class. */
