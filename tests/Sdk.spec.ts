@@ -21,7 +21,7 @@ import {
     GAS_WORKER_RESULT, GAS_WORKER_OP, GAS_WORKER_SLASH, GAS_ROOT_SYNC, GAS_ROOT_PAY, GAS_ROOT_DEACTIVATE,
     GAS_ESCROW_OPEN, GAS_WORKER_QUERY, GAS_ESCROW_INFO, GAS_ESCROW_CLAIM, GAS_ROOT_FEE, GAS_SIMPLE,
     ERR_PAUSED, ERR_PRICE_TOO_HIGH, ERR_BAD_RECEIPT, ERR_NOT_OWNER, ERR_STAKE_TOO_LOW,
-    asPrices, pricesWithin, capCost, maxPriceOf, typicalPrice, byPriceThenStake, describePrices, formatPrices, receiptTokens,
+    asPrices, pricesWithin, capCost, nextCost, maxPriceOf, typicalPrice, byPriceThenStake, describePrices, formatPrices, receiptTokens,
     type Statement, type Ed25519Key, type SignedUsageReceipt,
 } from '../src/sdk';
 
@@ -211,6 +211,23 @@ describe('prices per token class (src/sdk/prices.ts)', () => {
         expect([a, b, c, d].sort(byPriceThenStake)).toEqual([b, d, c, a]);
         expect(describePrices({ prompt: 1_000_000_000n, cached: 250_000_000n, completion: 3_000_000_000n }, formatTon)).toBe('prompt 1 TON / cached 0.25 TON / completion 3 TON');
         expect(formatPrices({ prompt: 100_000_000n, cached: 0n, completion: 300_000_000n })).toBe('prompt 0.1 / cached 0 / completion 0.3 TON per 1M tokens');
+    });
+});
+
+describe('pricing vectors (tests/vectors/signing.json "pricing")', () => {
+    const cls = (o: any) => ({ promptTokens: BigInt(o.promptTokens), cachedTokens: BigInt(o.cachedTokens), completionTokens: BigInt(o.completionTokens) });
+    const ps = (o: any) => ({ prompt: BigInt(o.prompt), cached: BigInt(o.cached), completion: BigInt(o.completion) });
+    it.each(vectors.pricing.map((v: any) => [v.name, v]) as [string, any][])('%s', (_n: string, v: any) => {
+        // the one rule the node signs by and the client checks (src/sdk/prices.ts)
+        const r = nextCost(cls(v.before), BigInt(v.before.cost), cls(v.request), ps(v.prices), ps(v.caps));
+        expect(r.tokens).toEqual(cls(v.after));
+        expect(r.cost).toBe(BigInt(v.after.cost));
+        expect(r.cost - BigInt(v.before.cost)).toBe(BigInt(v.requestCost));
+        expect(capCost(r.tokens, ps(v.caps))).toBe(BigInt(v.capCost));
+        expect(r.cost).toBeLessThanOrEqual(BigInt(v.capCost));
+    });
+    it('covers rounding per class, a price change and the clamp', () => {
+        expect(vectors.pricing.map((v: any) => v.name)).toEqual(['first request', 'each class rounds down on its own cumulative total', 'a price change: the increment at the new prices', 'clamped to the caps']);
     });
 });
 

@@ -4,7 +4,7 @@ import { Address, Cell } from '@ton/core';
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import {
-    parseSignedReceiptCell, verifyReceipt, bigIntToPublicKey, receiptTokens, nextCost, capCost, classTokens, samePrices, TOKEN_CLASSES,
+    parseSignedReceiptCell, verifyReceipt, bigIntToPublicKey, receiptTokens, nextCost, capCost, classTokens, samePrices,
     type SignedUsageReceipt, type ClassTokens, type PriceSet,
 } from '../sdk';
 import { ClientError } from './errors';

@@ -4,7 +4,7 @@ import { Address, Contract, Dictionary, OpenedContract, Sender, Transaction } fr
 import {
     CocoonRoot, Worker, ClientEscrow, loadParams, type Params, type WorkerInfo, type EscrowState, type RewardState, type Reputation,
     STATUS_ACTIVE, STATUS_UNBONDING, STATUS_SLASHED, ESCROW_NONE, ESCROW_OPENING, ESCROW_OPEN, ESCROW_CLOSING,
-    BPS, TOKENS_PER_PRICE_UNIT, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS, MAX_WORKER_PRICE,
+    BPS, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS, MAX_WORKER_PRICE,
 } from './contracts';
 import { type Chain, SandboxChain, RemoteChain, type NetworkName } from './chain';
 import { workerFor, escrowFor, escrowForOpening } from './addresses';

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { BackendError, countTextTokens, type InferenceBackend, type StreamEvent, type Usage } from '../backend';
+import { BackendError, countTextTokens, type StreamEvent, type Usage } from '../backend';
 import type { AdmissionControl, Admission } from './admission';
 import { buildEmbeddingPlan, buildTextPlan, buildUpstream, type RequestPlan } from './backendCall';
 import { describeIssues, parseChatBody, unsupportedField } from './chatBody';
