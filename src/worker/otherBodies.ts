@@ -2,6 +2,7 @@
 // change the answer and that the node does not forward are refused with 400, never dropped; fields
 // that describe the caller (user) are ignored.
 import { z } from 'zod';
+import { unsupportedField } from './chatBody';
 
 /** Most inputs in one embeddings request, and most characters in all (bounded work per request). */
 export const MAX_EMBEDDING_INPUTS = 256;
@@ -49,13 +50,7 @@ export const embeddingBodySchema = z
 
 export type EmbeddingBody = z.infer<typeof embeddingBodySchema>;
 
-/** The first field the node refuses on /v1/completions (with a non-null value), with why. */
+/** The first field the node refuses on /v1/completions (with a value other than its default), with why. */
 export function unsupportedTextField(json: unknown): { field: string; why: string } | null {
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
-    for (const f in UNSUPPORTED_TEXT_FIELDS) {
-        const v = (json as Record<string, unknown>)[f];
-        if (v === undefined || v === null || v === false || v === 0 || (f === 'best_of' && v === 1)) continue; // the defaults
-        return { field: f, why: UNSUPPORTED_TEXT_FIELDS[f] };
-    }
-    return null;
+    return unsupportedField(json, UNSUPPORTED_TEXT_FIELDS, (v, f) => v === undefined || v === null || v === false || v === 0 || (f === 'best_of' && v === 1));
 }
