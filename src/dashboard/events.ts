@@ -26,6 +26,8 @@ export interface ChainEvent {
     contract: Address;
     /** Sender of the message that caused it (null for external messages). */
     from: Address | null;
+    /** Who received the value, where the event pays someone (rewards paid to an operator). */
+    to?: Address;
     /** The Worker concerned, where there is one. */
     worker: Address | null;
     /** nanoton the event moved (deposit, fee, payout…), where it has one. */
@@ -157,7 +159,7 @@ export async function readHistory(transactions: Transaction[], root: Address): P
                 const amount = safe(() => loadRewardsPaid(o.body).amount);
                 if (amount === null) continue;
                 income(out.info.dest).rewards += amount;
-                push('rewards-paid', null, null, amount, `staking rewards paid to ${out.info.dest.toString()}`);
+                h.events.push({ ...base, kind: 'rewards-paid', from: null, to: out.info.dest, worker: null, amount, detail: 'staking rewards paid to the operator' });
             }
             continue;
         }

@@ -5,7 +5,7 @@
 import { Address } from '@ton/core';
 import {
     CocoonRoot, Worker, ClientEscrow, readNetwork, workerAddress, escrowAddress, formatAddress, formatHex256, latestByWorker,
-    feeTable, WORKER_STATUS, ESCROW_STATE, type WorkerInfo, type EscrowState, type OperationName,
+    feeTable, tcbStatusName, WORKER_STATUS, ESCROW_STATE, type WorkerInfo, type EscrowState, type OperationName,
 } from '../sdk';
 import type { DashboardSource } from './source';
 import { readHistory, cumulative, type ChainEvent, type History } from './events';
@@ -35,6 +35,8 @@ export interface WorkerJson {
     tlsKeyHash: string;
     quoteHash: string;
     tcbStatus: number;
+    /** Intel's name of the TCB status; "None" for a development attestation (no quote). */
+    tcb: string;
     fmspc: string;
     endpoint: string | null;
     feeBps: number;
@@ -55,6 +57,7 @@ export interface EventJson {
     tx: string;
     contract: AddressJson;
     from: AddressJson | null;
+    to: AddressJson | null;
     worker: AddressJson | null;
     amount: string | null;
     detail: string;
@@ -80,11 +83,6 @@ export interface EscrowJson {
     teeKey: string;
     clientKey: string;
     balance: string;
-}
-
-const tcbNames = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate', 'OutOfDateConfigurationNeeded'];
-export function tcbStatusName(code: number): string {
-    return tcbNames[code] ?? `code ${code}`;
 }
 
 export class DashboardViews {
@@ -165,7 +163,7 @@ export class DashboardViews {
             price: info.price.toString(), stake: info.stake.toString(), pending: info.pending.toString(), unbonding: info.unbonding.toString(),
             withdrawableAt: Number(info.withdrawableAt), expiresAt: Number(info.expiresAt), issuedAt: Number(info.issuedAt),
             teeKey: formatHex256(info.teeKey), tlsKeyHash: formatHex256(info.tlsKeyHash), quoteHash: formatHex256(info.quoteHash),
-            tcbStatus: Number(info.tcbStatus), fmspc: '0x' + info.fmspc.toString(16).padStart(12, '0'), endpoint: info.endpoint,
+            tcbStatus: Number(info.tcbStatus), tcb: tcbStatusName(Number(info.tcbStatus)), fmspc: '0x' + info.fmspc.toString(16).padStart(12, '0'), endpoint: info.endpoint,
             feeBps: Number(info.feeBps), disputeWindow: Number(info.disputeWindow), keyPayUntil: Number(info.keyPayUntil),
             accountableUntil: Number(info.accountableUntil), retiredKeys: Number(info.retiredKeys),
             settled: this.source.fullHistory ? { volume: (s?.volume ?? 0n).toString(), claims: s?.claims ?? 0 } : null,
@@ -206,7 +204,7 @@ export class DashboardViews {
     private eventJson(e: ChainEvent): EventJson {
         return {
             kind: e.kind, time: e.time, lt: e.lt.toString(), tx: e.tx, contract: this.contract(e.contract),
-            from: e.from ? this.wallet(e.from) : null, worker: e.worker ? this.contract(e.worker) : null,
+            from: e.from ? this.wallet(e.from) : null, to: e.to ? this.wallet(e.to) : null, worker: e.worker ? this.contract(e.worker) : null,
             amount: e.amount === null ? null : e.amount.toString(), detail: e.detail,
         };
     }
