@@ -6,6 +6,7 @@ import { Address, type Transaction } from '@ton/core';
 import type { Blockchain } from '@ton/sandbox';
 import { TonClient } from '@ton/ton';
 import { RemoteChain, SandboxChain, BASECHAIN_PRICES, fetchRootTransactions, type Chain, type PriceConfig } from '../sdk';
+import { TONCENTER } from '../client/remote';
 
 export type DashboardNetwork = 'sandbox' | 'testnet' | 'mainnet';
 
@@ -60,11 +61,6 @@ export interface RemoteSourceOptions {
     cacheMs?: number;
 }
 
-export const TONCENTER_ENDPOINTS = {
-    testnet: 'https://testnet.toncenter.com/api/v2/jsonRPC',
-    mainnet: 'https://toncenter.com/api/v2/jsonRPC',
-} as const;
-
 export class RemoteSource implements DashboardSource {
     readonly network: 'testnet' | 'mainnet';
     readonly chain: RemoteChain;
@@ -77,7 +73,7 @@ export class RemoteSource implements DashboardSource {
         this.network = o.network;
         this.root = o.root;
         this.cacheMs = o.cacheMs ?? 10_000;
-        this.client = new TonClient({ endpoint: o.endpoint ?? TONCENTER_ENDPOINTS[o.network], apiKey: o.apiKey });
+        this.client = new TonClient({ endpoint: o.endpoint ?? TONCENTER[o.network], apiKey: o.apiKey });
         this.chain = new RemoteChain(o.network, this.client);
     }
     async transactions(): Promise<Transaction[]> {

@@ -217,7 +217,11 @@ export class DashboardViews {
     }
 
     /** The operator's Worker, its stake, earnings and claimable rewards. */
-    async operator(operator: Address) {
+    operator(operator: Address) {
+        return this.cache.get(`operator:${operator.toRawString()}`, () => this.readOperator(operator));
+    }
+
+    private async readOperator(operator: Address) {
         const worker = await workerAddress(this.source.root, operator);
         const [info, h, now, balance] = await Promise.all([this.info(worker), this.history(), this.now(), this.source.balance(operator)]);
         const inc = h.operatorIncome.get(operator.toRawString());
@@ -236,7 +240,11 @@ export class DashboardViews {
     }
 
     /** The client's escrows: one per Worker it could have opened one with (derived, then read). */
-    async client(client: Address) {
+    client(client: Address) {
+        return this.cache.get(`client:${client.toRawString()}`, () => this.readClient(client));
+    }
+
+    private async readClient(client: Address) {
         const [h, now, balance] = await Promise.all([this.history(), this.now(), this.source.balance(client)]);
         const workers = new Map<string, Address>();
         for (const r of latestByWorker(h.registrations).slice(-MAX_WORKERS)) workers.set(r.worker.toRawString(), r.worker);
