@@ -123,7 +123,11 @@ describe('read endpoints', () => {
     it('/api/events lists the registrations, bounded by limit (1..200)', async () => {
         const { body } = await get('/api/events?limit=200');
         expect(body.events.filter((e: any) => e.kind === 'register')).toHaveLength(2);
-        expect(body.events.filter((e: any) => e.kind === 'attested')).toHaveLength(2);
+        const attested = body.events.filter((e: any) => e.kind === 'attested');
+        expect(attested).toHaveLength(2);
+        // the root sent them: a contract, shown bounceable; an operator's registration comes from a wallet
+        expect(attested[0].from).toEqual({ address: formatAddress(net.root, 'sandbox', true), raw: net.root.toRawString() });
+        expect(body.events.find((e: any) => e.kind === 'register').from.address.startsWith('0Q')).toBe(true);
         expect((await get('/api/events?limit=1')).body.events).toHaveLength(1);
         expect((await get('/api/events?limit=1000')).status).toBe(400);
         expect((await get('/api/events?limit=x')).status).toBe(400);

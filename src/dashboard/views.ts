@@ -198,13 +198,15 @@ export class DashboardViews {
 
     async events(limit: number): Promise<EventJson[]> {
         const h = await this.history();
-        return h.events.slice(-Math.min(limit, MAX_EVENTS)).reverse().map((e) => this.eventJson(e));
+        const contracts = new Set([this.source.root.toRawString(), ...h.escrows.keys(), ...h.registrations.map((r) => r.worker.toRawString())]);
+        return h.events.slice(-Math.min(limit, MAX_EVENTS)).reverse().map((e) => this.eventJson(e, contracts));
     }
 
-    private eventJson(e: ChainEvent): EventJson {
+    /** `contracts`: raw addresses of this network's contracts, shown bounceable when they send; anyone else as a wallet. */
+    private eventJson(e: ChainEvent, contracts: Set<string>): EventJson {
         return {
             kind: e.kind, time: e.time, lt: e.lt.toString(), tx: e.tx, contract: this.contract(e.contract),
-            from: e.from ? this.wallet(e.from) : null, to: e.to ? this.wallet(e.to) : null, worker: e.worker ? this.contract(e.worker) : null,
+            from: e.from ? (contracts.has(e.from.toRawString()) ? this.contract(e.from) : this.wallet(e.from)) : null, to: e.to ? this.wallet(e.to) : null, worker: e.worker ? this.contract(e.worker) : null,
             amount: e.amount === null ? null : e.amount.toString(), detail: e.detail,
         };
     }
