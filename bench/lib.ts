@@ -60,11 +60,12 @@ export type GasJson = Record<string, unknown> & { storage: Record<string, Storag
 // Targets (compute gas over all the operation's transactions on our contracts). Issue 6 set claim
 // < 12,000, openEscrow < 25,000, registerWorker < 30,000. Key accountability (issue 11: retired keys,
 // payUntil, the event moved to the Worker) and the verifier quorum (issue 13) took registerWorker to
-// about 31,500: the bound is 32,000 until the gas pass (issue 15, registerWorker < 25,000) lands.
+// about 31,500, the reputation counters (issue 16) to 32,640: the bound is 33,000 until the gas pass
+// (issue 15, registerWorker < 25,000) lands.
 export const TARGETS: Record<string, number> = {
     claim: 12_000,
     openEscrow: 25_000,
-    registerWorker: 32_000,
+    registerWorker: 33_000,
 };
 
 /** A rise of more than this fraction over the committed gas is a regression. */

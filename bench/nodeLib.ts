@@ -21,7 +21,7 @@ import { Blockchain, type SandboxContract, type TreasuryContract } from '@ton/sa
 import { Address, Cell, toNano, type Sender } from '@ton/core';
 import {
     CocoonOps, CocoonRoot, Worker as WorkerContract, SandboxChain, defaultParams, escrowForOpening, keyFromSeed, publicKeyToBigInt, parseSignedReceiptCell,
-    verifyReceipt, ESCROW_OPEN,
+    verifyReceipt, ESCROW_OPEN, bigIntToPublicKey, mintApiKey,
 } from '../src/sdk';
 import { hex256 } from '../src/sdk/tls';
 import { startWorkerNode, DevAttestationProvider, createLogger, type WorkerNodeHandle, type ChatTiming } from '../src/worker';
@@ -435,8 +435,9 @@ const seed = (label: string) => createHash('sha256').update('cocoon-bench-node:'
 
 interface BenchNetwork {
     node: WorkerNodeHandle;
-    tee: ReturnType<typeof keyFromSeed>;
-    escrows: { address: Address; epoch: bigint }[];
+    /** The node's TEE key (public; the node makes it at start). */
+    tee: { publicKey: Buffer };
+    escrows: { address: Address; epoch: bigint; apiKey: string }[];
     certPem: string;
 }
 
@@ -453,7 +454,6 @@ async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbP
     await gov.addMeasurement(measurement, MODEL);
     await gov.addVerifierKey(publicKeyToBigInt(verifier.publicKey));
 
-    const tee = keyFromSeed(seed('tee'));
     const tls = fastSelfSignedCert('cocoon-bench');
     const logger = createLogger(o.logLevel, pino.destination({ dest: '/dev/null', sync: true }));
     const node = await startWorkerNode({
@@ -466,7 +466,7 @@ async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbP
         escrowCacheMs: ESCROW_CACHE_MS, workerCacheMs: ESCROW_CACHE_MS,
         claim: { threshold: 10n ** 15n, intervalMs: 3_600_000 }, shutdownGraceMs: 5_000, logLevel: o.logLevel as 'info',
     }, {
-        chain, operatorSender: senderOf(operator), teeKey: tee, attestationProvider: new DevAttestationProvider(verifier), tls, logger, onChatTiming: o.onChatTiming,
+        chain, operatorSender: senderOf(operator), attestationProvider: new DevAttestationProvider(verifier), tls, logger, onChatTiming: o.onChatTiming,
     });
     try {
         // Plain sends with generous values, as tests/helpers/network.ts does; each effect is checked.
@@ -476,17 +476,21 @@ async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbP
         await workerC.send(operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 2n, price: PRICE });
         const info = await workerC.getInfo();
         if (!info.active || info.price !== PRICE) throw new Error(`bench setup: the worker is not active at the price (active ${info.active}, price ${info.price})`);
-        const escrows: { address: Address; epoch: bigint }[] = [];
+        const escrows: { address: Address; epoch: bigint; apiKey: string }[] = [];
         for (let i = 0; i < o.escrows; i++) {
             const client = await bc.treasury(`client-${i + 1}`);
+            const clientKey = keyFromSeed(seed(`client-key-${i + 1}`));
             const e = bc.openContract(await escrowForOpening(node.worker, client.address));
-            await e.send(client.getSender(), { value: toNano('100.2') }, { $$type: 'OpenEscrow', queryId: 3n, deposit: toNano('100'), maxPrice: PRICE, clientKey: 1n });
+            await e.send(client.getSender(), { value: toNano('100.2') }, {
+                $$type: 'OpenEscrow', queryId: 3n, deposit: toNano('100'), maxPrice: PRICE, clientKey: publicKeyToBigInt(clientKey.publicKey),
+            });
             const st = await e.getState();
             if (st.state !== ESCROW_OPEN) throw new Error(`bench setup: escrow ${i + 1} is not open (state ${st.state})`);
-            escrows.push({ address: e.address, epoch: st.epoch });
+            // each client's API key for its escrow (one day, no spend limit)
+            escrows.push({ address: e.address, epoch: st.epoch, apiKey: mintApiKey({ escrow: e.address, notAfter: (bc.now ?? 0) + 86_400, limit: 0n }, clientKey) });
         }
         node.refresh();
-        return { node, tee, escrows, certPem: tls.certPem };
+        return { node, tee: { publicKey: bigIntToPublicKey(node.teeKey) }, escrows, certPem: tls.certPem };
     } catch (e) {
         await node.stop();
         throw e;
@@ -748,7 +752,7 @@ export async function runNodeBench(opts: NodeBenchOptions = {}): Promise<NodeBen
         const { node } = net;
         say(`node ${node.url} (worker ${node.worker.toString()}), backend ${backend.url}, ${nEscrows} escrows`);
 
-        const escrowHeaders = net.escrows.map((e) => ({ 'x-cocoon-escrow': e.address.toString() }));
+        const escrowHeaders = net.escrows.map((e) => ({ authorization: `Bearer ${e.apiKey}` }));
         const checks: NodeBenchChecks = {
             nodeRequests: 0, nodeOk: 0, receiptsReturned: 0, receiptsVerified: 0, ledgerReceipts: 0, ledgerSeqsConsecutive: false, allReceiptsInLedger: false,
         };

@@ -4,9 +4,15 @@
 //   cocoon open-escrow --worker W --deposit 1 --max-price 0.5
 //   cocoon top-up --worker W --amount 1
 //   cocoon escrow --worker W                 the escrow's state and the latest receipt held
-//   cocoon chat "prompt" [--worker W]        streams the answer to stdout
+//   cocoon chat "prompt" [--worker W]        streams the answer to stdout (with an API key minted on the fly)
+//   cocoon api-key --worker W --ttl 7d [--limit 1.5]   prints an API key for any OpenAI client
+//   cocoon api-key --escrow E --ttl 1h       the same, offline, for an escrow address
+//   cocoon rotate-key                        new client key; SetClientKey on every escrow of yours
 //   cocoon close --worker W                  starts the dispute window
 //   cocoon withdraw --worker W               after the window: the rest of the deposit comes back
+//
+// The client key (~/.cocoon/client-key, mode 0600, or COCOON_CLIENT_KEY_SEED) is made by open-escrow;
+// its public half is in each escrow; API keys are signed with it (docs/SIGNING.md "API key").
 //
 // --network testnet|mainnet needs --root (or COCOON_ROOT) and COCOON_CLIENT_MNEMONIC (24 words of a
 // v4R2 wallet); COCOON_TONCENTER_API_KEY is optional. --network sandbox starts a whole local network
@@ -14,9 +20,11 @@
 import { Command, Option } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { toNano } from '@ton/core';
-import { ESCROW_OPEN, type Chain } from '../src/sdk';
-import { loadClientKey } from '../src/client/clientKey';
+import { Address, toNano } from '@ton/core';
+import { ESCROW_OPEN, mintApiKey, type Chain } from '../src/sdk';
+import { loadClientKey, type ClientKey } from '../src/client/clientKey';
+import { rotateClientKey } from '../src/client/rotate';
+import { intArg, tonArg, durationArg } from './args';
 import { formatTable, formatTime } from '../src/sdk/format';
 import {
     CocoonClient, ClientError, connectRemote, parseAddressArg, remoteEventSource, sandboxEventSource, stateName,
@@ -48,11 +56,14 @@ const ton = (n: bigint) => {
     return `${neg ? '-' : ''}${a / 1_000_000_000n}.${(a % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '') || '0'}`.replace(/\.$/, '');
 };
 
-function tonArg(name: string) {
-    return (v: string): bigint => {
-        if (!/^\d+(\.\d{1,9})?$/.test(v)) throw new ClientError('CONFIG', `${name}: "${v}" is not a TON amount`, 'write it in TON, e.g. 1.5 (at most 9 decimals).');
-        return toNano(v);
-    };
+/** The client key if there is one (a command that needs it fails with a hint when there is none). */
+function optionalClientKey(create: boolean): ClientKey | undefined {
+    try {
+        return loadClientKey({ create });
+    } catch (e) {
+        if (e instanceof ClientError && /no client key at/.test(e.message)) return undefined;
+        throw e;
+    }
 }
 
 async function context(g: GlobalOpts): Promise<Ctx> {
@@ -63,7 +74,9 @@ async function context(g: GlobalOpts): Promise<Ctx> {
             extraWallets: ['client'], print: g.verbose ? (l) => console.error(l) : undefined,
         });
         console.error(`[sandbox] local network with ${net.nodes.length} worker nodes started for this command (nothing persists)`);
-        const client = new CocoonClient({ chain: net.chain, root: net.root, wallet: senderOf(net.wallets.client), events: sandboxEventSource(net.bc, net.root) });
+        const client = new CocoonClient({
+            chain: net.chain, root: net.root, wallet: senderOf(net.wallets.client), events: sandboxEventSource(net.bc, net.root), clientKey: optionalClientKey(true)?.key,
+        });
         return {
             client, chain: net.chain, network: 'sandbox',
             advance: (s) => { net.bc.now = (net.bc.now ?? Math.floor(Date.now() / 1000)) + s; },
@@ -76,7 +89,9 @@ async function context(g: GlobalOpts): Promise<Ctx> {
         endpoint: g.toncenter, apiKey: process.env.COCOON_TONCENTER_API_KEY,
     });
     const receiptsFile = g.receipts ?? join(homedir(), '.cocoon', `receipts-${g.network}-${root.toRawString().slice(2, 14)}.json`);
-    const client = new CocoonClient({ chain: conn.chain, root, wallet: conn.wallet, events: remoteEventSource(conn.client, root), receiptsFile });
+    const client = new CocoonClient({
+        chain: conn.chain, root, wallet: conn.wallet, events: remoteEventSource(conn.client, root), receiptsFile, clientKey: optionalClientKey(false)?.key,
+    });
     if (g.verbose) console.error(`client wallet ${conn.wallet.address.toString({ testOnly: g.network === 'testnet' })}, receipts in ${receiptsFile}`);
     return { client, chain: conn.chain, network: g.network, close: async () => client.close() };
 }
@@ -122,7 +137,7 @@ async function sandboxEscrow(ctx: Ctx, w: WorkerListing): Promise<void> {
     console.error(`[sandbox] opened an escrow of 1 TON with ${w.worker.toString()}`);
 }
 
-function buildProgram(): Command {
+export function buildProgram(): Command {
     const program = new Command('cocoon')
         .description('Cocoon client: confidential AI inference paid from an on-chain escrow')
         .addOption(new Option('--network <name>', 'sandbox starts a local network for the command').choices(['sandbox', 'testnet', 'mainnet']).default('testnet'))
@@ -157,8 +172,10 @@ function buildProgram(): Command {
             const w = await ctx.client.listing(parseAddressArg('--worker', o.worker));
             const ck = loadClientKey({ create: true });
             if (ck.created) console.error(`created your client key in ${ck.source} (mode 0600): it signs your API keys; back it up`);
+            else console.error(`client key: ${ck.source}`);
             const st = await ctx.client.escrows.open(w.worker, o.deposit, o.maxPrice ?? w.price, ck.publicKey);
             console.log(`escrow ${(await ctx.client.escrows.addressFor(w.worker)).toString()} open: deposit ${ton(st.deposit)} TON, max price ${ton(st.maxPrice)} TON/1M, epoch ${st.epoch}`);
+            console.error(`next: cocoon api-key --worker ${w.worker.toString()} --ttl 7d   (an API key for any OpenAI client, baseURL ${w.endpoint}/v1)`);
         }));
 
     program.command('top-up')
@@ -198,7 +215,7 @@ function buildProgram(): Command {
         .option('--worker <address>', 'the Worker contract (default: the cheapest one you have an open escrow with)')
         .option('--model <name>', 'model to ask for (default: the worker\'s)')
         .option('--system <text>', 'a system message')
-        .option('--max-tokens <n>', 'completion token limit', (v) => Number.parseInt(v, 10), 256)
+        .option('--max-tokens <n>', 'completion token limit', intArg('--max-tokens', 1, 1_000_000), 256)
         .option('--no-stream', 'wait for the whole answer')
         .action(action(program, async (ctx, prompt: string, o: { worker?: string; model?: string; system?: string; maxTokens: number; stream: boolean }) => {
             const w = await pickWorker(ctx, o.worker, o.model);
@@ -212,6 +229,60 @@ function buildProgram(): Command {
             process.stdout.write('\n');
             const r = out.receipt;
             console.error(`[receipt seq ${r.seq} verified: ${r.requestTokens} tokens, ${ton(r.requestCost)} TON; escrow total ${r.tokens} tokens, ${ton(r.cost)} TON]`);
+        }));
+
+    program.command('api-key')
+        .description('print an API key for your escrow with a worker: use it as apiKey in any OpenAI client, with baseURL <endpoint>/v1')
+        .option('--worker <address>', 'the Worker contract (the escrow is yours with it)')
+        .option('--escrow <address>', 'the escrow address itself (offline: no chain access needed)')
+        .requiredOption('--ttl <duration>', 'how long the key works: 3600, 30m, 12h, 7d', durationArg('--ttl'))
+        .option('--limit <ton>', 'most it may spend in all, TON (default: no limit beyond the escrow)', tonArg('--limit'))
+        .action(async (o: { worker?: string; escrow?: string; ttl: number; limit?: bigint }) => {
+            try {
+                if (!!o.worker === !!o.escrow) throw new ClientError('CONFIG', 'pass exactly one of --worker and --escrow', 'e.g. cocoon api-key --worker <address> --ttl 7d');
+                const ck = loadClientKey();
+                const limit = o.limit ?? 0n;
+                let escrow: Address;
+                let notAfter: number;
+                if (o.escrow) {
+                    escrow = parseAddressArg('--escrow', o.escrow);
+                    notAfter = Math.floor(Date.now() / 1000) + o.ttl;
+                } else {
+                    const ctx = await context(program.opts<GlobalOpts>());
+                    try {
+                        const worker = parseAddressArg('--worker', o.worker);
+                        escrow = await ctx.client.escrows.addressFor(worker);
+                        const st = (await ctx.client.escrows.view(worker)).state;
+                        if (!st) console.error(`warning: there is no escrow at ${escrow.toString()} yet (cocoon open-escrow --worker ${worker.toString()})`);
+                        else if (st.clientKey !== ck.publicKey) console.error(`warning: escrow ${escrow.toString()} holds another client key than ${ck.source}: the node will refuse this API key (cocoon rotate-key --resume sets yours)`);
+                        notAfter = (await ctx.chain.now()) + o.ttl;
+                    } finally {
+                        await ctx.close();
+                    }
+                }
+                const token = mintApiKey({ escrow, notAfter, limit }, ck.key);
+                console.log(token);
+                console.error(`API key for escrow ${escrow.toString()}, valid until ${new Date(notAfter * 1000).toISOString()}${limit > 0n ? `, spending at most ${ton(limit)} TON` : ''}; signed by ${ck.source}`);
+            } catch (e) {
+                console.error(`error: ${(e as Error).message}`);
+                process.exitCode = 1;
+            }
+        });
+
+    program.command('rotate-key')
+        .description('make a new client key (the old file kept as a dated backup) and send SetClientKey to every escrow of yours')
+        .option('--worker <address...>', "also these workers' escrows (others are found from your receipts and the root's attested workers)")
+        .option('--resume', 'no new key: send SetClientKey with the current key to the escrows that do not hold it yet', false)
+        .action(action(program, async (ctx, o: { worker?: string[]; resume: boolean }) => {
+            const r = await rotateClientKey(ctx.client, {
+                resume: o.resume, workers: (o.worker ?? []).map((w) => parseAddressArg('--worker', w)), say: (l) => console.error(l),
+            });
+            console.log(`${r.updated.length} escrow(s) now hold the new key${r.already.length ? ` (${r.already.length} already did)` : ''}.`);
+            console.log('API keys signed by the old key stop working at each worker node within its escrow cache TTL (2 s by default) after SetClientKey;');
+            console.log('mint new ones with: cocoon api-key --worker <address> --ttl 7d');
+            if (r.failed.length > 0) {
+                throw new ClientError('ESCROW', `${r.failed.length} escrow(s) still hold the old key: ${r.failed.map((f) => f.escrow.toString()).join(', ')}`, 'run cocoon rotate-key --resume to try them again.');
+            }
         }));
 
     program.command('close')
@@ -265,8 +336,14 @@ function buildProgram(): Command {
     return program;
 }
 
-// Run directly (ts-node bin/cocoon.ts) or through the bin/cocoon.js shim, which requires this file.
-buildProgram().parseAsync(process.argv).catch((e) => {
-    console.error(`error: ${(e as Error).message}`);
-    process.exitCode = 1;
-});
+/** Runs the CLI (ts-node bin/cocoon.ts, or the bin/cocoon.js shim). */
+export function main(argv: string[] = process.argv): void {
+    buildProgram().parseAsync(argv).catch((e) => {
+        console.error(`error: ${(e as Error).message}`);
+        process.exitCode = 1;
+    });
+}
+
+// Run directly (ts-node bin/cocoon.ts) or through the bin/cocoon.js shim (bin/run.js requires this
+// file); a test that imports buildProgram runs nothing.
+if (require.main === module || /[\\/]bin[\\/]run\.js$/.test(module.parent?.filename ?? '')) main();

@@ -4,13 +4,13 @@ import https from 'node:https';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { fastSelfSignedCert } from '../src/demo/certs';
-import { SandboxChain, ClientEscrow, signReceipt, signedReceiptCell, publicKeyToBigInt, escrowAddress, type Ed25519Key } from '../src/sdk';
+import { SandboxChain, ClientEscrow, signReceipt, signedReceiptCell, publicKeyToBigInt, escrowAddress, parseApiKey, verifyApiKey, type Ed25519Key } from '../src/sdk';
 import { tlsKeyHashOfCert } from '../src/sdk/tls';
 import {
     CocoonClient, PinnedAgent, ReceiptBook, pinnedRequest, verifyWireReceipt, sandboxEventSource, cumulativeCost,
     isClientError, type WireReceipt,
 } from '../src/client';
-import { createNet, registerWorker, seededKey, MODEL, CLIENT_KEY, type Net } from './helpers/network';
+import { createNet, registerWorker, seededKey, clientKeyOf, MODEL, type Net } from './helpers/network';
 
 // ---------------------------------------------------------------- helpers
 
@@ -61,17 +61,26 @@ function honest(tee: Ed25519Key, escrow: Address, epoch: bigint, seq: bigint, be
 }
 
 /**
- * A stand-in worker node speaking the HTTP API (http-api.md) with a chosen misbehaviour, so the
+ * A stand-in worker node speaking the HTTP API (docs/HTTP-API.md) with a chosen misbehaviour, so the
  * client's checks are tested independently of src/worker.
  */
-async function fakeNode(cert: Cert, tee: Ed25519Key, epochOf: (escrow: Address) => Promise<bigint>) {
-    const state = { mode: 'ok' as 'ok' | 'overcharge' | 'badsig' | 'rollback', requests: 0, seq: 0n, tokens: 0n };
+async function fakeNode(cert: Cert, tee: Ed25519Key, epochOf: (escrow: Address) => Promise<bigint>, clientKeyOf: (escrow: Address) => Promise<bigint | null> = async () => null) {
+    const state = { mode: 'ok' as 'ok' | 'overcharge' | 'badsig' | 'rollback', requests: 0, seq: 0n, tokens: 0n, apiKeys: [] as string[] };
     const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, async (req, res) => {
         let body = '';
         for await (const c of req) body += c;
         state.requests++;
         const j = JSON.parse(body);
-        const escrow = Address.parse(String(req.headers['x-cocoon-escrow']));
+        // the escrow is the one the API key names; the fake node checks the key like a real one
+        const key = parseApiKey(String(req.headers.authorization));
+        const escrow = key.escrow;
+        state.apiKeys.push(String(req.headers.authorization));
+        const clientKey = (await clientKeyOf(escrow)) ?? 0n;
+        if (!verifyApiKey(key, clientKey)) {
+            res.writeHead(401, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ error: { message: 'bad key', type: 'invalid_request_error', code: 'invalid_api_key' } }));
+            return;
+        }
         const epoch = await epochOf(escrow);
         const usage = { prompt_tokens: 12, completion_tokens: 8, total_tokens: 20 };
         const n = BigInt(usage.total_tokens);
@@ -118,7 +127,7 @@ async function clientOn(net: Net, name = 'client') {
     const wallet = await net.chain.treasury(name);
     const client = new CocoonClient({
         chain: new SandboxChain(net.chain), root: net.root.address, wallet: wallet.getSender() as any,
-        events: sandboxEventSource(net.chain, net.root.address), requestTimeoutMs: 10_000,
+        events: sandboxEventSource(net.chain, net.root.address), requestTimeoutMs: 10_000, clientKey: clientKeyOf(name),
     });
     return { wallet, client };
 }
@@ -171,7 +180,7 @@ describe('TLS pinning', () => {
         try {
             const w = await liveWorker(net, 'op-pinned', attested.hash, srv.url.replace(/\/$/, ''));
             const { wallet, client } = await clientOn(net);
-            await client.escrows.open(w.worker.address, toNano('2'), PRICE, CLIENT_KEY);
+            await client.escrows.open(w.worker.address, toNano('2'), PRICE, publicKeyToBigInt(clientKeyOf('client').publicKey));
             const session = await client.session(w.worker.address);
             const err = await session.chat({ model: MODEL, messages: [{ role: 'user', content: 'secret prompt' }], max_tokens: 16 }).then(() => null, (e) => e);
             expect(isClientError(err, 'TLS_KEY_MISMATCH')).toBe(true);
@@ -305,12 +314,13 @@ describe('worker listing and sessions on the sandbox', () => {
         const tee = seededKey('tee:op-live');
         let node: Awaited<ReturnType<typeof fakeNode>> | undefined;
         try {
-            node = await fakeNode(cert, tee, async (e) => (await net.chain.openContract(ClientEscrow.fromAddress(e)).getState()).epoch);
+            const stateOf = (e: Address) => net.chain.openContract(ClientEscrow.fromAddress(e)).getState();
+            node = await fakeNode(cert, tee, async (e) => (await stateOf(e)).epoch, async (e) => (await stateOf(e)).clientKey);
             const w = await liveWorker(net, 'op-live', cert.hash, node.url);
             const { wallet, client } = await clientOn(net);
             const [listing] = (await client.listWorkers({ model: MODEL })).workers;
             expect(listing.worker.equals(w.worker.address)).toBe(true);
-            const opened = await client.escrows.open(w.worker.address, toNano('2'), PRICE, CLIENT_KEY);
+            const opened = await client.escrows.open(w.worker.address, toNano('2'), PRICE, publicKeyToBigInt(clientKeyOf('client').publicKey));
             expect(opened.deposit).toBe(toNano('2'));
             const session = await client.session(listing);
             const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 16 };
@@ -331,6 +341,9 @@ describe('worker listing and sessions on the sandbox', () => {
             const escrow = await escrowAddress(w.worker.address, wallet.address);
             expect(client.receipts.latest(escrow)?.seq).toBe(2n);
             expect(node.state.requests).toBe(5);
+            // every request carried an API key for this escrow, signed by the client key it holds; never the bare escrow header
+            expect(node.state.apiKeys).toHaveLength(5);
+            for (const h of node.state.apiKeys) expect(parseApiKey(h).escrow.equals(escrow)).toBe(true);
             client.close();
         } finally {
             await node?.close();

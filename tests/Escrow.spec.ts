@@ -498,14 +498,19 @@ describe('ClientEscrow', () => {
             // the escrow's whole balance plus the message's change, less what went to the root and the fees
             const escrowTx = wd.res.transactions.find((tx) => tx.inMessage?.info.type === 'internal' && tx.inMessage.info.dest.equals(e.escrow.address))!;
             let toRoot = 0n;
+            let toWorker = 0n;
             let fwd = 0n;
             for (const m of escrowTx.outMessages.values()) {
                 if (m.info.type !== 'internal') continue;
                 fwd += m.info.forwardFee;
                 if (m.info.dest.equals(net.root.address)) toRoot += m.info.value.coins;
+                if (m.info.dest.equals(w.worker.address)) toWorker += m.info.value.coins;
             }
             expect(toRoot).toBeGreaterThan(st.feesOwed);
-            expect(refund[0].value).toBe(held + toNano('0.05') - toRoot - escrowTx.totalFees.coins - fwd);
+            // the settlement report (reputation) carries a fixed budget, whose leftover the Worker sends back to the client
+            expect(toWorker).toBe(toNano('0.00656'));
+            expect(wd.res.transactions).toHaveTransaction({ from: w.worker.address, to: e.client.address, op: 0xd53276db });
+            expect(refund[0].value).toBe(held + toNano('0.05') - toRoot - toWorker - escrowTx.totalFees.coins - fwd);
         });
 
         it('a reopen gets a new epoch; receipts of the old epoch are refused, new ones start from seq 1', async () => {

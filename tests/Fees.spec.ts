@@ -1,8 +1,10 @@
 // The entry points' fee checks use constants for what they cannot measure cheaply on-chain; these
 // tests keep the constants honest against the real messages and the real gas.
 import '@ton/test-utils';
-import { Cell } from '@ton/core';
-import { WORKER_DEPLOY_CELLS, WORKER_DEPLOY_BITS, GAS_ROOT_ATTEST, GAS_WORKER_RESULT, GAS_ESCROW_OPEN, GAS_WORKER_QUERY, GAS_ESCROW_INFO, GAS_ESCROW_CLAIM } from '../src/sdk';
+import { Address, Cell } from '@ton/core';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { escrowForOpening, WORKER_DEPLOY_CELLS, WORKER_DEPLOY_BITS, GAS_ROOT_ATTEST, GAS_WORKER_RESULT, GAS_ESCROW_OPEN, GAS_WORKER_QUERY, GAS_ESCROW_INFO, GAS_ESCROW_CLAIM } from '../src/sdk';
 import { createNet, registerWorker, openEscrow, signedReceiptFor, claimBody } from './helpers/network';
 import { toNano } from '@ton/core';
 
@@ -24,6 +26,18 @@ function gasOn(tx: any): number {
     const d = tx.description;
     return d.type === 'generic' && d.computePhase.type === 'vm' ? Number(d.computePhase.gasUsed) : 0;
 }
+
+describe('generated contract constants', () => {
+    it("contracts/escrow_code.tact holds the compiled escrow code's hash and depth (scripts/build-contracts.mjs writes it)", async () => {
+        const text = readFileSync(join(__dirname, '..', 'contracts', 'escrow_code.tact'), 'utf8');
+        const code = Cell.fromBoc(Buffer.from(JSON.parse(readFileSync(join(__dirname, '..', 'build', 'ClientEscrow.compiled.json'), 'utf8')).hex, 'hex'))[0];
+        expect(/ESCROW_CODE_HASH: Int = 0x([0-9a-f]{64});/.exec(text)?.[1]).toBe(code.hash().toString('hex'));
+        expect(/ESCROW_CODE_DEPTH: Int = (\d+);/.exec(text)?.[1]).toBe(String(code.depth()));
+        // and the same code is what the SDK derives escrow addresses from
+        const e = await escrowForOpening(new Address(0, Buffer.alloc(32, 1)), new Address(0, Buffer.alloc(32, 2)));
+        expect(e.init!.code.hash().toString('hex')).toBe(code.hash().toString('hex'));
+    });
+});
 
 describe('fee constants', () => {
     it('WORKER_DEPLOY_CELLS/BITS bound the message that deploys a worker', async () => {

@@ -7,6 +7,7 @@ import { Address, beginCell, Cell, toNano, Transaction } from '@ton/core';
 import { loadConfigParamsAsSlice, configParseGasLimitsPrices, configParseMsgPrices } from '@ton/ton';
 import {
     NO_QUOTE, signStatementWith, signedAttestation, keyBinding, loadSignedAttestation, workerRegistrations,
+    validateModelName, modelNames,
     mintApiKey, parseApiKey, verifyApiKey, apiKeyPayload, clientPublicKeyObject,
     CocoonOps, SandboxChain, CocoonError, defaultParams, keyFromSeed, publicKeyToBigInt, signStatement, signReceipt,
     signedReceiptCell, buildStatementCell, signedAttestationCell, parseSignedAttestation, verifySignedAttestation,
@@ -197,6 +198,19 @@ describe('validate', () => {
         expect(validateEndpoint('https://x.example:8443')).toBe('https://x.example:8443');
         expect(() => readSignedAttestation('{"foo":1}')).toThrow(/JSON without attestationBoc/);
         expect(() => readSignedReceipt('not base64 !!')).toThrow(/receipt file/);
+        expect(() => validateParams(defaultParams({ slashBps: 0n }))).toThrow(/slashBps must be at least 1/);
+    });
+
+    it('model lists: one image may serve several models, named once each', () => {
+        expect(validateModelName('llama-3-8b-instruct,qwen2.5-7b-instruct')).toBe('llama-3-8b-instruct,qwen2.5-7b-instruct');
+        expect(modelNames('llama-3-8b-instruct,qwen2.5-7b-instruct')).toEqual(['llama-3-8b-instruct', 'qwen2.5-7b-instruct']);
+        expect(modelNames('one')).toEqual(['one']);
+        expect(modelNames(null)).toEqual([]);
+        expect(() => validateModelName('a,,b')).toThrow(/empty name/);
+        expect(() => validateModelName('a, b')).toThrow(/spaces around a name/);
+        expect(() => validateModelName('a,a')).toThrow(/listed twice/);
+        expect(() => validateModelName(Array.from({ length: 17 }, (_, i) => 'm' + i).join(','))).toThrow(/at most 16 names/);
+        expect(() => validateModelName('x'.repeat(65))).toThrow(/longer than 64 bytes/);
     });
 
     it('parses script words: name=value and positional', async () => {
@@ -223,15 +237,15 @@ describe('fees', () => {
         expect(chainFee(GAS_ROOT_ATTEST, 1)).toBe(11_360_000n);
         expect(chainFee(GAS_ROOT_ATTEST, 3)).toBe(9_600_000n + 3n * 1_760_000n);
         expect(computeFee(50n)).toBe(40_000n);
-        // 400000 lump + 53500 x 400 + 88 x 40000
+        // 400000 lump + 59500 x 400 + 94 x 40000
         expect(workerDeployFee()).toBe(forwardFee(WORKER_DEPLOY_CELLS, WORKER_DEPLOY_BITS));
-        expect(workerDeployFee()).toBe(25_320_000n);
+        expect(workerDeployFee()).toBe(27_960_000n);
     });
 
     it("requires exactly the contracts' entry minimums", () => {
         const t = feeTable();
         // root.tact RegisterWorker: reserve + chainFee(24000 + 24000, 2) + the deploy message's forward fee
-        expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + 19_200_000n + 3_520_000n + 25_320_000n);
+        expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + 19_200_000n + 3_520_000n + 27_960_000n);
         expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + chainFee(GAS_ROOT_ATTEST + GAS_WORKER_RESULT, 2) + workerDeployFee());
         expect(t.deactivateWorker.required).toBe(chainFee(GAS_ROOT_DEACTIVATE + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 4));
         expect(t.dropInactive.required).toBe(chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3));
@@ -252,7 +266,7 @@ describe('fees', () => {
 
     it('attaches at least the contract minimum plus 0.02 TON, in 0.01 TON steps', () => {
         const t = feeTable();
-        // 98.04M + 50% of the 48.04M fee part = 122.06M, rounded up
+        // 100.68M + 50% of the 50.68M fee part = 126.02M, rounded up
         expect(t.registerWorker.attach).toBe(toNano('0.13'));
         expect(attachFor('registerWorker')).toBe(toNano('0.13'));
         for (const e of Object.values(t)) {

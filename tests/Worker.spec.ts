@@ -6,7 +6,7 @@ import { SandboxContract, TreasuryContract, internal } from '@ton/sandbox';
 import { Address, Cell, toNano, beginCell } from '@ton/core';
 import { createHash } from 'node:crypto';
 import {
-    defaultParams, paramsCell, publicKeyToBigInt, signedAttestationCell, Worker, emptyWorkerState,
+    defaultParams, paramsCell, publicKeyToBigInt, signedAttestationCell, Worker, emptyWorkerState, loadAttestationRecord,
     ERR_WRONG_OPERATOR, ERR_BAD_STATEMENT, ERR_BAD_ATTESTATION_SIG, ERR_UNTRUSTED_VERIFIER, ERR_WRONG_ROOT, ERR_ATTESTATION_EXPIRED,
     ERR_ATTESTATION_TOO_LONG, ERR_UNKNOWN_MEASUREMENT, ERR_STAKE_TOO_LOW, ERR_PAUSED, ERR_BAD_TAG,
     ERR_INSUFFICIENT_VALUE, ERR_NOT_OPERATOR, ERR_NOT_ACTIVE, ERR_ZERO_AMOUNT, ERR_PRICE_TOO_HIGH, ERR_NO_STAKE,
@@ -78,7 +78,9 @@ describe('Worker', () => {
             });
             const st = await op.worker.getState();
             expect(st.params!.equals(paramsCell(net.params))).toBe(true);
-            expect(st.statement!.equals(a.statementCell)).toBe(true);
+            const rec = loadAttestationRecord(st.attestation!.beginParse());
+            expect(rec.statement.equals(a.statementCell)).toBe(true);
+            expect([rec.registeredAt, rec.renewals]).toEqual([BigInt(now()), 0n]);
             expect(await net.root.getTotalStake()).toBe(STAKE);
 
             // the event, as an external out message of the Worker's transaction (the statement took
@@ -266,7 +268,7 @@ describe('Worker', () => {
             expect(st.teeKey).toBe(before.teeKey);
             expect(st.issuedAt).toBe(before.issuedAt);
             expect(st.expiresAt).toBe(before.expiresAt);
-            expect(st.statement!.equals(before.statement!)).toBe(true);
+            expect(st.attestation!.equals(before.attestation!)).toBe(true);
             expect(st.stake).toBe(STAKE + extra);
             expect(await net.root.getTotalStake()).toBe(STAKE + extra);
             await expectWorkerHoldsItsBook(net.chain, op.worker);

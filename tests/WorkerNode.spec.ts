@@ -1,128 +1,56 @@
-// The worker node end to end on the sandbox chain: the official `openai` client over the node's real
-// HTTPS server, receipts checked against the TEE key and the price, refusals, a restart, and the
-// claim loop settling on-chain.
+// The worker node end to end on the sandbox chain: the official `openai` client (only baseURL and an
+// API key) over the node's real HTTPS server, receipts checked against the node's TEE key and the
+// price, refusals, a restart (fresh key, escrow moved to it, totals carried over), and the claim loop
+// settling on-chain.
 import '@ton/test-utils';
-import { request as httpsRequest, Agent } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, basename, dirname } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import OpenAI, { APIError } from 'openai';
+import OpenAI from 'openai';
 import { Address, Cell, toNano } from '@ton/core';
 import {
-    SandboxChain, escrowAddress, parseSignedReceiptCell, verifyReceipt, parseSignedAttestation, verifySignedAttestation,
-    publicKeyToBigInt, loadEscrowPayout, generateSelfSignedCert, tlsKeyHashOfCert, hex256, keyFromSeed, signStatement, buildStatementCell, NO_QUOTE, keyBinding,
+    escrowAddress, parseSignedReceiptCell, verifyReceipt, parseSignedAttestation, verifySignedAttestation,
+    publicKeyToBigInt, bigIntToPublicKey, loadEscrowPayout, tlsKeyHashOfCert, hex256, keyFromSeed, signStatement, buildStatementCell, NO_QUOTE, keyBinding,
 } from '../src/sdk';
 import { DevBackend, devAnswerTokens, countPromptTokens } from '../src/backend';
 import {
-    startWorkerNode, WorkerNodeHandle, DevAttestationProvider, ClaimOutcome, cumulativeCost, WorkerConfigInput, parseWorkerConfig, ConfigError,
-    TdxAttestationProvider, TdxUnavailableError, TsmFs,
+    WorkerNodeHandle, DevAttestationProvider, cumulativeCost, parseWorkerConfig, ConfigError, TdxAttestationProvider, TdxUnavailableError, TsmFs,
 } from '../src/worker';
 import { chatBodySchema, parseChatBody, describeIssues } from '../src/worker/chatBody';
 import { createNet, registerWorker, openEscrow, MODEL, MEASUREMENT, Net, WorkerHandle, EscrowHandle } from './helpers/network';
+import { nodeFixture, apiKeyFor, openai, raw as rawOn, refused, type NodeFixture } from './helpers/node';
 
 /** Chat messages as both the openai client and the backend accept them. */
 type Msg = { role: 'system' | 'user'; content: string };
 
 const PRICE = toNano('0.5'); // nanoton per million tokens: 500 nanoton per token
-const MAX_BODY = 64 * 1024;
 const THRESHOLD = 50_000n;
-
-interface RawResponse {
-    status: number;
-    headers: Record<string, string | string[] | undefined>;
-    text: string;
-    json: any;
-    peerCertDer: Buffer | null;
-}
 
 describe('worker node (sandbox, HTTPS, openai client)', () => {
     let net: Net;
     let w: WorkerHandle;
     let dev: DevBackend;
     let node: WorkerNodeHandle;
-    let dir: string;
-    let certPem: string;
-    let agent: Agent;
+    let fx: NodeFixture;
     let main: EscrowHandle;
     let capped: EscrowHandle;
-    const claims: ClaimOutcome[] = [];
 
     const messages: Msg[] = [{ role: 'user', content: 'What is Cocoon on TON?' }];
-
-    function config(over: Partial<WorkerConfigInput> = {}): WorkerConfigInput {
-        return {
-            model: MODEL, host: '127.0.0.1', port: 0,
-            backend: { url: dev.url, model: 'dev-model', timeoutMs: 10_000 },
-            root: net.root.address.toString(), operator: w.operator.address.toString(), measurement: hex256(MEASUREMENT),
-            tls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
-            dbPath: join(dir, 'ledger.db'), maxBodyBytes: MAX_BODY,
-            escrowCacheMs: 60_000, workerCacheMs: 60_000,
-            claim: { threshold: 10n ** 12n, intervalMs: 3_600_000, value: toNano('0.05') },
-            shutdownGraceMs: 5_000, logLevel: 'silent',
-            ...over,
-        };
-    }
-
-    async function start(over: Partial<WorkerConfigInput> = {}): Promise<WorkerNodeHandle> {
-        return startWorkerNode(config(over), {
-            chain: new SandboxChain(net.chain), operatorSender: w.operator.getSender(), teeKey: w.tee,
-            attestationProvider: new DevAttestationProvider(net.verifier), onClaim: (c) => claims.push(c),
-        });
-    }
-
-    function ai(escrow?: Address | string): OpenAI {
-        return new OpenAI({
-            baseURL: node.url + '/v1', apiKey: 'unused', maxRetries: 0, httpAgent: agent,
-            defaultHeaders: escrow ? { 'X-Cocoon-Escrow': escrow.toString() } : {},
-        });
-    }
-
-    function raw(method: string, path: string, opts: { headers?: Record<string, string>; body?: string } = {}): Promise<RawResponse> {
-        return new Promise((resolve, reject) => {
-            const u = new URL(node.url + path);
-            const req = httpsRequest({ hostname: u.hostname, port: u.port, path: u.pathname, method, headers: opts.headers, ca: certPem, agent: false }, (res) => {
-                const peer = (res.socket as any).getPeerCertificate?.();
-                let text = '';
-                res.setEncoding('utf8');
-                res.on('data', (d) => (text += d));
-                res.on('end', () => {
-                    let json: any = null;
-                    try {
-                        json = JSON.parse(text);
-                    } catch {
-                        json = null;
-                    }
-                    resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, peerCertDer: peer?.raw ?? null });
-                });
-            });
-            req.on('error', reject);
-            if (opts.body !== undefined) req.write(opts.body);
-            req.end();
-        });
-    }
-
-    async function refused(p: Promise<unknown>, status: number, code: string): Promise<APIError> {
-        const err = await p.then(() => null, (e) => e);
-        expect(err).toBeInstanceOf(APIError);
-        expect({ status: (err as APIError).status, code: (err as APIError).code }).toEqual({ status, code });
-        expect((err as APIError).message.length).toBeGreaterThan(10);
-        return err as APIError;
-    }
+    const tee = () => bigIntToPublicKey(node.teeKey);
+    const raw = (method: string, path: string, opts: { headers?: Record<string, string>; body?: string } = {}) => rawOn(node, fx.certPem, method, path, opts);
+    /** The openai client of the client that opened `e` (its API key), on `n`. */
+    const ai = (e: EscrowHandle, name: string, n: WorkerNodeHandle = node) => openai(n, apiKeyFor(net, e, name), fx.agent);
 
     const receiptOf = (boc: string) => parseSignedReceiptCell(Cell.fromBoc(Buffer.from(boc, 'base64'))[0]);
 
     beforeAll(async () => {
         net = await createNet();
-        dir = mkdtempSync(join(tmpdir(), 'cocoon-node-'));
-        const cert = await generateSelfSignedCert();
-        certPem = cert.certPem;
-        writeFileSync(join(dir, 'cert.pem'), cert.certPem);
-        writeFileSync(join(dir, 'key.pem'), cert.keyPem, { mode: 0o600 });
-        agent = new Agent({ ca: certPem, keepAlive: true });
-
-        // The operator registers a worker whose attestation binds the node's TEE key and TLS key.
-        w = await registerWorker(net, 'op1', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(certPem) });
+        fx = await nodeFixture(net);
+        // The operator registers a worker whose attestation binds a TEE key and the node's TLS key; the
+        // node makes its own fresh key at start and re-registers the Worker with it.
+        w = await registerWorker(net, 'op1', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
         expect((await w.worker.getInfo()).active).toBe(true);
         const setPrice = (price: bigint) => w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price });
         // an escrow whose cap is below the price the node will charge
@@ -135,18 +63,28 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         expect((await main.escrow.getState()).state).toBe(2n);
 
         dev = await DevBackend.start({ tokens: 50, delayMs: 1 });
-        node = await start();
+        node = await fx.start(w, dev);
     });
 
     afterAll(async () => {
         await node?.stop();
         await dev?.stop();
-        agent?.destroy();
-        if (dir) rmSync(dir, { recursive: true, force: true });
+        fx?.cleanup();
+    });
+
+    it('makes a fresh TEE key at start and puts it on its Worker contract (re-registration, stake 0)', async () => {
+        expect(node.registration).toBe('registered');
+        expect(node.teeKey).not.toBe(publicKeyToBigInt(w.tee.publicKey));
+        const info = await w.worker.getInfo();
+        expect(info.teeKey).toBe(node.teeKey);
+        expect(info.stake).toBe(toNano('100'));
+        expect(info.active).toBe(true);
+        // the escrows opened before still hold the key of the registration
+        expect((await main.escrow.getState()).teeKey).toBe(publicKeyToBigInt(w.tee.publicKey));
     });
 
     it('serves its model list and an attestation bound to the TLS key it presents', async () => {
-        const models = await ai().models.list();
+        const models = await ai(main, 'client1').models.list();
         expect(models.data.map((m) => [m.id, m.object, m.owned_by])).toEqual([[MODEL, 'model', 'cocoon']]);
 
         const r = await raw('GET', '/attestation');
@@ -156,21 +94,48 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         const presented = tlsKeyHashOfCert(new X509Certificate(r.peerCertDer!).toString());
         expect(att.statement.tlsKeyHash).toBe(presented);
         expect(r.json.tlsKeyHash).toBe(hex256(presented));
-        expect(att.statement.teeKey).toBe(publicKeyToBigInt(w.tee.publicKey));
-        expect(r.json.teeKey).toBe(hex256(publicKeyToBigInt(w.tee.publicKey)));
+        expect(att.statement.teeKey).toBe(node.teeKey);
+        expect(r.json.teeKey).toBe(hex256(node.teeKey));
         expect(r.json.measurement).toBe(hex256(MEASUREMENT));
         expect(Address.parse(r.json.worker).equals(w.worker.address)).toBe(true);
         expect(Address.parse(r.json.root).equals(net.root.address)).toBe(true);
         expect(Address.parse(r.json.operator).equals(w.operator.address)).toBe(true);
         expect(r.json.price).toBe(PRICE.toString());
         expect(r.json.expiresAt).toBe(att.statement.expiresAt);
+        expect(r.json.registered).toBe(true);
+        // the development provider has no TEE evidence to show
+        expect(r.json.evidence).toBeNull();
         // the same key hash the chain attested
         expect((await w.worker.getInfo()).tlsKeyHash).toBe(presented);
     });
 
-    it('answers a whole completion with a receipt that verifies and prices the usage', async () => {
+    it('serves the TEE evidence (the TDX quote) with its attestation, so anyone can verify it again', async () => {
+        const wq = await registerWorker(net, 'op-quote', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
+        let quote: Buffer | null = null;
+        const provider = {
+            kind: 'tdx',
+            attest: async (st: Parameters<typeof signStatement>[0]) => {
+                quote = Buffer.concat([Buffer.from('TDX-QUOTE:'), buildStatementCell(st).hash()]);
+                return { signed: signStatement(st, net.verifier), evidence: quote };
+            },
+        };
+        const n = await fx.start(wq, dev, {}, { attestationProvider: provider });
+        try {
+            const r = await rawOn(n, fx.certPem, 'GET', '/attestation');
+            expect(r.json.evidence).toEqual({ kind: 'tdx', base64: quote!.toString('base64') });
+            // the quote binds the statement the Worker holds
+            const att = parseSignedAttestation(Cell.fromBoc(Buffer.from(r.json.attestationBoc, 'base64'))[0]);
+            expect(Buffer.from(r.json.evidence.base64, 'base64').subarray(10).equals(att.statementCell.hash())).toBe(true);
+        } finally {
+            await n.stop();
+        }
+    });
+
+    it('answers a whole completion with a receipt that verifies and prices the usage (after moving the escrow to its key)', async () => {
         const st = await main.escrow.getState();
-        const { data, response } = await ai(main.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 100 }).withResponse();
+        const { data, response } = await ai(main, 'client1').chat.completions.create({ model: MODEL, messages, max_tokens: 100 }).withResponse();
+        // the node sent RefreshWorker: the escrow now holds the node's key
+        expect((await main.escrow.getState()).teeKey).toBe(node.teeKey);
         const prompt = countPromptTokens(messages);
         expect(data.choices[0].message.content).toBe(devAnswerTokens(messages, 50).join(''));
         expect(data.usage).toEqual({ prompt_tokens: prompt, completion_tokens: 50, total_tokens: prompt + 50 });
@@ -179,24 +144,27 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         expect(rc).toEqual({
             escrow: main.escrow.address.toString(), epoch: st.epoch.toString(), seq: '1', tokens: total.toString(),
             cost: cumulativeCost(total, PRICE).toString(), requestTokens: total.toString(), requestCost: cumulativeCost(total, PRICE).toString(),
-            signature: expect.stringMatching(/^[0-9a-f]{128}$/), boc: expect.any(String),
+            price: PRICE.toString(), signature: expect.stringMatching(/^[0-9a-f]{128}$/), boc: expect.any(String),
         });
         expect(rc.cost).toBe((total * 500n).toString());
         expect(response.headers.get('x-cocoon-receipt')).toBe(rc.boc);
         const s = receiptOf(rc.boc);
-        expect(verifyReceipt(s, w.tee.publicKey)).toBe(true);
+        expect(verifyReceipt(s, tee())).toBe(true);
         expect(s.signature.toString('hex')).toBe(rc.signature);
         expect(s.receipt.escrow.equals(main.escrow.address)).toBe(true);
         expect([s.receipt.epoch, s.receipt.seq, s.receipt.tokens, s.receipt.cost]).toEqual([st.epoch, 1n, total, total * 500n]);
-        // persisted before it was returned
-        expect(node.ledger.latestReceipt(main.escrow.address, st.epoch)!.boc.toString('base64')).toBe(rc.boc);
+        // persisted before it was returned, with the key that signed it and the API key it was spent under
+        const stored = node.ledger.latestReceipt(main.escrow.address, st.epoch)!;
+        expect(stored.boc.toString('base64')).toBe(rc.boc);
+        expect(stored.teeKey).toBe(node.teeKey);
+        expect(stored.apiKey).toMatch(/^[0-9a-f]{32}$/);
     });
 
     it('streams a completion and ends with the usage chunk carrying the next cumulative receipt', async () => {
         const st = await main.escrow.getState();
         const before = node.ledger.position(main.escrow.address, st.epoch);
         const msgs: Msg[] = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Stream please.' }];
-        const stream = await ai(main.escrow.address).chat.completions.create({ model: MODEL, messages: msgs, stream: true, max_tokens: 200 });
+        const stream = await ai(main, 'client1').chat.completions.create({ model: MODEL, messages: msgs, stream: true, max_tokens: 200 });
         const pieces: string[] = [];
         let last: any = null;
         let finish: string | null = null;
@@ -218,14 +186,14 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
             (cumulativeCost(tokens, PRICE) - before.cost).toString(),
         ]);
         const s = receiptOf(rc.boc);
-        expect(verifyReceipt(s, w.tee.publicKey)).toBe(true);
+        expect(verifyReceipt(s, tee())).toBe(true);
         expect([s.receipt.seq, s.receipt.tokens, s.receipt.cost]).toEqual([before.seq + 1n, tokens, cumulativeCost(tokens, PRICE)]);
     });
 
     it('gives concurrent requests on one escrow consecutive receipts', async () => {
         const st = await main.escrow.getState();
         const before = node.ledger.position(main.escrow.address, st.epoch);
-        const asks = [5, 9, 13].map((n) => ai(main.escrow.address).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `q${n}` }], max_tokens: n }));
+        const asks = [5, 9, 13].map((n) => ai(main, 'client1').chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: `q${n}` }], max_tokens: n }));
         const answers = await Promise.all(asks);
         const seqs = answers.map((a) => BigInt((a as any).cocoon_receipt.seq)).sort((x, y) => (x < y ? -1 : 1));
         expect(seqs).toEqual([before.seq + 1n, before.seq + 2n, before.seq + 3n]);
@@ -240,45 +208,41 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
     it('refuses bad requests with 4xx and an OpenAI error, and keeps serving', async () => {
         const st = await main.escrow.getState();
         const before = node.ledger.position(main.escrow.address, st.epoch);
-        const ask = (escrow?: Address | string, over: Record<string, unknown> = {}) =>
-            ai(escrow).chat.completions.create({ model: MODEL, messages, max_tokens: 100, ...over } as any);
+        const ask = (e: EscrowHandle, name: string, over: Record<string, unknown> = {}) =>
+            ai(e, name).chat.completions.create({ model: MODEL, messages, max_tokens: 100, ...over } as any);
 
-        // no escrow header
-        await refused(ask(), 402, 'escrow_required');
-        // not an address
-        await refused(ask('not-an-address'), 400, 'invalid_escrow');
-        // an escrow that was never opened
-        const stranger = await net.chain.treasury('stranger');
-        await refused(ask(await escrowAddress(w.worker.address, stranger.address)), 402, 'escrow_not_found');
-        // the escrow of another worker
+        // the escrow of another worker (its own client's key, sent to this node)
         const w2 = await registerWorker(net, 'op2');
         const other = await openEscrow(net, w2, 'client1', toNano('1'), PRICE);
         expect((await other.escrow.getState()).state).toBe(2n);
-        const e403 = await refused(ask(other.escrow.address), 403, 'wrong_worker');
+        const e403 = await refused(ask(other, 'client1'), 403, 'wrong_worker');
         expect(e403.message).toContain('another worker');
         // price above the client's cap
-        const e403b = await refused(ask(capped.escrow.address), 403, 'price_above_cap');
+        const e403b = await refused(ask(capped, 'capped'), 403, 'price_above_cap');
         expect(e403b.message).toContain(PRICE.toString());
         // a deposit too small for the worst case: (prompt + max_tokens) x price
         const prompt = countPromptTokens(messages);
         const exact = BigInt(prompt + 10) * 500n;
         const poor = await openEscrow(net, w, 'poor', exact, PRICE);
         expect((await poor.escrow.getState()).state).toBe(2n);
-        const e402 = await refused(ask(poor.escrow.address, { max_tokens: 11 }), 402, 'insufficient_balance');
+        const e402 = await refused(ask(poor, 'poor', { max_tokens: 11 }), 402, 'insufficient_balance');
         expect(e402.message).toContain(`worst case ${exact + 500n}`);
         // exactly enough once, then empty
-        const once = await ask(poor.escrow.address, { max_tokens: 10 });
+        const once = await ask(poor, 'poor', { max_tokens: 10 });
         expect((once as any).cocoon_receipt.cost).toBe(exact.toString());
-        await refused(ask(poor.escrow.address, { max_tokens: 1 }), 402, 'escrow_empty');
+        await refused(ask(poor, 'poor', { max_tokens: 1 }), 402, 'escrow_empty');
         // unknown model
-        await refused(ask(main.escrow.address, { model: 'gpt-17' }), 404, 'model_not_found');
+        await refused(ask(main, 'client1', { model: 'gpt-17' }), 404, 'model_not_found');
         // invalid body
-        await refused(ask(main.escrow.address, { messages: [] }), 400, 'invalid_body');
-        await refused(ask(main.escrow.address, { max_tokens: 10 ** 6 }), 400, 'max_tokens_too_large');
+        await refused(ask(main, 'client1', { messages: [] }), 400, 'invalid_body');
+        await refused(ask(main, 'client1', { max_tokens: 10 ** 6 }), 400, 'max_tokens_too_large');
         // oversized body
-        await refused(ask(main.escrow.address, { messages: [{ role: 'user', content: 'x'.repeat(MAX_BODY + 1) }] }), 413, 'body_too_large');
+        await refused(ask(main, 'client1', { messages: [{ role: 'user', content: 'x'.repeat(64 * 1024 + 1) }] }), 413, 'body_too_large');
+        // fields that change the answer and cannot be forwarded are refused, not dropped
+        await refused(ask(main, 'client1', { logit_bias: { '50256': -100 } }), 400, 'unsupported_parameter');
         // bad JSON, and routes that do not exist
-        const bad = await raw('POST', '/v1/chat/completions', { headers: { 'content-type': 'application/json', 'x-cocoon-escrow': main.escrow.address.toString() }, body: '{"model": "' });
+        const bearer = { authorization: `Bearer ${apiKeyFor(net, main, 'client1')}` };
+        const bad = await raw('POST', '/v1/chat/completions', { headers: { 'content-type': 'application/json', ...bearer }, body: '{"model": "' });
         expect(bad.status).toBe(400);
         expect(bad.json.error).toEqual({ message: 'the request body is not valid JSON', type: 'invalid_request_error', code: 'invalid_json' });
         expect((await raw('GET', '/v1/nothing')).status).toBe(404);
@@ -286,11 +250,11 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
 
         // nothing was billed to the main escrow by any refusal, and it is still served
         expect(node.ledger.position(main.escrow.address, st.epoch)).toEqual(before);
-        const ok = await ask(main.escrow.address, { max_tokens: 3 });
+        const ok = await ask(main, 'client1', { max_tokens: 3 });
         expect((ok as any).cocoon_receipt.seq).toBe((before.seq + 1n).toString());
 
         const metrics = (await raw('GET', '/metrics')).text;
-        expect(metrics).toMatch(/cocoon_worker_requests_total\{route="\/v1\/chat\/completions",status="402"\} 4\n/);
+        expect(metrics).toMatch(/cocoon_worker_requests_total\{route="\/v1\/chat\/completions",status="402"\} 2\n/);
         expect(metrics).toMatch(/cocoon_worker_requests_total\{route="\/v1\/chat\/completions",status="400"\} 4\n/);
         expect(metrics).toMatch(/cocoon_worker_requests_total\{route="\/v1\/chat\/completions",status="403"\} 2\n/);
         expect(metrics).toMatch(/cocoon_worker_requests_total\{route="\/v1\/chat\/completions",status="413"\} 1\n/);
@@ -302,7 +266,7 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         const worst = BigInt(prompt + 10) * 500n;
         const twins = await openEscrow(net, w, 'twins', worst, PRICE);
         expect((await twins.escrow.getState()).state).toBe(2n);
-        const results = await Promise.allSettled([0, 1].map(() => ai(twins.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 10 })));
+        const results = await Promise.allSettled([0, 1].map(() => ai(twins, 'twins').chat.completions.create({ model: MODEL, messages, max_tokens: 10 })));
         const ok = results.filter((r) => r.status === 'fulfilled');
         const no = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
         expect(ok).toHaveLength(1);
@@ -312,17 +276,15 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
     });
 
     it('bills the tokens a stream produced when the client goes away mid-stream', async () => {
-        // a second node on its own ledger and a slow backend, for an escrow no other node serves
+        // a second operator's node with a slow backend
         const slow = await DevBackend.start({ tokens: 50, delayMs: 25 });
-        const aborter = await openEscrow(net, w, 'aborter', toNano('1'), PRICE);
-        const other = await startWorkerNode(config({ backend: { url: slow.url, model: 'dev-model' }, dbPath: join(dir, 'abort.db') }), {
-            chain: new SandboxChain(net.chain), operatorSender: w.operator.getSender(), teeKey: w.tee,
-            attestationProvider: new DevAttestationProvider(net.verifier),
-        });
+        const w3 = await registerWorker(net, 'op-slow', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
+        await w3.worker.send(w3.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+        const other = await fx.start(w3, slow, { backend: { url: slow.url, model: 'dev-model' } });
+        const aborter = await openEscrow(net, w3, 'aborter', toNano('1'), PRICE);
         try {
             const epoch = (await aborter.escrow.getState()).epoch;
-            const client = new OpenAI({ baseURL: other.url + '/v1', apiKey: 'unused', maxRetries: 0, httpAgent: agent, defaultHeaders: { 'X-Cocoon-Escrow': aborter.escrow.address.toString() } });
-            const stream = await client.chat.completions.create({ model: MODEL, messages, stream: true, max_tokens: 50 });
+            const stream = await ai(aborter, 'aborter', other).chat.completions.create({ model: MODEL, messages, stream: true, max_tokens: 50 });
             let got = 0;
             for await (const c of stream) {
                 if (c.choices[0]?.delta?.content) got++;
@@ -343,17 +305,19 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
 
     it('writes a fast stream in a few writes and a slow one token by token (streamFlushMs), same bytes', async () => {
         const slowBackend = await DevBackend.start({ tokens: 6, delayMs: 60 });
-        const fast = await start({ streamFlushMs: 40, dbPath: join(dir, 'flush-fast.db') }); // the 50 x 1 ms backend
-        const slow = await start({ streamFlushMs: 40, backend: { url: slowBackend.url, model: 'dev-model' }, dbPath: join(dir, 'flush-slow.db') });
-        const streamed = async (n: WorkerNodeHandle, e: EscrowHandle) => {
+        const wf = await registerWorker(net, 'op-flush-fast', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
+        const ws = await registerWorker(net, 'op-flush-slow', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
+        const fast = await fx.start(wf, dev, { streamFlushMs: 40 }); // the 50 x 1 ms backend
+        const slow = await fx.start(ws, slowBackend, { streamFlushMs: 40, backend: { url: slowBackend.url, model: 'dev-model' } });
+        const streamed = async (n: WorkerNodeHandle, token: string) => {
             const body = JSON.stringify({ model: MODEL, messages, stream: true, max_tokens: 50 });
             return new Promise<{ at: number; text: string }[]>((resolve, reject) => {
                 const u = new URL(n.url + '/v1/chat/completions');
                 const t0 = performance.now();
                 const got: { at: number; text: string }[] = [];
                 const req = httpsRequest({
-                    hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', ca: certPem, agent: false,
-                    headers: { 'content-type': 'application/json', 'x-cocoon-escrow': e.escrow.address.toString() },
+                    hostname: u.hostname, port: u.port, path: u.pathname, method: 'POST', ca: fx.certPem, agent: false,
+                    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
                 }, (res) => {
                     res.setEncoding('utf8');
                     res.on('data', (d: string) => got.push({ at: performance.now() - t0, text: d }));
@@ -365,15 +329,15 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         };
         const content = (reads: { text: string }[]) => [...reads.map((r) => r.text).join('').matchAll(/"content":("(?:[^"\\]|\\.)*")/g)].map((m) => JSON.parse(m[1]) as string).join('');
         try {
-            const a = await openEscrow(net, w, 'flush-fast', toNano('1'), PRICE);
-            const reads = await streamed(fast, a);
+            const a = await openEscrow(net, wf, 'flush-fast', toNano('1'), toNano('1'));
+            const reads = await streamed(fast, apiKeyFor(net, a, 'flush-fast'));
             // 50 tokens within ~50 ms: the role chunk, one write 40 ms later, then the end
             expect(reads.length).toBeLessThanOrEqual(6);
             expect(content(reads)).toBe(devAnswerTokens(messages, 50).join(''));
             expect(reads[reads.length - 1].text.endsWith('data: [DONE]\n\n')).toBe(true);
 
-            const b = await openEscrow(net, w, 'flush-slow', toNano('1'), PRICE);
-            const slowReads = await streamed(slow, b);
+            const b = await openEscrow(net, ws, 'flush-slow', toNano('1'), toNano('1'));
+            const slowReads = await streamed(slow, apiKeyFor(net, b, 'flush-slow'));
             // a token every 60 ms (longer than streamFlushMs): each goes out on its own, when it comes
             const tokenReads = slowReads.filter((r) => /"content":"[^"]/.test(r.text));
             expect(tokenReads.length).toBeGreaterThanOrEqual(6);
@@ -386,10 +350,10 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         }
     });
 
-    it('finishes an in-flight request on stop, and a restarted node loses no receipt', async () => {
+    it('finishes an in-flight request on stop; a restarted node has a new key, moves the escrow to it and carries the totals over', async () => {
         const st = await main.escrow.getState();
         const served = dev.requests;
-        const inflight = ai(main.escrow.address).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'last one' }], max_tokens: 40 });
+        const inflight = ai(main, 'client1').chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'last one' }], max_tokens: 40 });
         for (let i = 0; i < 400 && dev.requests === served; i++) await new Promise((r) => setTimeout(r, 5));
         expect(dev.requests).toBe(served + 1);
         const stopping = node.stop();
@@ -400,29 +364,38 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         await expect(raw('GET', '/v1/models')).rejects.toThrow();
 
         const { ReceiptLedger } = await import('../src/worker');
-        const offline = new ReceiptLedger(join(dir, 'ledger.db'));
+        const dbPath = fx.config(w, dev).dbPath;
+        const offline = new ReceiptLedger(dbPath);
         const kept = offline.receipts(main.escrow.address, st.epoch).map((r) => [r.seq, r.tokens, r.cost, r.boc.toString('base64')]);
         offline.close();
         expect(kept).toHaveLength(Number(lastSeq));
         expect(kept[kept.length - 1][3]).toBe((answer as any).cocoon_receipt.boc);
 
-        node = await start({ claim: { threshold: THRESHOLD, intervalMs: 100, value: toNano('0.05') } });
+        const oldKey = node.teeKey;
+        node = await fx.start(w, dev, { claim: { threshold: THRESHOLD, intervalMs: 100, value: toNano('0.05') } });
+        expect(node.teeKey).not.toBe(oldKey);
+        expect(node.ledger.teeKeys()).toEqual([oldKey, node.teeKey]);
         expect(node.ledger.receipts(main.escrow.address, st.epoch).map((r) => [r.seq, r.tokens, r.cost, r.boc.toString('base64')])).toEqual(kept);
-        const next = await ai(main.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 2 });
+        const next = await ai(main, 'client1').chat.completions.create({ model: MODEL, messages, max_tokens: 2 });
         const rc = (next as any).cocoon_receipt;
-        expect(rc.seq).toBe((lastSeq + 1n).toString());
+        // seq lastSeq + 1 is the carry-over receipt of the new key (no tokens); the answer's is the next
+        expect(rc.seq).toBe((lastSeq + 2n).toString());
         expect(BigInt(rc.tokens)).toBe((kept[kept.length - 1][1] as bigint) + BigInt(next.usage!.total_tokens));
+        const carry = node.ledger.receipts(main.escrow.address, st.epoch).find((r) => r.seq === lastSeq + 1n)!;
+        expect([carry.requestTokens, carry.tokens, carry.cost, carry.teeKey]).toEqual([0n, kept[kept.length - 1][1], kept[kept.length - 1][2], node.teeKey]);
+        expect(verifyReceipt(receiptOf(rc.boc), tee())).toBe(true);
     });
 
     it('the claim loop settles an escrow past the threshold and the operator is paid', async () => {
         const st0 = await main.escrow.getState();
-        const mainClaim = () => claims.find((x) => x.escrow.equals(main.escrow.address));
+        const mainClaim = () => fx.claims.find((x) => x.escrow.equals(main.escrow.address));
         for (let i = 0; i < 100 && !mainClaim(); i++) await new Promise((r) => setTimeout(r, 100));
         const c = mainClaim()!;
         expect(c).toMatchObject({ reason: 'threshold', ok: true });
         const claimed = node.ledger.receipts(main.escrow.address, st0.epoch).find((r) => r.seq === c.seq)!;
         expect(c.cost).toBe(claimed.cost);
         expect(claimed.cost).toBeGreaterThanOrEqual(THRESHOLD);
+        expect(claimed.teeKey).toBe(node.teeKey);
         const st = await main.escrow.getState();
         expect([st.lastSeq, st.lastTokens, st.lastCost, st.paid]).toEqual([claimed.seq, claimed.tokens, claimed.cost, claimed.cost]);
         expect(st.deposit).toBe(toNano('5') - claimed.cost);
@@ -445,7 +418,9 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
 
     it('claims a small escrow as soon as its client starts closing it', async () => {
         const small = await openEscrow(net, w, 'client3', toNano('1'), PRICE);
-        const r = await ai(small.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 5 });
+        // opened after the node's start: it holds the node's key, no refresh needed
+        expect((await small.escrow.getState()).teeKey).toBe(node.teeKey);
+        const r = await ai(small, 'client3').chat.completions.create({ model: MODEL, messages, max_tokens: 5 });
         const cost = BigInt((r as any).cocoon_receipt.cost);
         expect(cost).toBeLessThan(THRESHOLD);
         // below the threshold and open: no claim
@@ -459,7 +434,7 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         expect(closing.state).toBe(3n);
         node.refresh();
         // still served while the claim window is open...
-        const r2 = await ai(small.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 5 });
+        const r2 = await ai(small, 'client3').chat.completions.create({ model: MODEL, messages, max_tokens: 5 });
         expect((r2 as any).cocoon_receipt.seq).toBe('2');
         // ...and claimed by the loop because it is closing
         let st = closing;
@@ -469,14 +444,14 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         }
         expect(st.lastSeq).toBe(2n);
         expect(st.paid).toBe(BigInt((r2 as any).cocoon_receipt.cost));
-        const mine = claims.filter((x) => x.escrow.equals(small.escrow.address));
+        const mine = fx.claims.filter((x) => x.escrow.equals(small.escrow.address));
         expect(mine.every((x) => x.reason === 'closing' && x.ok)).toBe(true);
         expect(mine[mine.length - 1]).toMatchObject({ reason: 'closing', ok: true, seq: 2n, cost: st.paid });
 
         // near closeAt the node stops serving it (the margin keeps time to claim)
         net.chain.now = Number(closing.closeAt) - 60;
         node.refresh();
-        await refused(ai(small.escrow.address).chat.completions.create({ model: MODEL, messages, max_tokens: 5 }), 402, 'escrow_closing');
+        await refused(ai(small, 'client3').chat.completions.create({ model: MODEL, messages, max_tokens: 5 }), 402, 'escrow_closing');
     });
 });
 

@@ -12,8 +12,29 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { countPromptTokens, messageText } from './tokens';
-import type { ChatMessage } from './types';
+import { countPromptTokens, countTextTokens, messageText } from './tokens';
+import type { BackendFeatures, ChatMessage, ToolCall } from './types';
+
+/** What the development backend does beyond plain chat: tool calls and JSON mode, no logprobs. */
+export const DEV_BACKEND_FEATURES: BackendFeatures = { tools: true, responseFormat: true, logprobs: false };
+
+interface DevTool { type?: string; function?: { name?: string } }
+
+/**
+ * The function call the development backend makes, if any: with `tools` and a tool_choice other
+ * than "none", it calls the chosen function (or the first one) unless the last message is already a
+ * tool result; the arguments echo the last user message.
+ */
+export function devToolCall(messages: ChatMessage[], tools: DevTool[] | undefined, toolChoice: unknown): ToolCall | null {
+    if (!Array.isArray(tools) || tools.length === 0 || toolChoice === 'none') return null;
+    const last = messages[messages.length - 1];
+    const forced = typeof toolChoice === 'object' && toolChoice !== null ? (toolChoice as DevTool).function?.name : undefined;
+    if (!forced && toolChoice !== 'required' && last?.role === 'tool') return null;
+    const name = forced ?? tools[0]?.function?.name ?? 'tool';
+    const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+    const args = JSON.stringify({ query: lastUser ? messageText(lastUser).slice(0, 80) : '' });
+    return { id: 'call_dev_' + createHash('sha256').update(name + args).digest('hex').slice(0, 16), type: 'function', function: { name, arguments: args } };
+}
 
 export interface DevBackendOptions {
     /** Completion tokens of every answer, unless max_tokens asks for fewer (default 50). */
@@ -171,7 +192,10 @@ export class DevBackend {
             if (size > 8 * 1024 * 1024) return this.json(res, 413, { error: { message: 'body too large', type: 'invalid_request_error', code: null } });
             chunks.push(c as Buffer);
         }
-        let body: { model?: string; messages?: ChatMessage[]; max_tokens?: number; max_completion_tokens?: number; stream?: boolean; stream_options?: { include_usage?: boolean } };
+        let body: {
+            model?: string; messages?: ChatMessage[]; max_tokens?: number; max_completion_tokens?: number; stream?: boolean; stream_options?: { include_usage?: boolean };
+            tools?: DevTool[]; tool_choice?: unknown; response_format?: { type?: string }; logprobs?: boolean;
+        };
         try {
             body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
         } catch {
@@ -180,12 +204,22 @@ export class DevBackend {
         if (!Array.isArray(body.messages) || body.messages.length === 0) {
             return this.json(res, 400, { error: { message: 'messages must be a non-empty array', type: 'invalid_request_error', code: null } });
         }
+        if (body.logprobs) {
+            return this.json(res, 400, { error: { message: 'logprobs are not supported by the development backend', type: 'invalid_request_error', code: null } });
+        }
         this.requests++;
         const cap = body.max_tokens ?? body.max_completion_tokens;
         const n = typeof cap === 'number' && cap >= 0 ? Math.min(cap, this.tokens) : this.tokens;
-        const pieces = devAnswerTokens(body.messages, n);
-        const finishReason = n < this.tokens ? 'length' : 'stop';
-        const usage = { prompt_tokens: countPromptTokens(body.messages), completion_tokens: n, total_tokens: 0 };
+        const call = devToolCall(body.messages, body.tools, body.tool_choice);
+        const json = body.response_format?.type === 'json_object' || body.response_format?.type === 'json_schema';
+        let pieces = call ? [] : devAnswerTokens(body.messages, n);
+        if (json && !call) pieces = ['{"answer": "', ...pieces, '"}'];
+        const finishReason = call ? 'tool_calls' : n < this.tokens ? 'length' : 'stop';
+        const extra: string[] = [];
+        if (Array.isArray(body.tools) && body.tools.length > 0) extra.push(JSON.stringify(body.tools));
+        if (body.response_format != null) extra.push(JSON.stringify(body.response_format));
+        const completion = call ? countTextTokens(JSON.stringify([call])) : pieces.length;
+        const usage = { prompt_tokens: countPromptTokens(body.messages, extra), completion_tokens: completion, total_tokens: 0 };
         usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
         const id = 'chatcmpl-dev-' + createHash('sha256').update(pieces.join('')).digest('hex').slice(0, 12);
         const created = Math.floor(Date.now() / 1000);
@@ -198,11 +232,12 @@ export class DevBackend {
         if (!body.stream) {
             const answer = () => this.json(res, 200, {
                 id, object: 'chat.completion', created, model,
-                choices: [{ index: 0, message: { role: 'assistant', content: pieces.join('') }, finish_reason: finishReason, logprobs: null }],
+                choices: [{ index: 0, message: { role: 'assistant', content: call ? null : pieces.join(''), ...(call ? { tool_calls: [call] } : {}) }, finish_reason: finishReason, logprobs: null }],
                 ...(this.reportUsage ? { usage } : {}),
             });
-            if (n === 0 || this.delayMs === 0) return answer();
-            return this.clock.add({ start, n, sent: 0, gone: () => gone, emit: (k) => { if (k >= n) answer(); } });
+            const steps = call ? 1 : pieces.length;
+            if (steps === 0 || this.delayMs === 0) return answer();
+            return this.clock.add({ start, n: steps, sent: 0, gone: () => gone, emit: (k) => { if (k >= steps) answer(); } });
         }
 
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -213,20 +248,26 @@ export class DevBackend {
             if (this.reportUsage && body.stream_options?.include_usage) tail += chunk({ id, object: 'chat.completion.chunk', created, model, choices: [], usage });
             return tail + 'data: [DONE]\n\n';
         };
-        res.write(chunk({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] }));
-        if (n === 0 || this.delayMs === 0) {
+        res.write(chunk({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { role: 'assistant', content: call ? null : '' }, finish_reason: null }] }));
+        if (call) {
+            const head = { index: 0, id: call.id, type: 'function', function: { name: call.function.name, arguments: '' } };
+            const delta = (tool_calls: unknown[]) => chunk({ id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta: { tool_calls }, finish_reason: null }] });
+            return res.end(delta([head]) + delta([{ index: 0, function: { arguments: call.function.arguments } }]) + finish());
+        }
+        const n2 = pieces.length;
+        if (n2 === 0 || this.delayMs === 0) {
             let all = '';
-            for (let i = 0; i < n; i++) all += tokenChunk(i);
+            for (let i = 0; i < n2; i++) all += tokenChunk(i);
             return res.end(all + finish());
         }
         let written = 0;
         this.clock.add({
-            start, n, sent: 0, gone: () => gone,
+            start, n: n2, sent: 0, gone: () => gone,
             emit: (k) => {
                 // the tokens due since the last step, in one write (several only when this thread was late)
                 let out = '';
                 for (; written < k; written++) out += tokenChunk(written);
-                if (k >= n) res.end(out + finish());
+                if (k >= n2) res.end(out + finish());
                 else res.write(out);
             },
         });

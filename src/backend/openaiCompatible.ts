@@ -6,7 +6,7 @@
 // more CPU per request than everything else it does for that request.
 import { Agent as HttpAgent, request as httpRequest, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { BackendError, ChatRequest, ChatResult, InferenceBackend, StreamEvent, Usage } from './types';
+import { BackendError, BackendFeatures, ChatRequest, ChatResult, InferenceBackend, StreamEvent, ToolCall, Usage } from './types';
 import { countPromptTokens, countTextTokens } from './tokens';
 import { SseSplitter } from './sse';
 
@@ -17,7 +17,14 @@ export interface OpenAICompatibleOptions {
     apiKey?: string;
     /** Time allowed until the upstream answers with headers (default 60 s). */
     timeoutMs?: number;
+    /**
+     * What the upstream supports beyond plain chat (default: tools and response_format, as vLLM,
+     * SGLang, llama.cpp and Ollama do; logprobs only when said so). The node refuses the rest with 400.
+     */
+    features?: Partial<BackendFeatures>;
 }
+
+export const DEFAULT_UPSTREAM_FEATURES: BackendFeatures = { tools: true, responseFormat: true, logprobs: false };
 
 interface UpstreamUsage {
     prompt_tokens?: number;
@@ -65,6 +72,7 @@ interface Upstream {
 
 export class OpenAICompatibleBackend implements InferenceBackend {
     readonly name: string;
+    readonly features: BackendFeatures;
     private readonly url: URL;
     private readonly agent: HttpAgent;
     private readonly send: typeof httpRequest;
@@ -76,6 +84,7 @@ export class OpenAICompatibleBackend implements InferenceBackend {
         if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`the backend URL must be http:// or https://, got ${u.protocol}`);
         this.url = new URL(u.toString().replace(/\/+$/, '') + '/chat/completions');
         this.name = `openai-compatible ${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+        this.features = { ...DEFAULT_UPSTREAM_FEATURES, ...opts.features };
         const https = u.protocol === 'https:';
         this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
         this.send = (https ? httpsRequest : httpRequest) as typeof httpRequest;
@@ -100,6 +109,14 @@ export class OpenAICompatibleBackend implements InferenceBackend {
             top_p: req.topP,
             stop: req.stop,
             seed: req.seed,
+            tools: req.tools,
+            tool_choice: req.toolChoice,
+            parallel_tool_calls: req.parallelToolCalls,
+            response_format: req.responseFormat,
+            logprobs: req.logprobs,
+            top_logprobs: req.topLogprobs,
+            frequency_penalty: req.frequencyPenalty,
+            presence_penalty: req.presencePenalty,
             stream,
             ...(stream ? { stream_options: { include_usage: true } } : {}),
         });
@@ -159,7 +176,7 @@ export class OpenAICompatibleBackend implements InferenceBackend {
         } finally {
             up.done();
         }
-        let j: { choices?: { message?: { content?: string | null }; finish_reason?: string }[]; usage?: UpstreamUsage };
+        let j: { choices?: { message?: { content?: string | null; tool_calls?: ToolCall[] }; finish_reason?: string; logprobs?: unknown }[]; usage?: UpstreamUsage };
         try {
             j = JSON.parse(text);
         } catch {
@@ -167,12 +184,18 @@ export class OpenAICompatibleBackend implements InferenceBackend {
         }
         const choice = j.choices?.[0];
         if (!choice) throw new BackendError('inference backend answered without choices');
-        const content = choice.message?.content ?? '';
+        const toolCalls = Array.isArray(choice.message?.tool_calls) && choice.message!.tool_calls!.length > 0 ? choice.message!.tool_calls : undefined;
+        const content = choice.message?.content ?? (toolCalls ? null : '');
         const reported = usageOf(j.usage);
         return {
             content,
+            ...(toolCalls ? { toolCalls } : {}),
+            ...(choice.logprobs != null ? { logprobs: choice.logprobs } : {}),
             finishReason: choice.finish_reason ?? 'stop',
-            usage: reported ?? { promptTokens: countPromptTokens(req.messages), completionTokens: countTextTokens(content) },
+            usage: reported ?? {
+                promptTokens: countPromptTokens(req.messages, requestExtraTexts(req)),
+                completionTokens: countTextTokens(content ?? '') + (toolCalls ? countTextTokens(JSON.stringify(toolCalls)) : 0),
+            },
             usageReported: reported !== null,
         };
     }
@@ -187,8 +210,12 @@ export class OpenAICompatibleBackend implements InferenceBackend {
             // destroyOnReturn false: leaving at [DONE] must not destroy the kept-alive socket. The
             // events of each chunk are split synchronously (no async generator step per event).
             const split = new SseSplitter();
-            const onData = (data: string): string | null => {
-                let chunk: { choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[]; usage?: UpstreamUsage; error?: { message?: string } };
+            const events: StreamEvent[] = [];
+            const onData = (data: string): void => {
+                let chunk: {
+                    choices?: { delta?: { content?: string | null; tool_calls?: unknown[] }; finish_reason?: string | null; logprobs?: unknown }[];
+                    usage?: UpstreamUsage; error?: { message?: string };
+                };
                 try {
                     chunk = JSON.parse(data);
                 } catch {
@@ -197,12 +224,19 @@ export class OpenAICompatibleBackend implements InferenceBackend {
                 if (chunk.error) throw new BackendError(`inference backend stream error: ${chunk.error.message ?? 'unknown'}`);
                 reported = usageOf(chunk.usage) ?? reported;
                 const choice = chunk.choices?.[0];
-                if (!choice) return null;
+                if (!choice) return;
                 if (choice.finish_reason) finishReason = choice.finish_reason;
+                const calls = choice.delta?.tool_calls;
+                if (Array.isArray(calls) && calls.length > 0) {
+                    const t = JSON.stringify(calls);
+                    text += t;
+                    events.push({ type: 'tool_calls', toolCalls: calls, text: t });
+                }
+                if (choice.logprobs != null) events.push({ type: 'logprobs', logprobs: choice.logprobs });
                 const piece = choice.delta?.content;
-                if (!piece) return null;
+                if (!piece) return;
                 text += piece;
-                return piece;
+                events.push({ type: 'delta', content: piece });
             };
             let aborted = false;
             read: for await (const bytes of up.res.iterator({ destroyOnReturn: false })) {
@@ -215,19 +249,21 @@ export class OpenAICompatibleBackend implements InferenceBackend {
                         sawDone = true;
                         break read;
                     }
-                    const piece = onData(data);
-                    if (piece) yield { type: 'delta', content: piece };
+                    onData(data);
                 }
+                if (events.length > 0) yield* events.splice(0);
             }
+            // what came before [DONE] in its chunk
+            if (events.length > 0 && !aborted) yield* events.splice(0);
             if (!sawDone && !aborted) {
                 for (const data of split.end()) {
                     if (data === '[DONE]') {
                         sawDone = true;
                         break;
                     }
-                    const piece = onData(data);
-                    if (piece) yield { type: 'delta', content: piece };
+                    onData(data);
                 }
+                if (events.length > 0) yield* events.splice(0);
             }
         } catch (e) {
             if (signal?.aborted) return;
@@ -243,8 +279,16 @@ export class OpenAICompatibleBackend implements InferenceBackend {
         if (!sawDone && !reported && finishReason === 'stop' && text.length === 0) throw new BackendError('inference backend stream ended early');
         yield {
             type: 'end', finishReason,
-            usage: reported ?? { promptTokens: countPromptTokens(req.messages), completionTokens: countTextTokens(text) },
+            usage: reported ?? { promptTokens: countPromptTokens(req.messages, requestExtraTexts(req)), completionTokens: countTextTokens(text) },
             usageReported: reported !== null,
         };
     }
+}
+
+/** Texts of a request the model reads besides the messages (tool definitions, a response schema). */
+export function requestExtraTexts(req: Pick<ChatRequest, 'tools' | 'responseFormat'>): string[] {
+    const out: string[] = [];
+    if (req.tools && req.tools.length > 0) out.push(JSON.stringify(req.tools));
+    if (req.responseFormat != null) out.push(JSON.stringify(req.responseFormat));
+    return out;
 }

@@ -6,10 +6,31 @@ export interface ChatTextPart {
     text: string;
 }
 
+/** A function call the model made (OpenAI's `tool_calls` entries). */
+export interface ToolCall {
+    id: string;
+    type: 'function';
+    function: { name: string; arguments: string };
+}
+
 export interface ChatMessage {
     role: 'system' | 'user' | 'assistant' | 'tool' | 'developer';
     content: string | ChatTextPart[] | null;
     name?: string;
+    /** An assistant message's earlier function calls. */
+    tool_calls?: ToolCall[];
+    /** A tool message: the call it answers. */
+    tool_call_id?: string;
+}
+
+/** What an upstream can do beyond plain chat; the node refuses (400) what it cannot, never drops it. */
+export interface BackendFeatures {
+    /** `tools`, `tool_choice`, `parallel_tool_calls`, assistant `tool_calls`, tool messages. */
+    tools: boolean;
+    /** `response_format` (JSON mode and JSON schema). */
+    responseFormat: boolean;
+    /** `logprobs` / `top_logprobs`. */
+    logprobs: boolean;
 }
 
 export interface ChatRequest {
@@ -22,6 +43,15 @@ export interface ChatRequest {
     topP?: number;
     stop?: string | string[];
     seed?: number;
+    /** Passed through as the client sent them (the node checks the backend supports them). */
+    tools?: unknown[];
+    toolChoice?: unknown;
+    parallelToolCalls?: boolean;
+    responseFormat?: unknown;
+    logprobs?: boolean;
+    topLogprobs?: number;
+    frequencyPenalty?: number;
+    presencePenalty?: number;
 }
 
 export interface Usage {
@@ -30,7 +60,11 @@ export interface Usage {
 }
 
 export interface ChatResult {
-    content: string;
+    content: string | null;
+    /** The function calls of the answer, when the model made any. */
+    toolCalls?: ToolCall[];
+    /** The upstream's `logprobs` object, as it sent it (when asked for). */
+    logprobs?: unknown;
     finishReason: string;
     usage: Usage;
     /** True when the backend reported usage itself; false when it was counted with gpt-tokenizer. */
@@ -39,11 +73,17 @@ export interface ChatResult {
 
 export type StreamEvent =
     | { type: 'delta'; content: string }
+    /** A piece of the answer's function calls, as the upstream's `delta.tool_calls` (forwarded as is). */
+    | { type: 'tool_calls'; toolCalls: unknown[]; text: string }
+    /** The upstream's `logprobs` of a chunk (forwarded as is). */
+    | { type: 'logprobs'; logprobs: unknown }
     | { type: 'end'; finishReason: string; usage: Usage; usageReported: boolean };
 
 export interface InferenceBackend {
     /** Human-readable name for logs (never contains credentials). */
     readonly name: string;
+    /** What it supports beyond plain chat (absent: nothing). */
+    readonly features?: BackendFeatures;
     complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult>;
     /** Yields deltas, then exactly one `end` event (unless it throws or is aborted). */
     stream(req: ChatRequest, signal?: AbortSignal): AsyncIterable<StreamEvent>;

@@ -1,6 +1,6 @@
 // The client library's front door: list workers, manage escrows, open pinned sessions.
 import { Address, type Sender } from '@ton/core';
-import { CocoonRoot, Worker, escrowAddress, type Chain } from '../sdk';
+import { CocoonRoot, Worker, escrowAddress, mintApiKey, latestByWorker, type Chain, type Ed25519Key } from '../sdk';
 import { ClientError } from './errors';
 import { EscrowClient } from './escrow';
 import { ReceiptBook } from './receipts';
@@ -17,6 +17,18 @@ export interface CocoonClientOptions {
     /** Keep the latest receipt per escrow in this JSON file (the CLI does); in memory otherwise. */
     receiptsFile?: string;
     requestTimeoutMs?: number;
+    /**
+     * The client key (loadClientKey()): its public half is in the client's escrows; it signs the API
+     * keys that sessions send (Authorization: Bearer …). Without it, sessions cannot chat.
+     */
+    clientKey?: Ed25519Key;
+}
+
+export interface ApiKeyOptions {
+    /** Lifetime in seconds from now (chain time). */
+    ttlSec: number;
+    /** Most nanoton the key may spend in all (0n or absent: no limit beyond the escrow). */
+    limit?: bigint;
 }
 
 export class CocoonClient {
@@ -57,9 +69,37 @@ export class CocoonClient {
     async session(worker: Address | WorkerListing): Promise<WorkerSession> {
         const listing = worker instanceof Address ? await this.listing(worker) : worker;
         const escrow = await escrowAddress(listing.worker, this.o.wallet.address);
-        const s = new WorkerSession(listing, this.o.chain, escrow, this.receipts, this.o.requestTimeoutMs);
+        const s = new WorkerSession(listing, this.o.chain, escrow, this.receipts, this.o.requestTimeoutMs, this.o.clientKey);
         this.sessions.add(s);
         return s;
+    }
+
+    /**
+     * An API key for this client's escrow with `worker` (what `cocoon api-key` prints): any OpenAI
+     * client can use it as its apiKey, with the worker node's URL as baseURL.
+     */
+    async apiKey(worker: Address, o: ApiKeyOptions): Promise<{ token: string; escrow: Address; notAfter: number }> {
+        if (!this.o.clientKey) throw new ClientError('CONFIG', 'this client has no client key to sign API keys with', 'pass clientKey to CocoonClient (loadClientKey()).');
+        if (!Number.isInteger(o.ttlSec) || o.ttlSec <= 0) throw new ClientError('CONFIG', `ttl must be a positive number of seconds, got ${o.ttlSec}`, 'e.g. 3600 or 7d.');
+        const escrow = await escrowAddress(worker, this.o.wallet.address);
+        const notAfter = (await this.o.chain.now()) + o.ttlSec;
+        return { token: mintApiKey({ escrow, notAfter, limit: o.limit ?? 0n }, this.o.clientKey), escrow, notAfter };
+    }
+
+    /**
+     * Every escrow this client may have: those it holds receipts of, and its escrow with every worker
+     * ever attested on this root (an escrow address derives from the worker and the client). Callers
+     * read each one's state to see which exist.
+     */
+    async knownEscrows(extraWorkers: Address[] = []): Promise<Address[]> {
+        const out = new Map<string, Address>();
+        for (const r of this.receipts.all()) out.set(r.escrow.toRawString(), r.escrow);
+        const workers = [...latestByWorker(await this.o.events()).map((e) => e.worker), ...extraWorkers];
+        for (const w of workers) {
+            const e = await escrowAddress(w, this.o.wallet.address);
+            out.set(e.toRawString(), e);
+        }
+        return [...out.values()];
     }
 
     /** Closes every session's connections. */

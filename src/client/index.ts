@@ -11,3 +11,4 @@ export * from './session';
 export * from './client';
 export * from './types';
 export * from './remote';
+export * from './rotate';

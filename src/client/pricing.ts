@@ -14,7 +14,7 @@ export function requestCost(before: bigint, requestTokens: bigint, price: bigint
     return cumulativeCost(before + requestTokens, price) - cumulativeCost(before, price);
 }
 
-/** Worst case a worker may reserve for a request (http-api.md): (prompt + max_tokens) x price. */
+/** Worst case a worker may reserve for a request (docs/HTTP-API.md): (prompt + max_tokens) x price. */
 export function worstCaseCost(promptTokens: bigint, maxTokens: bigint, price: bigint): bigint {
     return ((promptTokens + maxTokens) * price + TOKENS_PER_PRICE_UNIT - 1n) / TOKENS_PER_PRICE_UNIT;
 }

@@ -1,6 +1,6 @@
 // A session with one worker: pinned TLS, chat requests (whole or streamed), receipts checked.
 import type { Address } from '@ton/core';
-import { ClientEscrow, Worker, ESCROW_OPEN, ESCROW_CLOSING, type Chain, type EscrowState, type WorkerInfo } from '../sdk';
+import { ClientEscrow, Worker, ESCROW_OPEN, ESCROW_CLOSING, mintApiKey, type Chain, type Ed25519Key, type EscrowState, type WorkerInfo } from '../sdk';
 import { hex256 } from '../sdk/tls';
 import { ClientError, isClientError } from './errors';
 import { httpError, pinnedRequest, readBody, sseEvents, type HttpResult } from './http';
@@ -54,21 +54,56 @@ export interface AttestationView {
     expiresAt: number;
     attestationBoc: string;
     price: string;
+    /** The TEE's own evidence (a TDX quote, base64), when the node has one. */
+    evidence?: { kind: string; base64: string } | null;
 }
 
+/** API keys a session mints for itself last this long (s); a new one is minted when less than a tenth is left. */
+export const SESSION_KEY_TTL_SEC = 3600;
+
 export class WorkerSession {
-    readonly agent: PinnedAgent;
+    agent: PinnedAgent;
     readonly base: URL;
+    private apiKey: { token: string; notAfter: number } | null = null;
+    /** The price read before the previous request (a node's cached price may lag one change). */
+    private lastPrice: bigint | null = null;
 
     constructor(
-        readonly listing: WorkerListing,
+        public listing: WorkerListing,
         private readonly chain: Chain,
         readonly escrow: Address,
         private readonly book: ReceiptBook,
         private readonly timeoutMs = 120_000,
+        /** Signs the session's API keys; the escrow holds its public half. */
+        private readonly clientKey?: Ed25519Key,
     ) {
         this.agent = new PinnedAgent(listing.tlsKeyHash);
         this.base = new URL(listing.endpoint.endsWith('/') ? listing.endpoint : listing.endpoint + '/');
+    }
+
+    /** An API key for this session's escrow (minted with the client key, renewed before it expires). */
+    async bearer(): Promise<string> {
+        if (!this.clientKey) {
+            throw new ClientError('CONFIG', 'this client has no client key to sign API keys with', 'pass clientKey to CocoonClient (loadClientKey() reads ~/.cocoon/client-key).');
+        }
+        const now = await this.chain.now();
+        if (!this.apiKey || this.apiKey.notAfter - now < SESSION_KEY_TTL_SEC / 10) {
+            const notAfter = now + SESSION_KEY_TTL_SEC;
+            this.apiKey = { token: mintApiKey({ escrow: this.escrow, notAfter, limit: 0n }, this.clientKey), notAfter };
+        }
+        return this.apiKey.token;
+    }
+
+    /**
+     * The worker re-attested (a node restart makes a new TEE key, and maybe a new TLS key): the new
+     * keys are on-chain, so the session follows them, with a new pinned agent when the TLS key changed.
+     */
+    private follow(info: WorkerInfo): void {
+        if (info.tlsKeyHash !== this.listing.tlsKeyHash) {
+            this.agent.destroy();
+            this.agent = new PinnedAgent(info.tlsKeyHash);
+        }
+        this.listing = { ...this.listing, teeKey: info.teeKey, tlsKeyHash: info.tlsKeyHash, expiresAt: Number(info.expiresAt), price: info.price };
     }
 
     /** GET /attestation over the pinned channel; checks it says what the chain says. */
@@ -100,13 +135,12 @@ export class WorkerSession {
         if (!st || (st.state !== ESCROW_OPEN && st.state !== ESCROW_CLOSING)) {
             throw new ClientError('ESCROW', `no open escrow with this worker at ${this.escrow.toString()}`, 'open one first (cocoon open-escrow).');
         }
-        if (info.teeKey !== this.listing.teeKey || info.tlsKeyHash !== this.listing.tlsKeyHash) {
-            throw new ClientError('WORKER_UNAVAILABLE', 'the worker re-attested with new keys since this session started', 'list workers again and start a new session.');
-        }
         if (!info.active) throw new ClientError('WORKER_UNAVAILABLE', 'the worker is no longer active on-chain', 'pick another worker (cocoon workers).');
+        if (info.teeKey !== this.listing.teeKey || info.tlsKeyHash !== this.listing.tlsKeyHash) this.follow(info);
         const stream = opts.stream === true;
         const req = { ...body, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) };
-        const r = await pinnedRequest(this.agent, new URL('v1/chat/completions', this.base), 'POST', req, { 'x-cocoon-escrow': this.escrow.toString() }, this.timeoutMs)
+        const headers = { authorization: `Bearer ${await this.bearer()}` };
+        const r = await pinnedRequest(this.agent, new URL('v1/chat/completions', this.base), 'POST', req, headers, this.timeoutMs)
             .catch((e) => {
                 // Refused before sending (pin, connect) bills nothing; a failure after sending may have.
                 if (!(isClientError(e) && e.details.beforeSend === true)) this.book.markGap(this.escrow);
@@ -143,7 +177,7 @@ export class WorkerSession {
                 const chunk = JSON.parse(data);
                 if (chunk.error) {
                     // The worker bills what it generated before failing: keep that receipt first.
-                    if (wire && usage) this.acceptReceipt(wire, usage, st, info);
+                    if (wire && usage) await this.acceptReceipt(wire, usage, st, info);
                     throw httpError(502, data);
                 }
                 const choice = chunk.choices?.[0];
@@ -162,14 +196,31 @@ export class WorkerSession {
             throw new ClientError('BAD_RECEIPT', 'the answer shows no usage', 'the worker does not follow the Cocoon API; pick another worker.');
         }
         if (!wire) throw new ClientError('BAD_RECEIPT', 'the answer carries no cocoon_receipt', 'the worker does not follow the Cocoon API; pick another worker.');
-        const receipt = this.acceptReceipt(wire, usage, st, info);
+        const receipt = await this.acceptReceipt(wire, usage, st, info);
         return { content, finishReason, usage, receipt, ms: Date.now() - t0 };
     }
 
-    private acceptReceipt(wire: WireReceipt, usage: Usage, st: EscrowState, info: WorkerInfo): VerifiedReceipt {
+    /**
+     * Verifies the receipt against the chain (docs/SIGNING.md): the key and price read before the
+     * request; the price read after the answer and the one before the previous request also count as
+     * in force; when the worker's key changed since the previous receipt, the escrow is read again.
+     */
+    private async acceptReceipt(wire: WireReceipt, usage: Usage, st: EscrowState, info: WorkerInfo): Promise<VerifiedReceipt> {
+        const prices = this.lastPrice !== null ? [this.lastPrice] : [];
+        this.lastPrice = info.price;
+        const named = typeof wire?.price === 'string' && /^\d+$/.test(wire.price) ? BigInt(wire.price) : null;
+        if (named !== null && named !== info.price && !prices.includes(named)) {
+            const after = await this.chain.open(Worker.fromAddress(this.listing.worker)).getInfo();
+            prices.push(after.price);
+        }
+        const prev = this.book.latest(this.escrow);
+        let escrowKey: bigint | undefined;
+        if (prev && prev.epoch === st.epoch && prev.signer !== undefined && prev.signer !== info.teeKey) {
+            escrowKey = (await this.chain.open(ClientEscrow.fromAddress(this.escrow)).getState()).teeKey;
+        }
         return this.book.accept(wire, {
-            escrow: this.escrow, epoch: st.epoch, teeKey: info.teeKey, price: info.price, maxPrice: st.maxPrice,
-            usageTokens: BigInt(usage.total_tokens),
+            escrow: this.escrow, epoch: st.epoch, teeKey: info.teeKey, price: info.price, prices, maxPrice: st.maxPrice,
+            usageTokens: BigInt(usage.total_tokens), escrowKey,
             settled: { seq: st.lastSeq, tokens: st.lastTokens, cost: st.lastCost },
         });
     }

@@ -100,7 +100,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
                 // claims are run explicitly (runClaims), never by the timer, so the sandbox sees one sender at a time
                 claim: { threshold: '1', intervalMs: 3_600_000 }, logLevel: 'silent',
             }, {
-                chain, operatorSender: senderOf(op), teeKey: keyFromSeed(seed(`tee-${i + 1}`)),
+                chain, operatorSender: senderOf(op),
                 attestationProvider: new DevAttestationProvider(verifier), tls: fastSelfSignedCert(`worker-${i + 1}`),
             });
             nodes.push(node);

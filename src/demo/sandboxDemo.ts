@@ -5,9 +5,9 @@
 import { Address, toNano } from '@ton/core';
 import { Blockchain, type SandboxContract, type TreasuryContract } from '@ton/sandbox';
 import { randomBytes } from 'node:crypto';
-import { CocoonOps, escrowAddress, keyFromSeed, publicKeyToBigInt, BPS, type RewardState, type EscrowState } from '../sdk';
+import { CocoonOps, escrowAddress, keyFromSeed, publicKeyToBigInt, mintApiKey, BPS, type RewardState, type EscrowState } from '../sdk';
 import type { ClaimOutcome } from '../worker';
-import { CocoonClient, sandboxEventSource, type WorkerSession, type ChatOutcome } from '../client';
+import { CocoonClient, sandboxEventSource, pinnedRequest, readBody, type WorkerSession, type ChatOutcome } from '../client';
 import { SandboxAccounting } from './accounting';
 import { startLocalNetwork, senderOf, DEMO_MODEL, type LocalNetwork } from './localNetwork';
 import { Checks, renderSummary, type PartyRow, type WorkerRow } from './report';
@@ -85,9 +85,10 @@ export async function runSandboxDemo(o: SandboxDemoOptions): Promise<DemoResult>
         phase('network');
 
         // ------------------------------------------------------------ client: discover, open escrows
-        client = new CocoonClient({ chain, root, wallet: senderOf(clientW), events: sandboxEventSource(bc, root), requestTimeoutMs: 20_000 });
-        // the client's key: its escrows hold the public half, it signs the client's API keys
+        // the client's key: its escrows hold the public half, it signs the client's API keys (each
+        // session mints its own and sends it as Authorization: Bearer)
         const clientKey = keyFromSeed(randomBytes(32));
+        client = new CocoonClient({ chain, root, wallet: senderOf(clientW), events: sandboxEventSource(bc, root), requestTimeoutMs: 20_000, clientKey });
         const listed = await client.listWorkers({ model: DEMO_MODEL });
         checks.add('client lists every active worker from the WorkerAttested events', listed.workers.length === o.workers,
             `${listed.workers.length} listed, ${listed.skipped.length} skipped`);
@@ -103,7 +104,25 @@ export async function runSandboxDemo(o: SandboxDemoOptions): Promise<DemoResult>
             checks.add(`worker ${sessions.length + 1} /attestation over pinned TLS agrees with the chain`, BigInt(att.tlsKeyHash) === n.tlsKeyHash, att.worker);
             sessions.push(s);
         }
+        const shown = await client.apiKey(nodes[0].worker, { ttlSec: 7 * 86400, limit: toNano('1') });
+        say(`API key for worker 1 (what \`cocoon api-key --worker … --ttl 7d --limit 1\` prints; any OpenAI client takes it with baseURL ${nodes[0].url}/v1): ${shown.token.slice(0, 24)}…`);
         phase('escrows');
+
+        // ------------------------------------------------------------ a stranger who knows the escrow address
+        // The client's escrow address is public (it derives from the worker and the client). A
+        // stranger signs an API key for it with its own key: the node refuses it, bills nothing.
+        {
+            const victim = await escrowAddress(nodes[0].worker, clientW.address);
+            const forged = mintApiKey({ escrow: victim, notAfter: (bc.now ?? 0) + 3600, limit: 0n }, keyFromSeed(randomBytes(32)));
+            const before = nodes[0].ledger.receipts(victim, (await client.escrows.view(nodes[0].worker)).state!.epoch).length;
+            const r = await pinnedRequest(sessions[0].agent, new URL('v1/chat/completions', sessions[0].base), 'POST',
+                { model: DEMO_MODEL, messages: [{ role: 'user', content: 'bill this to someone else' }], max_tokens: 8 },
+                { authorization: `Bearer ${forged}`, 'x-cocoon-escrow': victim.toString() }, 10_000);
+            const body = JSON.parse(await readBody(r.res));
+            const after = nodes[0].ledger.receipts(victim, (await client.escrows.view(nodes[0].worker)).state!.epoch).length;
+            checks.add('a stranger with the escrow address and an API key it signed itself is refused (401 invalid_api_key), nothing billed',
+                r.status === 401 && body?.error?.code === 'invalid_api_key' && after === before, `${r.status} ${body?.error?.code}: ${String(body?.error?.message ?? '').slice(0, 60)}…`);
+        }
 
         // ------------------------------------------------------------ chat
         const outcomes: ChatOutcome[][] = sessions.map(() => []);

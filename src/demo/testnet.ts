@@ -67,16 +67,18 @@ export async function runTestnetDemo(o: TestnetDemoOptions): Promise<DemoResult>
             measurement: o.measurement, dbPath: join(dir, `demo-testnet-${op.wallet.address.toRawString().slice(2, 14)}.sqlite`),
             claim: { threshold: '1', intervalMs: 3_600_000 }, logLevel: 'warn',
         }, {
-            // a stable TEE key per operator (a real node keeps it sealed in the TEE)
-            chain, operatorSender: op.wallet, teeKey: keyFromSeed(createHash('sha256').update('cocoon-demo-tee|' + process.env.COCOON_OPERATOR_MNEMONIC).digest()),
+            // the node makes a fresh TEE key at every start (and re-registers with it if the Worker exists)
+            chain, operatorSender: op.wallet,
             attestationProvider: new DevAttestationProvider(keyFromSeed(Buffer.from(seedHex, 'hex'))), tls: fastSelfSignedCert('cocoon-testnet-demo'),
         });
         const ops = new CocoonOps(chain, op.wallet, root);
         const worker = node.worker;
         const info = await ops.workerInfo(worker);
         const stake = info && info.stake >= params.minStake ? 0n : params.minStake - (info?.stake ?? 0n);
-        say(`registering worker ${worker.toString()} (stake +${ton(stake)} TON); this takes a few blocks`);
-        await ops.registerWorker(node.attestation, stake);
+        if (node.registration !== 'registered' || stake > 0n) {
+            say(`registering worker ${worker.toString()} (stake +${ton(stake)} TON); this takes a few blocks`);
+            await ops.registerWorker(node.attestation, stake);
+        }
         const price = o.price ?? params.maxPrice / 10n;
         if ((await chain.open(Worker.fromAddress(worker)).getInfo()).price !== price) await ops.setPrice(price);
         await ops.setEndpoint(node.url);

@@ -6,7 +6,7 @@ export function emptyWorkerState(): WorkerState {
     return {
         $$type: 'WorkerState', status: 0n, stake: 0n, pending: 0n, unbonding: 0n, unbondingSince: 0n,
         price: 0n, teeKey: 0n, expiresAt: 0n, issuedAt: 0n, keyPayUntil: 0n, rewardStake: 0n, checkpoint: 0n, accrued: 0n,
-        params: null, statement: null, extra: null,
+        params: null, attestation: null, extra: null,
     };
 }
 

@@ -7,6 +7,7 @@ import { CocoonRoot, Worker, loadWorkerAttested, loadAttestResult, type WorkerIn
 import type { Chain } from './chain';
 import { workerAddress } from './addresses';
 import { parseStatementCell } from './attestation';
+import { modelNames } from './validate';
 
 export const WORKER_ATTESTED_OPCODE = 0xc0c00501;
 export const ATTEST_RESULT_OPCODE = 0xc0c00131;
@@ -158,7 +159,7 @@ export async function listWorkers(chain: Chain, root: Address, transactions: Ite
         if (!models.has(info.measurement)) models.set(info.measurement, await r.getModelOf(info.measurement));
         const model = models.get(info.measurement) ?? null;
         if (model === null) continue; // measurement revoked
-        if (filter.model !== undefined && model !== filter.model) continue;
+        if (filter.model !== undefined && !modelNames(model).includes(filter.model)) continue;
         if (filter.maxPrice !== undefined && info.price > filter.maxPrice) continue;
         if (filter.minRemaining !== undefined && Number(info.expiresAt) < now + filter.minRemaining) continue;
         if (filter.requireEndpoint && !info.endpoint) continue;

@@ -37,6 +37,7 @@ export const EXIT_CODES: Record<number, { name: string; message: string }> = {
     [Number(C.ERR_STAKE_BELOW_MIN)]: { name: 'StakeBelowMin', message: "The top-up would leave the worker's stake below the root's minimum stake." },
     [Number(C.ERR_KEY_NOT_ACCOUNTABLE)]: { name: 'KeyNotAccountable', message: "The proof names a key that is neither the worker's key in force nor an earlier key whose receipts can still be paid." },
     [Number(C.ERR_STILL_SERVING)]: { name: 'StillServing', message: 'The worker is active (or has no active stake): there is nothing to drop.' },
+    [Number(C.ERR_NOT_ESCROW)]: { name: 'NotEscrow', message: "Only this worker's escrow of that client may report its settlement." },
     [Number(C.ERR_NOT_CLIENT)]: { name: 'NotClient', message: "Only the escrow's client may send this message." },
     [Number(C.ERR_NOT_ESCROW_WORKER)]: { name: 'NotEscrowWorker', message: "Only the escrow's worker contract may answer its query." },
     [Number(C.ERR_WRONG_STATE)]: { name: 'WrongState', message: "The message is not valid in the escrow's current state." },

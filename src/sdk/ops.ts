@@ -2,7 +2,7 @@
 // return what changed. The same code runs on @ton/sandbox and on testnet/mainnet (see chain.ts).
 import { Address, Contract, Dictionary, OpenedContract, Sender, Transaction } from '@ton/core';
 import {
-    CocoonRoot, Worker, ClientEscrow, loadParams, type Params, type WorkerInfo, type EscrowState, type RewardState,
+    CocoonRoot, Worker, ClientEscrow, loadParams, type Params, type WorkerInfo, type EscrowState, type RewardState, type Reputation,
     STATUS_ACTIVE, STATUS_UNBONDING, STATUS_SLASHED, ESCROW_NONE, ESCROW_OPENING, ESCROW_OPEN, ESCROW_CLOSING,
     BPS, TOKENS_PER_PRICE_UNIT, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS,
 } from './contracts';
@@ -126,6 +126,15 @@ export class CocoonOps {
             // not deployed: none
         }
         return out;
+    }
+
+    /** What the chain proves of a worker's history (registered since, renewals, slashes, settled volume), or null. */
+    async workerReputation(worker: Address): Promise<Reputation | null> {
+        try {
+            return await this.openWorker(worker).getReputation();
+        } catch {
+            return null;
+        }
     }
 
     /** Escrow state, or null when the contract is not deployed (never opened, or withdrawn). */

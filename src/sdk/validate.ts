@@ -101,10 +101,30 @@ export function validateEndpoint(url: string): string {
     return url;
 }
 
+/**
+ * The models a measurement (one worker image) may serve, as the root stores them: one name, or
+ * several separated by commas ("llama-3-8b-instruct,qwen2.5-7b-instruct"). Names are non-empty, at
+ * most 64 bytes, without commas or whitespace at either end; at most 16 of them; 1000 bytes in all.
+ */
 export function validateModelName(model: string): string {
     if (!model.trim()) throw new Error('model: a model name is required');
-    if (Buffer.byteLength(model) > 127) throw new Error('model: at most 127 bytes');
+    if (Buffer.byteLength(model) > 1000) throw new Error('model: at most 1000 bytes in all');
+    const names = model.split(',');
+    if (names.length > 16) throw new Error(`model: at most 16 names per measurement, got ${names.length}`);
+    const seen = new Set<string>();
+    for (const n of names) {
+        if (!n || n !== n.trim()) throw new Error(`model: "${model}" has an empty name or spaces around a name (names are separated by commas only)`);
+        if (Buffer.byteLength(n) > 64) throw new Error(`model: "${n}" is longer than 64 bytes`);
+        if (seen.has(n)) throw new Error(`model: "${n}" is listed twice`);
+        seen.add(n);
+    }
     return model;
+}
+
+/** The model names of a measurement's entry at the root (see validateModelName); [] for none. */
+export function modelNames(entry: string | null | undefined): string[] {
+    if (!entry) return [];
+    return entry.split(',').filter((n) => n.length > 0);
 }
 
 // ---------------------------------------------------------------- files handed in by people

@@ -1,7 +1,52 @@
-// The part of OpenAI's chat completion body the node understands; other fields are ignored.
+// The part of OpenAI's chat completion body the node understands. Tool calling, JSON mode and
+// logprobs are validated here and forwarded to the backend when it supports them (backendCall.ts
+// refuses them with 400 otherwise); OpenAI fields that change the answer and that the node cannot
+// forward are refused (UNSUPPORTED_FIELDS), never dropped silently. Fields that only describe the
+// caller (user, metadata) are ignored.
 import { z } from 'zod';
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
+
+const toolCall = z.object({
+    id: z.string().min(1).max(256),
+    type: z.literal('function'),
+    function: z.object({ name: z.string().min(1).max(256), arguments: z.string() }),
+});
+
+const tool = z.object({
+    type: z.literal('function'),
+    function: z.object({
+        name: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'a function name is 1-64 letters, digits, _ or -'),
+        description: z.string().optional(),
+        parameters: z.record(z.unknown()).optional(),
+        strict: z.boolean().nullish(),
+    }),
+});
+
+const toolChoice = z.union([
+    z.enum(['none', 'auto', 'required']),
+    z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) }),
+]);
+
+const responseFormat = z.discriminatedUnion('type', [
+    z.object({ type: z.literal('text') }),
+    z.object({ type: z.literal('json_object') }),
+    z.object({
+        type: z.literal('json_schema'),
+        json_schema: z.object({ name: z.string().min(1), description: z.string().optional(), schema: z.record(z.unknown()).optional(), strict: z.boolean().nullish() }),
+    }),
+]);
+
+/** OpenAI request fields that change the answer and that this node does not forward: 400, with why. */
+export const UNSUPPORTED_FIELDS: Record<string, string> = {
+    functions: 'the legacy `functions` field is not supported: send `tools`',
+    function_call: 'the legacy `function_call` field is not supported: send `tool_choice`',
+    logit_bias: '`logit_bias` is not supported by this node',
+    audio: 'audio output is not supported by this node',
+    modalities: '`modalities` is not supported by this node (text only)',
+    prediction: 'predicted outputs are not supported by this node',
+    web_search_options: 'web search is not supported by this node',
+};
 
 export const chatBodySchema = z
     .object({
@@ -10,11 +55,21 @@ export const chatBodySchema = z
             .array(
                 z.object({
                     role: z.enum(['system', 'user', 'assistant', 'tool', 'developer']),
-                    content: z.union([z.string(), z.array(textPart), z.null()]),
+                    content: z.union([z.string(), z.array(textPart), z.null()]).optional().transform((c) => c ?? null),
                     name: z.string().optional(),
-                }),
+                    tool_calls: z.array(toolCall).max(128).optional(),
+                    tool_call_id: z.string().min(1).max(256).optional(),
+                }).refine((m) => m.content !== null || m.role === 'assistant' || m.role === 'system', { message: 'content is required (null only for an assistant message)', path: ['content'] }),
             )
             .min(1),
+        tools: z.array(tool).max(128).nullish(),
+        tool_choice: toolChoice.nullish(),
+        parallel_tool_calls: z.boolean().nullish(),
+        response_format: responseFormat.nullish(),
+        logprobs: z.boolean().nullish(),
+        top_logprobs: z.number().int().min(0).max(20).nullish(),
+        frequency_penalty: z.number().min(-2).max(2).nullish(),
+        presence_penalty: z.number().min(-2).max(2).nullish(),
         max_tokens: z.number().int().positive().nullish(),
         max_completion_tokens: z.number().int().positive().nullish(),
         stream: z.boolean().nullish(),
@@ -34,6 +89,8 @@ export function describeIssues(e: z.ZodError): string {
 }
 
 const ROLES = new Set(['system', 'user', 'assistant', 'tool', 'developer']);
+/** Top-level fields the fast path leaves to zod (they need a deeper check). */
+const DEEP_FIELDS = ['tools', 'tool_choice', 'parallel_tool_calls', 'response_format', 'logprobs', 'top_logprobs', 'frequency_penalty', 'presence_penalty'];
 const isNullish = (v: unknown) => v === undefined || v === null;
 const optInt = (v: unknown, positive: boolean) => isNullish(v) || (typeof v === 'number' && Number.isInteger(v) && (!positive || v > 0));
 const optRange = (v: unknown, lo: number, hi: number) => isNullish(v) || (typeof v === 'number' && v >= lo && v <= hi);
@@ -72,6 +129,7 @@ function fastChatBody(j: unknown): ChatBody | null {
     const ms = b.messages;
     if (!Array.isArray(ms) || ms.length === 0) return null;
     for (const m of ms) if (!plainMessage(m)) return null;
+    for (const f of DEEP_FIELDS) if (b[f] !== undefined) return null;
     if (!optInt(b.max_tokens, true) || !optInt(b.max_completion_tokens, true) || !optInt(b.seed, false)) return null;
     if (!isNullish(b.stream) && typeof b.stream !== 'boolean') return null;
     const so = b.stream_options;
@@ -89,6 +147,16 @@ function fastChatBody(j: unknown): ChatBody | null {
         for (const x of st) if (typeof x !== 'string') return null;
     }
     return b as ChatBody;
+}
+
+/** The first field of UNSUPPORTED_FIELDS the body carries (with a non-null value), with why it is refused. */
+export function unsupportedField(json: unknown): { field: string; why: string } | null {
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
+    for (const f in UNSUPPORTED_FIELDS) {
+        const v = (json as Record<string, unknown>)[f];
+        if (v !== undefined && v !== null) return { field: f, why: UNSUPPORTED_FIELDS[f] };
+    }
+    return null;
 }
 
 /** chatBodySchema.safeParse, with a hand-checked fast path for bodies zod would return unchanged. */

@@ -7,13 +7,14 @@ import { Chain, ClientEscrow, Sender } from '../sdk';
 import { EscrowView, ESCROW_CLOSING, ESCROW_NONE } from './chainViews';
 import { ReceiptLedger, EscrowAccount } from './ledger';
 import { WorkerMetrics } from './metrics';
+import type { OperatorLane } from './identity';
 
 export interface ClaimOutcome {
     escrow: Address;
     epoch: bigint;
     seq: bigint;
     cost: bigint;
-    reason: 'threshold' | 'closing';
+    reason: 'threshold' | 'closing' | 'lease_ending';
     ok: boolean;
     error?: string;
     /** What the chain's send returned (on the sandbox: the transactions). */
@@ -32,6 +33,8 @@ export interface ClaimLoopOptions {
     logger: Logger;
     metrics: WorkerMetrics;
     onClaim?: (c: ClaimOutcome) => void;
+    /** Serialises the operator wallet's sends with the node's other operations (default: none). */
+    lane?: OperatorLane;
 }
 
 export class ClaimLoop {
@@ -107,13 +110,21 @@ export class ClaimLoop {
             logger.warn({ ...log, seq: acc.seq.toString() }, 'dispute window over: receipts beyond the last claim can no longer be paid');
             return null;
         }
-        const unclaimed = acc.cost - st.lastCost;
-        if (unclaimed <= 0n || !(closing || unclaimed >= this.o.threshold)) return null;
-        const latest = ledger.latestReceipt(acc.escrow, acc.epoch);
-        if (!latest) return null;
-        const reason = closing ? 'closing' : 'threshold';
+        // The escrow pays receipts signed by the key it holds: the latest of those (after a restart the
+        // node signs with a new key; receipts of the old one stay claimable until the escrow is moved
+        // to the new key, whose first receipt carries their totals over).
+        const latest = ledger.latestSignedBy(acc.escrow, acc.epoch, st.teeKey);
+        if (!latest || latest.seq <= st.lastSeq) return null;
+        const unclaimed = latest.cost - st.lastCost;
+        // the escrow pays receipts of its key only until payUntil (the key's lease + dispute window):
+        // near it, claim whatever is there, as for a closing escrow
+        const now = BigInt(await this.o.chain.now());
+        if (st.payUntil > 0n && now >= st.payUntil) return null;
+        const leaseEnding = st.payUntil > 0n && now + BigInt(Math.max(600, Math.ceil((3 * this.o.intervalMs) / 1000))) >= st.payUntil;
+        if (unclaimed <= 0n || !(closing || leaseEnding || unclaimed >= this.o.threshold)) return null;
+        const reason = closing ? 'closing' : leaseEnding ? 'lease_ending' : 'threshold';
         const outcome: ClaimOutcome = { escrow: acc.escrow, epoch: acc.epoch, seq: latest.seq, cost: latest.cost, reason, ok: false };
-        try {
+        const send = async () => {
             outcome.result = await this.o.chain.open(ClientEscrow.fromAddress(acc.escrow)).send(this.o.sender, { value: this.o.value }, {
                 $$type: 'Claim', queryId: this.queryId++, signature: latest.signature, receipt: latest.receiptCell,
             });
@@ -122,6 +133,9 @@ export class ClaimLoop {
                 `Claim of ${acc.escrow.toString()} seq ${latest.seq}`,
                 this.o.confirmTimeoutMs,
             );
+        };
+        try {
+            await (this.o.lane ? this.o.lane.run(send) : send());
             ledger.markSettled(acc.escrow, acc.epoch, latest.seq, latest.cost);
             outcome.ok = true;
             this.o.metrics.claims.inc({ result: 'ok' });

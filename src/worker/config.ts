@@ -33,6 +33,9 @@ const hex256 = z
 
 const ms = z.number().int().nonnegative();
 
+const rate = (burst: number, perSec: number) =>
+    z.object({ burst: z.number().int().min(1), perSec: z.number().positive() }).strict().default({ burst, perSec });
+
 export const workerConfigSchema = z
     .object({
         /** Public model name clients ask for (GET /v1/models lists it). */
@@ -45,7 +48,15 @@ export const workerConfigSchema = z
             /** The engine's own model name, if it differs from `model`. */
             model: z.string().min(1).optional(),
             timeoutMs: ms.default(120_000),
-        }),
+            /**
+             * What the engine supports beyond plain chat; requests using anything else get 400 (never
+             * silently dropped). Default: tools and response_format (vLLM, SGLang, llama.cpp, Ollama), no logprobs.
+             */
+            features: z
+                .object({ tools: z.boolean().default(true), responseFormat: z.boolean().default(true), logprobs: z.boolean().default(false) })
+                .strict()
+                .default({}),
+        }).strict(),
         /** The root contract of the network. */
         root: address,
         /** The operator's wallet: owner of this node's Worker contract and receiver of payouts. */
@@ -59,6 +70,48 @@ export const workerConfigSchema = z
         /** SQLite file of the receipt ledger (the node's only state). */
         dbPath: z.string().min(1),
         maxBodyBytes: z.number().int().positive().default(1024 * 1024),
+        /** The whole request body must arrive within this many ms of its headers (408 otherwise). */
+        bodyTimeoutMs: z.number().int().positive().default(10_000),
+        /** The request line and headers must arrive within this many ms of the connection (or of the previous request). */
+        headersTimeoutMs: z.number().int().positive().default(10_000),
+        /** A connection with no request in progress is closed after this many ms (TLS handshakes included). */
+        idleTimeoutMs: z.number().int().positive().default(30_000),
+        /** Open client connections at most (also capped below the process's file limit); the oldest idle one makes room for a new one. */
+        maxConnections: z.number().int().positive().default(4096),
+        /** Open connections from one peer address at most. */
+        maxConnectionsPerPeer: z.number().int().positive().default(256),
+        /** Authentication: failed attempts per peer address, chain reads for escrows not in the cache, re-reads after a bad signature. */
+        auth: z
+            .object({
+                failures: rate(10, 1),
+                maxPeers: z.number().int().positive().default(10_000),
+                unknownEscrows: rate(20, 10),
+                rereads: rate(10, 5),
+                /** A bad signature re-reads the escrow's client key only if the cached one is older than this (ms). */
+                rereadMinAgeMs: ms.default(1000),
+                /** Verified API keys remembered (a repeat costs a map lookup, not a signature check). */
+                verifiedCache: z.number().int().nonnegative().default(10_000),
+            })
+            .strict()
+            .default({}),
+        /** Escrows held in the chain-read cache at most (least recently used go first). */
+        escrowCacheMax: z.number().int().positive().default(10_000),
+        /** Prompt token counting: small prompts on the event loop, larger in a thread with a deadline. */
+        tokenCount: z
+            .object({
+                syncMaxChars: z.number().int().nonnegative().default(2048),
+                deadlineMs: z.number().int().positive().default(1000),
+                maxQueue: z.number().int().positive().default(64),
+            })
+            .strict()
+            .default({}),
+        /**
+         * `auto`: at start, put this start's fresh TEE key on the Worker contract (RegisterWorker with
+         * stake 0 from the operator wallet) when the Worker exists. `off`: the operator does it.
+         */
+        register: z.enum(['auto', 'off']).default('auto'),
+        /** A request whose escrow holds an older key of this worker waits this long for RefreshWorker (ms). */
+        refreshWaitMs: z.number().int().positive().default(30_000),
         /** max_tokens used when a request names none. */
         defaultMaxTokens: z.number().int().positive().default(1024),
         /** Largest max_tokens accepted. */
@@ -73,8 +126,8 @@ export const workerConfigSchema = z
         streamFlushMs: ms.max(1000).default(10),
         /** TTL of cached escrow state read from the chain. */
         escrowCacheMs: ms.default(2_000),
-        /** TTL of this node's own Worker contract info (price, key, status). */
-        workerCacheMs: ms.default(10_000),
+        /** TTL of this node's own Worker contract info (price, key, status): a new price applies within it. */
+        workerCacheMs: ms.default(2_000),
         /** Refuse a CLOSING escrow this many seconds before its closeAt (time left to claim). */
         closingMarginSec: z.number().int().nonnegative().default(600),
         claim: z
@@ -110,10 +163,22 @@ export class ConfigError extends Error {
     }
 }
 
-/** Validates a raw config; throws ConfigError naming every bad field. */
+/** Configs this module produced: parsing one again returns it as is. */
+const parsed = new WeakSet<object>();
+
+/** True for the output of parseWorkerConfig. */
+export function isParsedWorkerConfig(c: unknown): c is WorkerConfig {
+    return typeof c === 'object' && c !== null && parsed.has(c);
+}
+
+/** Validates a raw config; throws ConfigError naming every bad field. A config it already parsed is returned as is. */
 export function parseWorkerConfig(raw: unknown): WorkerConfig {
+    if (isParsedWorkerConfig(raw)) return raw;
     const r = workerConfigSchema.safeParse(raw);
-    if (r.success) return r.data;
+    if (r.success) {
+        parsed.add(r.data);
+        return r.data;
+    }
     throw new ConfigError(r.error.issues.map((i) => ({ path: i.path.length ? i.path.join('.') : '(root)', message: i.message })));
 }
 

@@ -29,8 +29,10 @@ import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import type { Address, Cell } from '@ton/core';
 import { buildReceiptCell, receiptCellHash, receiptCellRepr, signedReceiptBoc, type Ed25519Key, type SignedUsageReceipt, type UsageReceipt } from '../sdk';
 import {
-    ReceiptLedger, IssueRequest, IssuedReceipt, LedgerPosition, nextUsage, issuedReceipt, receiptRowValues, INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL,
+    ReceiptLedger, IssueRequest, IssuedReceipt, LedgerPosition, nextUsage, issuedReceipt, receiptRowValues, maxPosition, hexKey, INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL,
+    ADD_SPEND_SQL, PROBE_SQL, PROBE_CLEAN_SQL,
 } from './ledger';
+import { publicKeyToBigInt } from '../sdk';
 
 /** An IssueRequest whose signer may answer later (a threadpool job, an HSM, a TEE over a socket). */
 export interface AsyncIssueRequest extends Omit<IssueRequest, 'sign'> {
@@ -39,6 +41,23 @@ export interface AsyncIssueRequest extends Omit<IssueRequest, 'sign'> {
      * the commit (no threadpool job and no extra hop per receipt).
      */
     sign?: (r: UsageReceipt) => SignedUsageReceipt | Promise<SignedUsageReceipt>;
+    /**
+     * Where the escrow epoch stands on-chain (its last settled receipt). Used only for an escrow
+     * epoch this writer has not signed for yet: its first receipt continues from the later of the
+     * ledger's position and this one (a restored ledger may be behind what was claimed).
+     */
+    floor?: LedgerPosition | null;
+}
+
+export interface GroupCommitOptions {
+    /** Most receipts in one group (default 512). */
+    maxGroup?: number;
+    /** Signs the receipts of requests that bring no `sign` of their own, in the writer's thread. */
+    signingKey?: Ed25519Key;
+    /** PRAGMAs run on the writer's connection after it opens (tests play a full disk with max_page_count). */
+    pragmas?: string[];
+    /** Told of every commit's outcome (the node's ledger health). */
+    onCommit?: (ok: boolean, error?: string) => void;
 }
 
 /**
@@ -65,8 +84,6 @@ export function lazySignedReceipt(r: UsageReceipt, signature: Buffer): SignedUsa
         },
     };
 }
-
-const MAX_CACHED_POSITIONS = 10_000;
 
 const ZERO_SIGNATURE = Buffer.alloc(64);
 
@@ -121,6 +138,7 @@ const { parentPort, workerData, receiveMessageOnPort } = require('node:worker_th
 const Database = require(workerData.sqlite);
 const { createHash, sign } = require('node:crypto');
 const key = workerData.signingKey || null;
+const keyHex = workerData.signingKeyHex || null;
 const CRC = new Int32Array(256);
 for (let n = 0; n < 256; n++) {
     let c = n;
@@ -142,17 +160,29 @@ function signRow(r) {
     boc.writeInt32LE(crc ^ -1, end);
     r.receipt[7] = sig;
     r.receipt[8] = boc;
+    r.receipt[10] = keyHex;
 }
 const db = new Database(workerData.path);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
 db.pragma('busy_timeout = 5000');
+for (const p of workerData.pragmas || []) db.pragma(p);
 db.defaultSafeIntegers(true);
 const insertReceipt = db.prepare(workerData.insertReceipt);
 const upsertAccount = db.prepare(workerData.upsertAccount);
+const addSpend = db.prepare(workerData.addSpend);
+const probe = db.prepare(workerData.probe);
+const probeClean = db.prepare(workerData.probeClean);
+const probeTx = db.transaction((at) => {
+    probe.run(at);
+    probeClean.run();
+});
 const commit = db.transaction((groups) => {
     for (const g of groups) {
-        for (const r of g.rows) insertReceipt.run(...r.receipt);
+        for (const r of g.rows) {
+            insertReceipt.run(...r.receipt);
+            if (r.spend) addSpend.run(...r.spend);
+        }
         for (const a of g.accounts) upsertAccount.run(...a);
     }
 });
@@ -193,6 +223,14 @@ function handle(first) {
         if (m.reset) {
             refusing = null;
             parentPort.postMessage({ id: m.id, ok: true });
+        } else if (m.probe) {
+            try {
+                if (refusing) throw new Error(refusing);
+                probeTx.immediate(String(m.at));
+                parentPort.postMessage({ id: m.id, ok: true });
+            } catch (e) {
+                parentPort.postMessage({ id: m.id, ok: false, error: String((e && e.message) || e) });
+            }
         } else if (m.close) {
             db.close();
             parentPort.postMessage({ id: m.id, ok: true });
@@ -226,28 +264,49 @@ export class GroupCommitWriter {
     private readonly replies = new Map<number, (m: WriterReply) => void>();
     private readonly drained: (() => void)[] = [];
     private failure: Error | null = null;
-    /** Positions this writer committed (it is the only writer): saves a SQLite read per request. */
+    /**
+     * Positions this writer committed (it is the only writer), for every escrow epoch it signed for
+     * since it started. Never evicted: with a fresh key per start, these are the only positions the
+     * key may continue from (the file on disk could have been replaced under the running process).
+     * About 300 bytes per escrow epoch served since the start.
+     */
     private readonly committed = new Map<string, LedgerPosition>();
     /** Positions after the last group planned for each escrow epoch, while that group is in flight. */
     private readonly planned = new Map<string, { pos: LedgerPosition; id: number }>();
     /** Bumped by every failed commit: groups planned before it are refused by the writer. */
     private generation = 0;
+    /**
+     * Set by the first failed commit: from then on positions are the later of this writer's memory and
+     * the disk (a failure can mean another writer used the file; never go below either).
+     */
+    private checkDisk = false;
     /** The writer's number of the last transaction that committed a group. */
     private lastTx = -1;
     readonly stats: GroupCommitStats = { receipts: 0, commits: 0, largestGroup: 0 };
 
     private readonly canSign: boolean;
+    private readonly maxGroup: number;
+    /** The public key of the writer's signing key (recorded with each receipt it signs). */
+    readonly signerKey: bigint | null;
+    private readonly onCommit?: (ok: boolean, error?: string) => void;
 
     /**
-     * @param maxGroup most receipts in one group (the writer may commit several queued groups in one transaction)
-     * @param signingKey signs the receipts of requests that bring no `sign` of their own, in the writer's thread
+     * @param opts.maxGroup most receipts in one group (the writer may commit several queued groups in one transaction)
+     * @param opts.signingKey signs the receipts of requests that bring no `sign` of their own, in the writer's thread
      */
-    constructor(private readonly ledger: ReceiptLedger, private readonly maxGroup = 512, signingKey?: Ed25519Key) {
-        this.canSign = signingKey !== undefined;
-        const key: KeyObject | null = signingKey?.privateKey ?? null;
+    constructor(private readonly ledger: ReceiptLedger, opts: GroupCommitOptions | number = {}, signingKey?: Ed25519Key) {
+        const o: GroupCommitOptions = typeof opts === 'number' ? { maxGroup: opts, signingKey } : { signingKey, ...opts };
+        this.maxGroup = o.maxGroup ?? 512;
+        this.canSign = o.signingKey !== undefined;
+        this.signerKey = o.signingKey ? publicKeyToBigInt(o.signingKey.publicKey) : null;
+        this.onCommit = o.onCommit;
+        const key: KeyObject | null = o.signingKey?.privateKey ?? null;
         this.worker = new Worker(WRITER_THREAD, {
             eval: true,
-            workerData: { sqlite: require.resolve('better-sqlite3'), path: ledger.path, insertReceipt: INSERT_RECEIPT_SQL, upsertAccount: UPSERT_ACCOUNT_SQL, signingKey: key },
+            workerData: {
+                sqlite: require.resolve('better-sqlite3'), path: ledger.path, insertReceipt: INSERT_RECEIPT_SQL, upsertAccount: UPSERT_ACCOUNT_SQL,
+                addSpend: ADD_SPEND_SQL, probe: PROBE_SQL, probeClean: PROBE_CLEAN_SQL, pragmas: o.pragmas ?? [], signingKey: key, signingKeyHex: this.signerKey !== null ? hexKey(this.signerKey) : null,
+            },
         });
         this.worker.unref();
         this.worker.on('message', (m: WriterReply & { id?: number }) => {
@@ -280,6 +339,36 @@ export class GroupCommitWriter {
     /** The durable position of an escrow epoch (what the ledger holds), from memory when this writer wrote it. */
     position(escrow: Address, epoch: bigint): LedgerPosition {
         return this.committed.get(positionKey(escrow, epoch)) ?? this.ledger.position(escrow, epoch);
+    }
+
+    /** True once this writer has planned or committed a receipt of the escrow epoch. */
+    hasSigned(escrow: Address, epoch: bigint): boolean {
+        const k = positionKey(escrow, epoch);
+        return this.committed.has(k) || this.planned.has(k);
+    }
+
+    /**
+     * The furthest position known for an escrow epoch: planned (in a group being committed),
+     * committed by this writer, or on disk. The disk may be ahead of this writer's memory for a
+     * moment: its thread has committed a group whose reply the main thread has not read yet (the
+     * claim loop reads the disk and may already have claimed it).
+     */
+    known(escrow: Address, epoch: bigint): LedgerPosition {
+        const k = positionKey(escrow, epoch);
+        const mem = this.planned.get(k)?.pos ?? this.committed.get(k);
+        const disk = this.ledger.position(escrow, epoch);
+        return mem ? maxPosition(mem, disk) : disk;
+    }
+
+    /**
+     * A write through the writer's own connection and thread (health check): resolves with null
+     * when the ledger takes writes, with the error otherwise.
+     */
+    async probe(): Promise<string | null> {
+        if (this.closed) return 'the ledger writer is closed';
+        if (this.failure) return this.failure.message;
+        const r = await this.send({ probe: true, at: Date.now() });
+        return r.ok ? null : (r.error ?? 'unknown error');
     }
 
     /** Resolves once everything queued so far is committed (or failed). */
@@ -330,9 +419,16 @@ export class GroupCommitWriter {
         return { id, reply };
     }
 
-    /** Where the next receipt of an escrow epoch continues from: a group in flight, else what is committed. */
-    private continueFrom(key: string, escrow: Address, epoch: bigint): LedgerPosition {
-        return this.planned.get(key)?.pos ?? this.position(escrow, epoch);
+    /**
+     * Where the next receipt of an escrow epoch continues from: a group in flight, else what this
+     * writer committed; for an escrow epoch it never signed for, the later of the disk and `floor`.
+     */
+    private continueFrom(key: string, escrow: Address, epoch: bigint, floor?: LedgerPosition | null): LedgerPosition {
+        const planned = this.planned.get(key)?.pos;
+        if (planned) return planned;
+        const mine = this.committed.get(key);
+        if (mine) return this.checkDisk ? maxPosition(mine, this.ledger.position(escrow, epoch)) : mine;
+        return maxPosition(this.ledger.position(escrow, epoch), floor);
     }
 
     private async planGroup(): Promise<void> {
@@ -347,7 +443,7 @@ export class GroupCommitWriter {
         for (const w of group) {
             try {
                 const key = positionKey(w.req.escrow, w.req.epoch);
-                const prev = positions.get(key) ?? this.continueFrom(key, w.req.escrow, w.req.epoch);
+                const prev = positions.get(key) ?? this.continueFrom(key, w.req.escrow, w.req.epoch, w.req.floor);
                 const u = nextUsage(prev, w.req);
                 positions.set(key, { seq: u.seq, tokens: u.tokens, cost: u.cost });
                 planned.push({ w, key, prev, u });
@@ -367,9 +463,16 @@ export class GroupCommitWriter {
                 if (s.value === null) {
                     const repr = receiptCellRepr(p.u);
                     const r = unsignedReceipt(p.prev, p.w.req.requestTokens, p.u, signedReceiptBoc(p.u, ZERO_SIGNATURE, repr), now);
+                    r.teeKey = this.signerKey;
+                    r.apiKey = p.w.req.apiKey ?? null;
+                    r.trackSpend = p.w.req.trackSpend === true;
                     issued.push({ w: p.w, key: p.key, r, threadSigned: true });
                 } else {
-                    issued.push({ w: p.w, key: p.key, r: issuedReceipt(p.prev, p.w.req.requestTokens, p.u, s.value, now), threadSigned: false });
+                    const r = issuedReceipt(p.prev, p.w.req.requestTokens, p.u, s.value, now);
+                    r.teeKey = p.w.req.signerKey ?? null;
+                    r.apiKey = p.w.req.apiKey ?? null;
+                    r.trackSpend = p.w.req.trackSpend === true;
+                    issued.push({ w: p.w, key: p.key, r, threadSigned: false });
                 }
             } catch (e) {
                 p.w.reject(e as Error);
@@ -400,11 +503,11 @@ export class GroupCommitWriter {
 
     /** Hands the group to the writer; returns the id of its message (0 when the writer is gone). */
     private commitGroup(g: Pending): number {
-        const rows: { receipt: unknown[]; sign?: true }[] = [];
+        const rows: { receipt: unknown[]; spend: unknown[] | null; sign?: true }[] = [];
         const accounts = new Map<string, unknown[]>();
         for (const { key, r, threadSigned } of g.commit) {
             const v = receiptRowValues(r);
-            rows.push(threadSigned ? { receipt: v.receipt, sign: true } : { receipt: v.receipt });
+            rows.push(threadSigned ? { receipt: v.receipt, spend: v.spend, sign: true } : { receipt: v.receipt, spend: v.spend });
             accounts.set(key, v.account);
         }
         const sent = this.failure ? { id: 0, reply: Promise.resolve<WriterReply>({ ok: false, error: this.failure.message }) } : this.post({ rows, accounts: [...accounts.values()] });
@@ -420,11 +523,10 @@ export class GroupCommitWriter {
             this.lastTx = reply.tx ?? -1;
             if (rows > this.stats.largestGroup) this.stats.largestGroup = rows;
             for (const [key, pos] of g.positions) {
-                this.committed.delete(key); // re-insert: the Map's order is then least recently written first
                 this.committed.set(key, pos);
                 if (this.planned.get(key)?.id === id) this.planned.delete(key); // no later group in flight for it
             }
-            while (this.committed.size > MAX_CACHED_POSITIONS) this.committed.delete(this.committed.keys().next().value as string);
+            this.onCommit?.(true);
             g.commit.forEach(({ r, threadSigned }, i) => {
                 if (!threadSigned) return;
                 const [sig, boc] = reply.signed![i]!;
@@ -437,10 +539,13 @@ export class GroupCommitWriter {
                 // them from disk again) and let the writer take groups again once it has refused the
                 // ones queued behind this (planned from positions that are not on disk).
                 this.generation++;
+                this.checkDisk = true;
                 this.planned.clear();
-                this.committed.clear();
+                // positions this writer committed stay: they are on disk (only the failed group is
+                // not), and the key may only continue from them
                 if (!this.failure) void this.send({ reset: true });
             }
+            this.onCommit?.(false, reply.error);
             const err = new Error(`the receipt ledger could not commit: ${reply.error}`);
             for (const { w } of g.commit) w.reject(err);
         }

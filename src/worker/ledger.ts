@@ -10,9 +10,15 @@
 // (groupCommit.ts), which commits the receipts of concurrent requests together, one fsync for the
 // group, on a connection of its own in a writer thread, and still returns each receipt only after
 // the commit that holds it is durable.
+//
+// Keys: every receipt records the public key that signed it (tee_key). A node start makes a fresh
+// TEE key that lives only in memory (src/worker/identity.ts), so no restart, lost volume, swapped or
+// restored copy of this file can make a key sign a second receipt for a position it already signed:
+// a key's positions all come from the one process that holds it. tee_keys lists the keys that
+// signed here; key_spend sums what each API key spent (its limit survives restarts).
 import Database from 'better-sqlite3';
 import { Address, Cell } from '@ton/core';
-import { signedReceiptBoc, SignedUsageReceipt, UsageReceipt } from '../sdk';
+import { signedReceiptBoc, verifyReceipt, bigIntToPublicKey, parseSignedReceiptCell, SignedUsageReceipt, UsageReceipt } from '../sdk';
 import { costIncrement, cumulativeCost } from './pricing';
 
 export interface LedgerPosition {
@@ -31,6 +37,12 @@ export interface IssuedReceipt extends LedgerPosition {
     boc: Buffer;
     receiptCell: Cell;
     createdAt: number;
+    /** The public key that signed it (null in rows written before keys were recorded). */
+    teeKey?: bigint | null;
+    /** Id of the API key the request that earned it was made with (null: carry-over, tests). */
+    apiKey?: string | null;
+    /** Add its cost to the key's total in key_spend (keys with a spend limit). */
+    trackSpend?: boolean;
 }
 
 export interface EscrowAccount extends LedgerPosition {
@@ -53,6 +65,12 @@ export interface IssueRequest {
     maxPrice: bigint;
     /** Signs the receipt (the TEE key); runs inside the ledger transaction. */
     sign: (r: UsageReceipt) => SignedUsageReceipt;
+    /** The API key id the receipt is recorded under. */
+    apiKey?: string | null;
+    /** Add the request's cost to the key's total (key_spend): keys with a spend limit. */
+    trackSpend?: boolean;
+    /** The public key `sign` signs with, recorded with the receipt. */
+    signerKey?: bigint | null;
 }
 
 type Row = Record<string, any>;
@@ -93,23 +111,55 @@ export function issuedReceipt(prev: LedgerPosition, requestTokens: bigint, u: Us
 /** nextUsage, signed with req.sign. */
 export function nextReceipt(prev: LedgerPosition, req: IssueRequest, now = Date.now()): IssuedReceipt {
     const u = nextUsage(prev, req);
-    return issuedReceipt(prev, req.requestTokens, u, req.sign(u), now);
+    const r = issuedReceipt(prev, req.requestTokens, u, req.sign(u), now);
+    r.teeKey = req.signerKey ?? null;
+    r.apiKey = req.apiKey ?? null;
+    r.trackSpend = req.trackSpend === true;
+    return r;
 }
 
+/** The later of two positions, field by field: what a new key continues from (a ledger and the chain). */
+export function maxPosition(a: LedgerPosition, b: LedgerPosition | null | undefined): LedgerPosition {
+    if (!b) return a;
+    return { seq: a.seq > b.seq ? a.seq : b.seq, tokens: a.tokens > b.tokens ? a.tokens : b.tokens, cost: a.cost > b.cost ? a.cost : b.cost };
+}
+
+export const hexKey = (k: bigint) => k.toString(16).padStart(64, '0');
+
 /** SQL shared by the ledger and the group-commit writer thread. */
-export const INSERT_RECEIPT_SQL = `INSERT INTO receipts (escrow, epoch, seq, tokens, cost, request_tokens, request_cost, signature, boc, created_at)
-                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+export const INSERT_RECEIPT_SQL = `INSERT INTO receipts (escrow, epoch, seq, tokens, cost, request_tokens, request_cost, signature, boc, created_at, tee_key, api_key)
+                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 export const UPSERT_ACCOUNT_SQL = `INSERT INTO accounts (escrow, epoch, seq, tokens, cost, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                           ON CONFLICT (escrow, epoch) DO UPDATE SET seq = excluded.seq, tokens = excluded.tokens, cost = excluded.cost, updated_at = excluded.updated_at`;
+/** Adds a receipt's request cost to what its API key spent. */
+export const ADD_SPEND_SQL = `INSERT INTO key_spend (key_id, escrow, spent, updated_at) VALUES (?, ?, ?, ?)
+                          ON CONFLICT (key_id) DO UPDATE SET spent = spent + excluded.spent, updated_at = excluded.updated_at`;
+/**
+ * The writer's health probe: a write of a few new pages (16 KB), removed in the same transaction, so
+ * it fails as a receipt would on a full disk (an update in place could still fit).
+ */
+export const PROBE_SQL = `INSERT INTO meta (key, value) VALUES ('probe', ? || hex(zeroblob(8192))) ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
+export const PROBE_CLEAN_SQL = `DELETE FROM meta WHERE key = 'probe'`;
 
-/** The bound values of INSERT_RECEIPT_SQL and UPSERT_ACCOUNT_SQL for a receipt. */
-export function receiptRowValues(r: IssuedReceipt): { receipt: unknown[]; account: unknown[] } {
+/** The bound values of INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL and ADD_SPEND_SQL (null: no API key) for a receipt. */
+export function receiptRowValues(r: IssuedReceipt): { receipt: unknown[]; account: unknown[]; spend: unknown[] | null } {
     const k = r.escrow.toRawString();
     const ep = r.epoch.toString();
     return {
-        receipt: [k, ep, r.seq, r.tokens.toString(), r.cost.toString(), r.requestTokens.toString(), r.requestCost.toString(), r.signature, r.boc, r.createdAt],
+        receipt: [k, ep, r.seq, r.tokens.toString(), r.cost.toString(), r.requestTokens.toString(), r.requestCost.toString(), r.signature, r.boc, r.createdAt,
+            r.teeKey != null ? hexKey(r.teeKey) : null, r.apiKey ?? null],
         account: [k, ep, r.seq, r.tokens.toString(), r.cost.toString(), r.createdAt],
+        spend: r.apiKey && r.trackSpend ? [r.apiKey, k, r.requestCost, r.createdAt] : null,
     };
+}
+
+/** The ledger cannot be opened or written: names the path and what to do. */
+export class LedgerOpenError extends Error {
+    constructor(readonly path: string, detail: string) {
+        super(`cannot open the receipt ledger at ${path}: ${detail}. Hint: the directory must exist and be writable by this user ` +
+            `(SQLite also writes ${path}-wal and ${path}-shm beside it); pass another path with --db or dbPath, or a data directory with --data-dir`);
+        this.name = 'LedgerOpenError';
+    }
 }
 
 const SCHEMA = `
@@ -139,29 +189,75 @@ CREATE TABLE IF NOT EXISTS receipts (
     PRIMARY KEY (escrow, epoch, seq)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS key_spend (
+    key_id TEXT PRIMARY KEY,
+    escrow TEXT NOT NULL,
+    spent INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tee_keys (tee_key TEXT PRIMARY KEY, started_at INTEGER NOT NULL);
 `;
+
+/** Columns added after schema 1 (ALTER TABLE when an older ledger is opened). */
+const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
+    ['receipts', 'tee_key', 'TEXT'],
+    ['receipts', 'api_key', 'TEXT'],
+];
 
 export class ReceiptLedger {
     private readonly db: Database.Database;
     private closed = false;
     /** Prepared once: preparing a statement costs more than running these small ones. */
-    private readonly stmt: Record<'position' | 'account' | 'insertReceipt' | 'upsertAccount' | 'receipts' | 'latest' | 'unsettled' | 'accounts' | 'settle' | 'done' | 'unclaimed', Database.Statement>;
+    private readonly stmt: Record<'position' | 'account' | 'insertReceipt' | 'upsertAccount' | 'addSpend' | 'receipts' | 'latest' | 'latestBy' | 'latestUnknownKey' | 'unsettled' | 'accounts' | 'settle' | 'done' | 'unclaimed' | 'spent' | 'teeKey' | 'teeKeys', Database.Statement>;
 
+    /**
+     * Opens (creating if need be) the ledger and checks it can be written: a missing directory, a
+     * read-only file or directory fail here with LedgerOpenError naming the path, not later.
+     */
     constructor(readonly path: string) {
-        this.db = new Database(path);
-        this.db.pragma('journal_mode = WAL');
-        this.db.pragma('synchronous = FULL');
-        this.db.pragma('foreign_keys = ON');
-        this.db.pragma('busy_timeout = 5000');
-        this.db.exec(SCHEMA);
+        let db: Database.Database;
+        try {
+            db = new Database(path);
+        } catch (e) {
+            throw new LedgerOpenError(path, (e as Error).message);
+        }
+        this.db = db;
+        try {
+            this.db.pragma('journal_mode = WAL');
+            this.db.pragma('synchronous = FULL');
+            this.db.pragma('foreign_keys = ON');
+            this.db.pragma('busy_timeout = 5000');
+            this.db.exec(SCHEMA);
+            for (const [table, column, type] of ADDED_COLUMNS) {
+                const cols = (this.db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).map((c) => c.name);
+                if (!cols.includes(column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+            }
+            this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1')`).run();
+            this.db.transaction(() => {
+                this.db.prepare(PROBE_SQL).run(String(Date.now()));
+                this.db.prepare(PROBE_CLEAN_SQL).run();
+            }).immediate();
+        } catch (e) {
+            try {
+                this.db.close();
+            } catch {
+                // already unusable
+            }
+            throw new LedgerOpenError(path, (e as Error).message);
+        }
         this.db.defaultSafeIntegers(true);
-        this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1')`).run();
         const p = (sql: string) => this.db.prepare(sql);
         this.stmt = {
             position: p('SELECT seq, tokens, cost FROM accounts WHERE escrow = ? AND epoch = ?'),
             account: p('SELECT * FROM accounts WHERE escrow = ? AND epoch = ?'),
             insertReceipt: p(INSERT_RECEIPT_SQL),
             upsertAccount: p(UPSERT_ACCOUNT_SQL),
+            addSpend: p(ADD_SPEND_SQL),
+            latestBy: p('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? AND tee_key = ? ORDER BY seq DESC LIMIT 1'),
+            latestUnknownKey: p('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? AND tee_key IS NULL ORDER BY seq DESC LIMIT 8'),
+            spent: p('SELECT spent FROM key_spend WHERE key_id = ?'),
+            teeKey: p('INSERT OR IGNORE INTO tee_keys (tee_key, started_at) VALUES (?, ?)'),
+            teeKeys: p('SELECT tee_key FROM tee_keys ORDER BY started_at'),
             receipts: p('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? ORDER BY seq'),
             latest: p('SELECT * FROM receipts WHERE escrow = ? AND epoch = ? ORDER BY seq DESC LIMIT 1'),
             unsettled: p(`SELECT * FROM accounts WHERE status = 'open' AND seq > claimed_seq ORDER BY updated_at`),
@@ -198,6 +294,7 @@ export class ReceiptLedger {
             escrow: Address.parseRaw(row.escrow), epoch: BigInt(row.epoch), seq: BigInt(row.seq), tokens: BigInt(row.tokens), cost: BigInt(row.cost),
             requestTokens: BigInt(row.request_tokens), requestCost: BigInt(row.request_cost), signature: Buffer.from(row.signature), boc,
             receiptCell: Cell.fromBoc(boc)[0].refs[0], createdAt: Number(row.created_at),
+            teeKey: row.tee_key ? BigInt('0x' + row.tee_key) : null, apiKey: row.api_key ?? null,
         };
     }
 
@@ -224,6 +321,7 @@ export class ReceiptLedger {
             const v = receiptRowValues(r);
             this.stmt.insertReceipt.run(...v.receipt);
             this.stmt.upsertAccount.run(...v.account);
+            if (v.spend) this.stmt.addSpend.run(...v.spend);
             return r;
         });
         return tx.immediate();
@@ -238,6 +336,41 @@ export class ReceiptLedger {
     latestReceipt(escrow: Address, epoch: bigint): IssuedReceipt | null {
         const row = this.stmt.latest.get(this.key(escrow), epoch.toString()) as Row | undefined;
         return row ? this.receipt(row) : null;
+    }
+
+    /**
+     * The latest receipt of an escrow epoch signed by `teeKey` (what the escrow, holding that key,
+     * can be paid for). Rows from before keys were recorded are checked by their signature.
+     */
+    latestSignedBy(escrow: Address, epoch: bigint, teeKey: bigint): IssuedReceipt | null {
+        const row = this.stmt.latestBy.get(this.key(escrow), epoch.toString(), hexKey(teeKey)) as Row | undefined;
+        let best = row ? this.receipt(row) : null;
+        const pub = bigIntToPublicKey(teeKey);
+        for (const old of this.stmt.latestUnknownKey.all(this.key(escrow), epoch.toString()) as Row[]) {
+            const r = this.receipt(old);
+            if (best && best.seq >= r.seq) break;
+            if (verifyReceipt(parseSignedReceiptCell(Cell.fromBoc(r.boc)[0]), pub)) {
+                best = r;
+                break;
+            }
+        }
+        return best;
+    }
+
+    /** What the API key `keyId` has spent, in all (nanoton). */
+    spentBy(keyId: string): bigint {
+        const row = this.stmt.spent.get(keyId) as Row | undefined;
+        return row ? BigInt(row.spent) : 0n;
+    }
+
+    /** Records a TEE key that starts signing with this ledger. */
+    recordTeeKey(teeKey: bigint, at = Date.now()): void {
+        this.stmt.teeKey.run(hexKey(teeKey), at);
+    }
+
+    /** Every TEE key that signed with this ledger, oldest first. */
+    teeKeys(): bigint[] {
+        return (this.stmt.teeKeys.all() as Row[]).map((r) => BigInt('0x' + r.tee_key));
     }
 
     /** Accounts still open with receipts beyond what is known settled. */

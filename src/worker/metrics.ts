@@ -47,6 +47,14 @@ export interface WorkerMetrics {
     errors: Counter<'kind'>;
     inflight: Gauge;
     duration: Histogram<'route'>;
+    /** Refused authentications by reason (no_key, bad_format, expired, bad_signature, …). */
+    authFailures: Counter<'reason'>;
+    /** RefreshWorker sent by this node to escrows holding an older key of it. */
+    refreshes: Counter<'result'>;
+    /** 1 while the ledger takes writes, 0 after a failed commit until a probe succeeds. */
+    ledgerHealthy: Gauge;
+    /** Open client connections. */
+    connections: Gauge;
 }
 
 export function createMetrics(unclaimedNow: () => bigint): WorkerMetrics {
@@ -74,6 +82,10 @@ export function createMetrics(unclaimedNow: () => bigint): WorkerMetrics {
         claimed: new Counter({ name: 'cocoon_worker_claimed_nanoton_total', help: 'Receipt value settled by this node\'s claims (nanoton)', registers: [registry] }),
         errors: new Counter({ name: 'cocoon_worker_errors_total', help: 'Errors by kind', labelNames: ['kind'], registers: [registry] }),
         inflight: new Gauge({ name: 'cocoon_worker_inflight_requests', help: 'Chat requests in progress', registers: [registry] }),
+        authFailures: new Counter({ name: 'cocoon_worker_auth_failures_total', help: 'Refused authentications by reason', labelNames: ['reason'], registers: [registry] }),
+        refreshes: new Counter({ name: 'cocoon_worker_escrow_refreshes_total', help: 'RefreshWorker sent to escrows holding an older key of this worker', labelNames: ['result'], registers: [registry] }),
+        ledgerHealthy: new Gauge({ name: 'cocoon_worker_ledger_healthy', help: '1 while the receipt ledger takes writes', registers: [registry] }),
+        connections: new Gauge({ name: 'cocoon_worker_connections', help: 'Open client connections', registers: [registry] }),
         duration: new Histogram({
             name: 'cocoon_worker_request_duration_seconds', help: 'Chat request duration', labelNames: ['route'],
             buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: [registry],

@@ -1,4 +1,4 @@
-// Cumulative pricing per escrow epoch (docs in notes/http-api.md): the cumulative cost of T tokens
+// Cumulative pricing per escrow epoch (docs/HTTP-API.md "Pricing"): the cumulative cost of T tokens
 // at price p (nanoton per million tokens) is floor(T*p/1e6); a request moving the total from T0 to
 // T1 costs the difference, so cost*1e6 <= tokens*price always holds, as the escrow checks.
 export const TOKENS_PER_PRICE_UNIT = 1_000_000n;
