@@ -97,7 +97,7 @@ describe('read endpoints', () => {
         expect(body.balance).toBe((await balance(net.root)).toString());
     });
 
-    it('/api/workers: both workers from their contracts, cheapest first, with a place for reputation', async () => {
+    it('/api/workers: both workers from their contracts, cheapest first, with their on-chain reputation', async () => {
         const { body } = await get('/api/workers');
         expect(body.workers).toHaveLength(2);
         const [a, b] = body.workers;
@@ -105,8 +105,11 @@ describe('read endpoints', () => {
         const info = await net.bc.openContract(Worker.fromAddress(net.nodes[0].worker)).getInfo();
         expect(a).toMatchObject({
             model: DEMO_MODEL, active: true, status: 'active', stake: toNano('100').toString(), endpoint: net.nodes[0].url,
-            expiresAt: Number(info.expiresAt), tcb: 'None', tcbStatus: 255, reputation: null, settled: { volume: '0', claims: 0 },
+            expiresAt: Number(info.expiresAt), tcb: 'None', tcbStatus: 255, settled: { volume: '0', claims: 0 },
         });
+        const rep = await net.bc.openContract(Worker.fromAddress(net.nodes[0].worker)).getReputation();
+        expect(a.reputation).toEqual({ registeredAt: Number(rep.registeredAt), renewals: 0, slashes: 0, settledEscrows: 0, settledVolume: '0' });
+        expect(a.reputation.registeredAt).toBeGreaterThan(0);
         expect(a.worker.raw).toBe(net.nodes[0].worker.toRawString());
         expect(a.worker.address.startsWith('kQ')).toBe(true); // a contract: bounceable, test-only
         expect(a.operator.raw).toBe(net.operators[0].address.toRawString());

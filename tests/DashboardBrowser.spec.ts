@@ -73,6 +73,14 @@ if (!chromium) {
             // the demo's workers with the prices it set, on the page and in the chart
             expect(report.pagePrices).toEqual(['100 TON', '150 TON', '200 TON']);
             expect(report.chartDots).toBe(3);
+            // reputation from the Workers' getter: each demo escrow reported what it paid at withdrawal
+            // (operator's share + fee), at least what the operator received in claims
+            for (const w of report.workersAfterDemo) {
+                expect(w.reputation).toMatchObject({ settledEscrows: 1, slashes: 0, renewals: 0 });
+                expect(BigInt(w.reputation.settledVolume)).toBeGreaterThanOrEqual(BigInt(w.settled.volume));
+                expect(BigInt(w.settled.volume)).toBeGreaterThan(0n);
+            }
+            expect(report.pageReputation.every((t: string) => / TON over 1 escrow · 0 renewals · 0 slashes$/.test(t))).toBe(true);
             // the client key made in the browser is the Node side's key of the same seed (src/client/clientKey.ts)
             expect(report.publicKey).toMatch(/^0x[0-9a-f]{64}$/);
             expect(BigInt(report.publicKey)).toBe(publicKeyToBigInt(keyFromSeed(Buffer.from(report.seed, 'hex')).publicKey));

@@ -1,21 +1,29 @@
-// The place for a Worker's reputation. Today's Worker contract keeps no reputation counters; another
-// change adds them to WorkerInfo later. Until then `reputationOf` finds none and the dashboard shows
-// only what the history gives (settled volume, in the sandbox). When the counters land, map them here
-// (and nowhere else): the API's `reputation` field and the page's column already carry whatever this returns.
-import type { WorkerInfo } from '../sdk';
+// A Worker's reputation as the chain proves it: the Worker's `reputation()` getter (registered since,
+// renewals, slashes, and the volume escrows reported at withdrawal, once per epoch — see
+// docs/ARCHITECTURE.md, Reputation). One getter call per Worker; null where the Worker predates the
+// getter or is not deployed.
+import type { Address } from '@ton/core';
+import { Worker, type Chain } from '../sdk';
 
-/** Counters as the API sends them: names as the contract's getter has them, values as decimal strings. */
-export type Reputation = Record<string, string>;
+export interface ReputationJson {
+    /** unix time the first statement took effect */
+    registeredAt: number;
+    renewals: number;
+    slashes: number;
+    /** escrow epochs that reported their settlement at withdrawal */
+    settledEscrows: number;
+    /** nanoton those escrows paid (operator's share + protocol fee) */
+    settledVolume: string;
+}
 
-/** Fields of WorkerInfo that are reputation counters, once the Worker has them (none today). */
-export const REPUTATION_FIELDS: readonly string[] = ['servedRequests', 'settledVolume', 'settledClaims', 'slashCount', 'disputes'];
-
-export function reputationOf(info: WorkerInfo): Reputation | null {
-    const out: Reputation = {};
-    const rec = info as unknown as Record<string, unknown>;
-    for (const f of REPUTATION_FIELDS) {
-        const v = rec[f];
-        if (typeof v === 'bigint' || typeof v === 'number') out[f] = v.toString();
+export async function readReputation(chain: Chain, worker: Address): Promise<ReputationJson | null> {
+    try {
+        const r = await chain.open(Worker.fromAddress(worker)).getReputation();
+        return {
+            registeredAt: Number(r.registeredAt), renewals: Number(r.renewals), slashes: Number(r.slashes),
+            settledEscrows: Number(r.settledEscrows), settledVolume: r.settledVolume.toString(),
+        };
+    } catch {
+        return null;
     }
-    return Object.keys(out).length ? out : null;
 }

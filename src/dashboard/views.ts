@@ -9,7 +9,7 @@ import {
 } from '../sdk';
 import type { DashboardSource } from './source';
 import { readHistory, cumulative, type ChainEvent, type History } from './events';
-import { reputationOf, type Reputation } from './reputation';
+import { readReputation, type ReputationJson } from './reputation';
 import { ReadCache } from './cache';
 
 /** At most this many Workers are read per request (each is one getter call). */
@@ -46,8 +46,8 @@ export interface WorkerJson {
     retiredKeys: number;
     /** Paid to the operator by settled claims (sandbox: from the escrows' history; remote: null). */
     settled: { volume: string; claims: number } | null;
-    /** Reputation counters, once the Worker keeps them (see reputation.ts); null today. */
-    reputation: Reputation | null;
+    /** What the chain proves of its history (the Worker's reputation() getter); null if it has none. */
+    reputation: ReputationJson | null;
 }
 
 export interface EventJson {
@@ -155,7 +155,7 @@ export class DashboardViews {
         }
     }
 
-    private workerJson(worker: Address, info: WorkerInfo, model: string | null, h: History): WorkerJson {
+    private async workerJson(worker: Address, info: WorkerInfo, model: string | null, h: History): Promise<WorkerJson> {
         const s = h.settledByWorker.get(worker.toRawString());
         return {
             worker: this.contract(worker), operator: this.wallet(info.operator), model, measurement: formatHex256(info.measurement),
@@ -167,7 +167,7 @@ export class DashboardViews {
             feeBps: Number(info.feeBps), disputeWindow: Number(info.disputeWindow), keyPayUntil: Number(info.keyPayUntil),
             accountableUntil: Number(info.accountableUntil), retiredKeys: Number(info.retiredKeys),
             settled: this.source.fullHistory ? { volume: (s?.volume ?? 0n).toString(), claims: s?.claims ?? 0 } : null,
-            reputation: reputationOf(info),
+            reputation: await readReputation(this.source.chain, worker),
         };
     }
 
@@ -183,7 +183,7 @@ export class DashboardViews {
                 const info = await this.info(r.worker);
                 if (!info || !info.root.equals(this.source.root) || !info.operator.equals(r.operator)) continue;
                 if (!models.has(info.measurement)) models.set(info.measurement, await root.getModelOf(info.measurement));
-                out.push(this.workerJson(r.worker, info, models.get(info.measurement) ?? null, h));
+                out.push(await this.workerJson(r.worker, info, models.get(info.measurement) ?? null, h));
             }
             return out.sort((a, b) => Number(b.active) - Number(a.active) || cmp(BigInt(a.price), BigInt(b.price)) || cmp(BigInt(b.stake), BigInt(a.stake)));
         });

@@ -53,6 +53,8 @@ try {
   await page.screenshot({ path: join(shots, 'dashboard-workers.png'), fullPage: true });
   mark('workers page');
   const { workers } = await api('/api/workers');
+  report.workersAfterDemo = workers.map((w) => ({ reputation: w.reputation, settled: w.settled }));
+  report.pageReputation = await page.$$eval('#workers .worker-row td.reputation', (tds) => tds.map((t) => t.textContent));
 
   // ---- client: connect the development wallet, create the client key in the browser
   await page.goto(`${base}/#/client`, { waitUntil: 'networkidle0' });

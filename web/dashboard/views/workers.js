@@ -8,7 +8,10 @@ import { addr, countdown, kv, table, pill } from './common.js';
 
 // "None": a development attestation, with no TDX quote behind it
 const tcbPill = (w) => pill(w.tcb === 'None' ? 'no quote (dev)' : w.tcb, w.tcb === 'UpToDate' ? 'active' : 'warn');
-const reputationText = (r) => (r ? Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ') : '—');
+// the Worker's reputation() getter: settled volume reported by withdrawn escrows, renewals, slashes
+const reputationText = (r) => (r
+  ? `${tonShort(r.settledVolume)} over ${r.settledEscrows} escrow${r.settledEscrows === 1 ? '' : 's'} · ${r.renewals} renewal${r.renewals === 1 ? '' : 's'} · ${r.slashes} slash${r.slashes === 1 ? '' : 'es'}`
+  : '—');
 
 export const workersView = {
   async mount(main, _ctx, _arg, st) {
@@ -26,7 +29,7 @@ export const workersView = {
     const { workers, now } = await api.get('/api/workers');
     ctx.setNow(now);
     replace(st.chart, workersChart(workers));
-    replace(st.table, table(['worker', 'model', 'price / 1M tokens', 'stake', 'status', 'lease ends', 'TCB', 'endpoint', 'paid to operator', 'reputation'],
+    replace(st.table, table(['worker', 'model', 'price / 1M tokens', 'stake', 'status', 'lease ends', 'TCB', 'endpoint', 'paid to operator', 'reputation (on-chain)'],
       workers.map((w) => h('tr', { class: 'worker-row', dataset: { worker: w.worker.address } },
         h('td', {}, addr(ctx, w.worker, `#/worker/${encodeURIComponent(w.worker.address)}`)),
         h('td', {}, w.model ?? h('span', { class: 'muted' }, 'revoked measurement')),
@@ -37,7 +40,7 @@ export const workersView = {
         h('td', {}, tcbPill(w)),
         h('td', {}, w.endpoint ? h('code', {}, w.endpoint) : '—'),
         h('td', { class: 'num' }, w.settled ? `${tonShort(w.settled.volume)} · ${w.settled.claims} claims` : '—'),
-        h('td', { class: 'muted' }, reputationText(w.reputation)))), 'workers', 'no worker registered yet'));
+        h('td', { class: 'reputation' }, reputationText(w.reputation)))), 'workers', 'no worker registered yet'));
   },
 };
 
@@ -61,7 +64,7 @@ export const workerView = {
       ['endpoint', w.endpoint ?? '—'], ['protocol fee', bps(w.feeBps)], ['dispute window', duration(w.disputeWindow)],
       ['receipts payable until', countdown(w.keyPayUntil)], ['earlier keys still accountable', String(w.retiredKeys)],
       ['paid to operator', w.settled ? `${ton(w.settled.volume)} TON in ${w.settled.claims} claims` : 'needs an indexer'],
-      ['reputation', reputationText(w.reputation)],
+      ['reputation (on-chain)', reputationText(w.reputation)], ['registered since', w.reputation ? time(w.reputation.registeredAt) : '—'],
     ], 'worker-detail'));
   },
 };
