@@ -340,6 +340,27 @@ export function buildProgram(): Command {
             console.log(`withdrawn: ${ton(amount)} TON back to ${ctx.client.address.toString()}`);
         }));
 
+    // ---- dashboard (src/dashboard): the network in a browser, actions through TonConnect; runs until Ctrl-C
+    program.command('dashboard')
+        .description('serve the web dashboard (workers, escrows, actions through TonConnect; --network sandbox: a local network with a development wallet)')
+        .option('--port <n>', 'port to listen on (0: any free port)', (v) => {
+            const n = Number(v);
+            if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ClientError('CONFIG', `--port: "${v}" is not a port`, 'pass 0..65535.');
+            return n;
+        }, 8081)
+        .option('--host <address>', 'address to bind (keep 127.0.0.1 unless a proxy in front serves it)', '127.0.0.1')
+        .option('--public-url <url>', 'where people reach the page (HTTPS for real wallets): the TonConnect manifest\'s url')
+        .action(async (o: { port: number; host: string; publicUrl?: string }) => {
+            const g = program.opts<GlobalOpts>();
+            try {
+                const { runDashboardCommand } = await import('../src/dashboard/cli');
+                await runDashboardCommand({ network: g.network, root: g.root, toncenter: g.toncenter, apiKey: process.env.COCOON_TONCENTER_API_KEY, ...o });
+            } catch (e) {
+                console.error(`error: ${(e as Error).message}`);
+                process.exitCode = 1;
+            }
+        });
+
     return program;
 }
 

@@ -5,15 +5,27 @@ import { toNano } from '@ton/core';
 import { ClientError } from '../client/errors';
 import { runSandboxDemo, type DemoResult, type SandboxDemoOptions } from './sandboxDemo';
 import type { TestnetDemoOptions } from './testnet';
+import { keepRunning, type Service } from './serve';
 
 export interface MainOptions extends Partial<SandboxDemoOptions>, Partial<Omit<TestnetDemoOptions, keyof SandboxDemoOptions>> {
     network?: 'sandbox' | 'testnet';
+    /** After the demo keep the network running with the dashboard on this port (0: any free one). */
+    dashboardPort?: number;
+    dashboardHost?: string;
+}
+
+export interface MainResult extends DemoResult {
+    /** With dashboardPort: what keeps running (network, clock, dashboard), for keepRunning. */
+    services?: Service[];
+    dashboardUrl?: string;
 }
 
 /** Runs the demo (in-process; tests call this) and returns its result without exiting. */
-export async function main(opts: MainOptions = {}): Promise<DemoResult> {
+export async function main(opts: MainOptions = {}): Promise<MainResult> {
     const print = opts.print ?? ((l: string) => console.log(l));
+    const serve = opts.dashboardPort !== undefined;
     if ((opts.network ?? 'sandbox') === 'testnet') {
+        if (serve) throw new ClientError('CONFIG', '--dashboard-port runs with the sandbox network', 'for testnet run: npm run cocoon -- dashboard --network testnet --root <address>');
         const { runTestnetDemo } = await import('./testnet');
         const r = await runTestnetDemo({ ...opts, print });
         print(r.summary);
@@ -29,11 +41,24 @@ export async function main(opts: MainOptions = {}): Promise<DemoResult> {
         fund: opts.fund ?? toNano('3'),
         print,
         onDelta: opts.onDelta,
+        keepNetwork: serve,
     });
     print('');
     print(result.summary);
     print(`timings (ms): ${Object.entries(result.timings).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    return result;
+    if (!result.network) return result;
+    const net = result.network;
+    const services: Service[] = [{ name: 'local network (chain, worker nodes, backend)', stop: net.stop }];
+    try {
+        const { startSandboxDashboard, sandboxAccounts } = await import('../dashboard/sandbox');
+        const d = await startSandboxDashboard({ bc: net.bc, root: net.root, accounts: sandboxAccounts(net.operators.length), host: opts.dashboardHost, port: opts.dashboardPort });
+        services.push(...d.services);
+        print(`dashboard: ${d.dashboard.url}  (the network keeps running; Ctrl-C stops it)`);
+        return { ...result, services, dashboardUrl: d.dashboard.url };
+    } catch (e) {
+        await net.stop();
+        throw e;
+    }
 }
 
 const tonArg = (name: string) => (v: string) => {
@@ -61,6 +86,8 @@ export function cli(argv: string[]): Command {
         .option('--wait-dispute <seconds>', 'testnet: wait this long at most for the dispute window, then withdraw', intArg('--wait-dispute', 0, 86400), 0)
         .option('--toncenter <url>', 'testnet: JSON-RPC endpoint', 'https://testnet.toncenter.com/api/v2/jsonRPC')
         .option('--stream', "print worker 1's streamed answers as they arrive", false)
+        .option('--dashboard-port <port>', 'after the demo keep the network running and serve the dashboard on this port (0: any free port) until Ctrl-C', intArg('--dashboard-port', 0, 65535))
+        .option('--dashboard-host <host>', 'address the dashboard binds to', '127.0.0.1')
         .parse(argv);
 }
 
@@ -68,10 +95,14 @@ if (require.main === module) {
     const o = cli(process.argv).opts();
     main({
         network: o.network, workers: o.workers, requestsPerWorker: o.requests, deposit: o.deposit, completionTokens: o.tokens, fund: o.fund,
+        dashboardPort: o.dashboardPort, dashboardHost: o.dashboardHost,
         onDelta: o.stream ? (i: number, d: string) => { if (i === 0) process.stdout.write(d); } : undefined,
         ...(o.network === 'testnet' ? { root: o.root, toncenter: o.toncenter, measurement: o.measurement, model: o.model, waitDisputeSec: o.waitDispute } : {}),
     } as MainOptions)
-        .then((r) => process.exit(r.ok ? 0 : 1))
+        .then(async (r) => {
+            if (r.services) await keepRunning(r.services);
+            process.exit(r.ok ? 0 : 1);
+        })
         .catch((e) => {
             console.error(e instanceof ClientError ? `demo failed: ${e.message}` : `demo failed: ${(e as Error).stack ?? e}`);
             process.exit(1);
