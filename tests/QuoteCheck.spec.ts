@@ -4,39 +4,22 @@
 // accepts it, refuses a node with a development attestation, and refuses every quote that does
 // not bind exactly the on-chain statement.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import '@ton/test-utils';
 import { Address, toNano } from '@ton/core';
 import { SandboxChain, hex256, keyBinding, publicKeyToBigInt, tlsKeyHashOfCert, TCB_STATUS, type WorkerInfo } from '../src/sdk';
 import { DevBackend } from '../src/backend';
 import { CocoonClient, checkWorkerQuote, isClientError, sandboxEventSource, type QuoteCheckOptions } from '../src/client';
 import { parseTdxQuote, startVerifierService, type VerifierServiceHandle } from '../src/verifier';
-import { HttpQuoteVerifier, TdxAttestationProvider, type TsmFs, type WorkerNodeHandle } from '../src/worker';
+import { HttpQuoteVerifier, TdxAttestationProvider, type WorkerNodeHandle } from '../src/worker';
 import { createNet, registerWorker, seededKey, clientKeyOf, MODEL, type Net, type WorkerHandle } from './helpers/network';
 import { nodeFixture, type NodeFixture } from './helpers/node';
-import { syntheticTdx } from './helpers/syntheticTdx';
+import { syntheticTdx, fakeTsm } from './helpers/syntheticTdx';
 
 const NOW = 1_800_000_000; // createNet's chain.now
 type Tdx = Awaited<ReturnType<typeof syntheticTdx>>;
-
-/** A fake configfs-tsm: a write of inblob makes the "kernel" produce a quote carrying that REPORTDATA. */
-function fakeTsm(tdx: Tdx): TsmFs {
-    return {
-        existsSync: (p) => existsSync(p),
-        mkdirSync: (p) => {
-            mkdirSync(p);
-            writeFileSync(join(p, 'provider'), 'tdx_guest\n');
-        },
-        writeFileSync: (p, d) => {
-            writeFileSync(p, d);
-            writeFileSync(join(dirname(p), 'outblob'), tdx.quote({ reportData: d }));
-        },
-        readFileSync: (p) => readFileSync(p),
-        rmdirSync: (p) => rmSync(p, { recursive: true }),
-    };
-}
 
 const refusal = (e: unknown) => (isClientError(e) && e.code === 'QUOTE_REFUSED' ? e.message : `not refused: ${String(e)}`);
 
