@@ -10,7 +10,7 @@ import {
     CocoonRoot, Worker, ClientEscrow,
     defaultParams, rootFor, workerFor, escrowForOpening,
     keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatementWith, signedAttestation, signReceipt, signedReceiptCell,
-    errorForExitCode,
+    errorForExitCode, changeCell, proposalId,
 } from '../src/sdk';
 
 // ------------------------------------------------------------------------------------------ types
@@ -76,7 +76,7 @@ export const OPERATIONS = [
     'registerWorker', 'registerWorkerQuorum3', 'reattest', 'topUpStake', 'setPrice', 'setEndpoint', 'unbond', 'withdrawStake',
     'openEscrow', 'topUpEscrow', 'setClientKey', 'claim', 'claimWithFeeFlush', 'refreshWorker', 'closeEscrow', 'withdrawEscrow',
     'fundRewards', 'claimRewards', 'slash', 'deactivateWorker',
-    'setParams', 'addMeasurement', 'removeMeasurement', 'addVerifierKey', 'removeVerifierKey',
+    'setParams', 'propose', 'execute', 'cancel', 'removeMeasurement', 'removeVerifierKey',
     'setVerifierQuorum', 'setPaused', 'proposeOwner', 'acceptOwnership', 'withdrawTreasury',
 ] as const;
 
@@ -86,6 +86,7 @@ const START = 1_800_000_000;
 const MODEL = 'llama-3-8b-instruct';
 const MEASUREMENT = BigInt('0x' + sha256hex('cocoon-worker-image:v1|' + MODEL));
 const GOV_VALUE = toNano('0.05');
+const GOV_DELAY = 3600;
 
 function sha256hex(s: string): string {
     return createHash('sha256').update(s).digest('hex');
@@ -197,14 +198,24 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
     const verifier = seededKey('verifier');
 
     const owner = await chain.treasury('owner');
-    const root = chain.openContract(await rootFor(owner.address, 1, params));
+    // the network's first measurement and verifier key are in its genesis (StateInit); later additions are proposed
+    const root = chain.openContract(await rootFor(owner.address, 1, params, 1, {
+        governanceDelay: GOV_DELAY, measurements: [[MEASUREMENT, MODEL]], verifierKeys: [publicKeyToBigInt(verifier.publicKey)],
+    }));
     b.track(root.address, 'root', root.abi.types ?? []);
     const gov = (msg: Parameters<CocoonRoot['send']>[3], from: SandboxContract<TreasuryContract> = owner) =>
         root.send(from.getSender(), { value: GOV_VALUE }, msg);
+    /** Propose, wait for the delay, execute: the way a change that adds power is made. */
+    const governed = async (change: Cell, measure?: { propose: string; execute: string }) => {
+        const propose = () => gov({ $$type: 'Propose', queryId: 0n, change });
+        if (measure) await b.op(measure.propose, propose); else await propose();
+        const eta = (chain.now ?? START) + GOV_DELAY;
+        chain.now = eta;
+        const execute = () => gov({ $$type: 'Execute', queryId: 0n, id: proposalId(eta, change) });
+        if (measure) await b.op(measure.execute, execute); else await execute();
+    };
 
     await b.op('deployRoot', () => root.send(owner.getSender(), { value: toNano('1') }, null));
-    await b.op('addMeasurement', () => gov({ $$type: 'AddMeasurement', queryId: 0n, measurement: MEASUREMENT, model: MODEL }));
-    await b.op('addVerifierKey', () => gov({ $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(verifier.publicKey) }));
 
     // Workers: op1 runs the whole operator life, op2 gets slashed, op3 deactivated by governance.
     interface W { operator: SandboxContract<TreasuryContract>; worker: SandboxContract<Worker>; tee: Ed25519Key }
@@ -299,7 +310,7 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
 
     // A quorum of three verifiers: what the two extra signatures cost the root
     const verifiers = [verifier, seededKey('verifier-2'), seededKey('verifier-3')];
-    for (const k of verifiers.slice(1)) await gov({ $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(k.publicKey) });
+    for (const k of verifiers.slice(1)) await governed(changeCell({ kind: 'addVerifierKey', key: publicKeyToBigInt(k.publicKey) }));
     await b.op('setVerifierQuorum', () => gov({ $$type: 'SetVerifierQuorum', queryId: 0n, quorum: 3n }));
     const op4 = await newWorker('operator-4');
     await b.op('registerWorkerQuorum3', () => root.send(op4.operator.getSender(), { value: toNano('100.3') }, {
@@ -308,6 +319,12 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
 
     // Governance
     await b.op('setParams', () => gov({ $$type: 'SetParams', queryId: 0n, params: defaultParams({ protocolFeeBps: 400n }) }));
+    // a measurement added through the timelock: Propose (with its event), then Execute after the delay
+    const M2 = BigInt('0x' + sha256hex('cocoon-worker-image:v1|qwen-2.5-72b'));
+    await governed(changeCell({ kind: 'addMeasurement', measurement: M2, model: 'qwen-2.5-72b' }), { propose: 'propose', execute: 'execute' });
+    const dropped = changeCell({ kind: 'addMeasurement', measurement: M2 + 1n, model: 'never' });
+    await gov({ $$type: 'Propose', queryId: 0n, change: dropped });
+    await b.op('cancel', () => gov({ $$type: 'Cancel', queryId: 0n, id: proposalId((chain.now ?? START) + GOV_DELAY, dropped) }));
     await b.op('removeMeasurement', () => gov({ $$type: 'RemoveMeasurement', queryId: 0n, measurement: MEASUREMENT }));
     await b.op('deactivateWorker', () => root.send(owner.getSender(), { value: toNano('0.1') }, {
         $$type: 'DeactivateWorker', queryId: 0n, operator: op3.operator.address, measurement: MEASUREMENT,
