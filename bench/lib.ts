@@ -12,6 +12,7 @@ import {
     keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatementWith, signedAttestation, signReceipt, signedReceiptCell,
     errorForExitCode, changeCell, proposalId,
 } from '../src/sdk';
+import { compileRootVersion } from '../tests/helpers/rootVersions';
 
 // ------------------------------------------------------------------------------------------ types
 
@@ -78,6 +79,7 @@ export const OPERATIONS = [
     'fundRewards', 'claimRewards', 'slash', 'deactivateWorker',
     'setParams', 'propose', 'execute', 'cancel', 'removeMeasurement', 'removeVerifierKey',
     'setVerifierQuorum', 'setPaused', 'proposeOwner', 'acceptOwnership', 'withdrawTreasury',
+    'upgradeRoot', 'unbondLegacyWorker',
 ] as const;
 
 // ------------------------------------------------------------------------------------------ fixture
@@ -336,6 +338,17 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
     const newOwner = await chain.treasury('owner-2');
     await b.op('proposeOwner', () => gov({ $$type: 'ProposeOwner', queryId: 0n, newOwner: newOwner.address }));
     await b.op('acceptOwnership', () => gov({ $$type: 'AcceptOwnership', queryId: 0n }, newOwner));
+
+    // Upgrade: version 2 of the root, made from these sources with a new Worker code (tests/helpers/
+    // rootVersions.ts); Execute runs the new code's getters on the snapshot before installing it. Then
+    // a Worker of the earlier code unbonds: the root recognises it through its earlier Worker codes.
+    const v2 = await compileRootVersion({ version: 2, newWorker: true });
+    const upgrade = changeCell({ kind: 'upgradeRoot', version: 2n, code: v2.root });
+    await root.send(newOwner.getSender(), { value: toNano('0.2') }, { $$type: 'Propose', queryId: 0n, change: upgrade });
+    const eta = (chain.now ?? START) + GOV_DELAY;
+    chain.now = eta;
+    await b.op('upgradeRoot', () => root.send(newOwner.getSender(), { value: toNano('1') }, { $$type: 'Execute', queryId: 0n, id: proposalId(eta, upgrade) }));
+    await b.op('unbondLegacyWorker', () => opSend(op4, toNano('0.1'), { $$type: 'Unbond', queryId: 0n }));
 
     const missing = OPERATIONS.filter((o) => !b.ops[o]);
     if (missing.length) throw new Error(`not measured: ${missing.join(', ')}`);

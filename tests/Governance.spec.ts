@@ -6,7 +6,7 @@ import '@ton/test-utils';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Blockchain, SandboxContract, SendMessageResult, TreasuryContract, internal } from '@ton/sandbox';
-import { Address, Builder, Cell, beginCell, contractAddress, external, internal as internalRelaxed, storeMessageRelaxed, toNano, type StateInit } from '@ton/core';
+import { Address, Builder, Cell, beginCell, contractAddress, external, internal as internalRelaxed, storeMessageRelaxed, storeShardAccount, loadShardAccount, toNano, type StateInit } from '@ton/core';
 import { keyPairFromSeed, sign, type KeyPair } from '@ton/crypto';
 import { MultisigOrder, MultisigWallet } from '@ton/ton';
 import {
@@ -17,7 +17,7 @@ import {
     ERR_NOT_OWNER, ERR_TIMELOCKED, ERR_NOT_PROPOSABLE, ERR_UNKNOWN_PROPOSAL, ERR_TOO_EARLY, ERR_PROPOSAL_EXPIRED,
     ERR_TOO_MANY_PROPOSALS, ERR_DUPLICATE_PROPOSAL, ERR_BAD_DELAY, ERR_BAD_UPGRADE, ERR_UPGRADE_LEDGER, ERR_BAD_PARAMS,
     ERR_PAUSED, ERR_UNKNOWN_MEASUREMENT, ERR_UNTRUSTED_VERIFIER, ERR_QUORUM_NOT_MET, ERR_NOT_WORKER, ERR_UNKNOWN_WORKER_VERSION,
-    PROPOSAL_GRACE, MAX_PROPOSALS, ROOT_VERSION, STATUS_ACTIVE, STATUS_UNBONDING, ESCROW_OPEN, ESCROW_CLOSING, BPS,
+    PROPOSAL_GRACE, MAX_PROPOSALS, MAX_WORKER_VERSIONS, ROOT_VERSION, STATUS_ACTIVE, STATUS_UNBONDING, ESCROW_OPEN, ESCROW_CLOSING, BPS,
     WORKER_STORAGE_RESERVE, emptyWorkerState, storeWorkerState, type GovernanceChange, type Params, type Ed25519Key,
     signStatement, signStatementWith, signedAttestation,
 } from '../src/sdk';
@@ -26,9 +26,9 @@ import {
     seededKey, governed, GOV_DELAY, MEASUREMENT, MODEL, REGISTER_GAS,
 } from './helpers/network';
 import { eventsOf, txFromTo } from './helpers/rootWorker';
-import { balancesOf, expectBalancesUnchanged, dataHashes, failures } from './helpers/attacks';
+import { balancesOf, expectBalancesUnchanged, dataHashes, failures, minFor } from './helpers/attacks';
 import { Ledger, tracked, paymentsTo, OP } from './helpers/money';
-import { compileRootVersion, rootFields, snapshotFields } from './helpers/rootVersions';
+import { compileRootVersion, rootFields, snapshotFields, type RootVersion } from './helpers/rootVersions';
 
 const code = (c: bigint) => Number(c);
 const body = (store: (b: Builder) => void) => beginCell().store(store).endCell();
@@ -476,5 +476,360 @@ describe('RootSnapshot carries every field of CocoonRoot', () => {
         const fields = rootFields(root).map((f) => f.name);
         expect(fields[0]).toBe('gov'); // first: the root cell's first reference (storedGov)
         expect(snapshotFields(gov).sort()).toEqual([...fields, 'version', 'workerCode', 'workerInitState'].sort());
+    });
+});
+
+describe('root upgrade mid-life', () => {
+    let v2: RootVersion;
+    let v3: RootVersion;
+    beforeAll(async () => {
+        v2 = await compileRootVersion({ version: 2, newWorker: true });
+        v3 = await compileRootVersion({ version: 3, newWorker: true });
+    }, 180_000);
+
+    const codeOf = async (chain: Blockchain, a: Address) => {
+        const st = (await chain.getContract(a)).accountState;
+        if (st?.type !== 'active') throw new Error(`${a} is not active`);
+        return st.state.code!;
+    };
+    /** The Worker of `operator` under `root` for a Worker code (its data is (root, operator, ^empty state)). */
+    const workerWith = (workerCode: Cell, root: Address, operator: Address) => contractAddress(0, {
+        code: workerCode,
+        data: beginCell().storeAddress(root).storeAddress(operator).storeRef(beginCell().store(storeWorkerState(emptyWorkerState())).endCell()).endCell(),
+    });
+    const hashOf = (c: Cell) => BigInt('0x' + c.hash().toString('hex'));
+
+    async function upgradeTo(net: Net, v: RootVersion, version: number, executor: Wallet, ledger: Ledger) {
+        const p = await propose(net, { kind: 'upgradeRoot', version: BigInt(version), code: v.root });
+        expect(failures(p.res)).toEqual([]);
+        net.chain.now = p.eta;
+        const t = await tracked(ledger, net.chain, () => execute(net, p.id, executor, toNano('1')));
+        expect(failures(t.res)).toEqual([]);
+        const ev = eventsOf(txFromTo(t.res, executor.address, net.root.address)).map((c) => c.beginParse()).filter((s) => s.preloadUint(32) === 0xc0c00153).map(loadRootUpgraded);
+        expect(ev).toEqual([{ $$type: 'RootUpgraded', fromVersion: BigInt(version - 1), toVersion: BigInt(version), codeHash: hashOf(v.root) }]);
+        return t;
+    }
+
+    it('with open escrows, active workers and a funded reward pool: everything keeps working through two upgrades (and two new Worker codes), to the nanoton', async () => {
+        const net = await createNet();
+        const chain = net.chain;
+        const root = net.root;
+        const w1 = await registerWorker(net, 'op1');
+        const w2 = await registerWorker(net, 'op2');
+        const e1 = await openEscrow(net, w1, 'client1');
+        const e2 = await openEscrow(net, w2, 'client2');
+        const claim = async (e: EscrowHandle, w: WorkerHandle, seq: bigint, cost: bigint) => {
+            const r = await signedReceiptFor(e, w.tee, { seq, tokens: cost / 100n, cost });
+            return e.escrow.send(w.operator.getSender(), { value: toNano('0.1') }, claimBody(r));
+        };
+        expect(failures(await claim(e1, w1, 1n, toNano('3')))).toEqual([]);   // a 0.15 TON fee: flushed to the root
+        expect(failures(await claim(e2, w2, 1n, toNano('1')))).toEqual([]);   // 0.05 TON owed by the escrow
+        const funder = await chain.treasury('funder');
+        await root.send(funder.getSender(), { value: toNano('10.1') }, { $$type: 'FundRewards', queryId: 0n, amount: toNano('10') });
+        const keeper = await chain.treasury('keeper');
+        const ledger = new Ledger([root.address, w1.worker.address, w2.worker.address, e1.escrow.address, e2.escrow.address]);
+
+        const rs0 = await root.getRewardState();
+        expect(rs0.totalStake).toBe(toNano('200'));
+        expect(rs0.rewardPool).toBeGreaterThan(toNano('10'));
+        expect(rs0.treasury).toBeGreaterThan(0n);
+        const digest0 = await root.getLedgerDigest();
+        const children = [w1.worker.address, w2.worker.address, e1.escrow.address, e2.escrow.address];
+        const childBalances = await balancesOf(chain, children);
+        const childData = await dataHashes(chain, children);
+        const pending1 = await w1.worker.getPendingRewards(rs0.acc);
+        const pending2 = await w2.worker.getPendingRewards(rs0.acc);
+        const v1Worker = await codeOf(chain, w1.worker.address);
+
+        // ---- v1 -> v2 (another Worker code)
+        const rootBefore = (await chain.getContract(root.address)).balance;
+        const up = await upgradeTo(net, v2, 2, keeper, ledger);
+        const utx = txFromTo(up.res, keeper.address, root.address);
+        const storage = (utx.description as any).storagePhase?.storageFeesCollected ?? 0n;
+        // the executor paid for everything: the root keeps its balance, plus what the gas of the new code's
+        // first transaction (its own ProtocolFee of nothing, carried by the executor's value) left over
+        const self = txFromTo(up.res, root.address, root.address);
+        const selfValue = self.inMessage!.info.type === 'internal' ? self.inMessage!.info.value.coins : 0n;
+        expect((await chain.getContract(root.address)).balance).toBe(rootBefore - storage + selfValue - self.totalFees.coins);
+        expect((await codeOf(chain, root.address)).hash().equals(v2.root.hash())).toBe(true);
+        // the upgrade left [not initialised][^RootSnapshot] as the new code's data and sent it a ProtocolFee of
+        // nothing, whose transaction ran the new code's init (the migration) and stored its fields
+        expect(up.res.transactions).toHaveTransaction({ from: root.address, to: root.address, op: 0xc0c00112, success: true });
+        const raw = (await chain.getContract(root.address)).accountState;
+        const data = raw?.type === 'active' ? raw.state.data! : Cell.EMPTY;
+        expect(data.beginParse().preloadBit()).toBe(true);
+        expect(await root.getVersion()).toBe(2n);
+        expect(await root.getRewardState()).toEqual(rs0);
+        expect(await root.getLedgerDigest()).toBe(digest0);
+        expect(await root.getTotalStake()).toBe(toNano('200'));
+        expect((await root.getOwner()).equals(net.owner.address)).toBe(true);
+        expect(await root.getModelOf(MEASUREMENT)).toBe(MODEL);
+        expect(await root.getGovernanceDelay()).toBe(BigInt(GOV_DELAY));
+        expect((await root.getProposals()).size).toBe(0);
+        // the children were not touched
+        await expectBalancesUnchanged(chain, childBalances);
+        expect(await dataHashes(chain, children)).toEqual(childData);
+        // clients find both Worker codes: the new one for new registrations, the earlier one for op1's Worker
+        const addrs1 = await root.getWorkerAddressesOf(w1.operator.address);
+        expect(addrs1.size).toBe(2);
+        expect(addrs1.get(hashOf(v1Worker))!.equals(w1.worker.address)).toBe(true);
+        expect(addrs1.get(hashOf(v2.worker))!.equals(workerWith(v2.worker, root.address, w1.operator.address))).toBe(true);
+        expect((await root.getWorkerAddressOf(w1.operator.address)).equals(workerWith(v2.worker, root.address, w1.operator.address))).toBe(true);
+
+        // ---- the first message from outside comes from a Worker of the earlier code: op1 unbonds
+        let t = await tracked(ledger, chain, () => w1.worker.send(w1.operator.getSender(), { value: toNano('0.1') }, { $$type: 'Unbond', queryId: 0n }));
+        expect(failures(t.res)).toEqual([]);
+        expect(await root.getTotalStake()).toBe(toNano('100'));
+        expect((await w1.worker.getInfo()).status).toBe(STATUS_UNBONDING);
+        // a wallet is still no Worker
+        const fake = await chain.treasury('fake');
+        const forged = await root.send(fake.getSender(), { value: toNano('0.1') }, { $$type: 'StakeDown', amount: toNano('100'), queryId: 0n, operator: w2.operator.address, slashed: 0n, changeTo: null });
+        expect(failures(forged)).toEqual([{ to: root.address.toString(), exitCode: code(ERR_NOT_WORKER), phase: 'compute' }]);
+
+        // op2 claims its rewards (RewardSync and PayRewards from a Worker of the earlier code)
+        t = await tracked(ledger, chain, () => w2.worker.send(w2.operator.getSender(), { value: toNano('0.1') }, { $$type: 'ClaimRewards', queryId: 0n }));
+        expect(failures(t.res)).toEqual([]);
+        const paid2 = paymentsTo(t.payments, w2.operator.address, OP.RewardsPaid);
+        expect(paid2.map((p) => p.amount)).toEqual([pending2]);
+        expect((await root.getRewardState()).rewardPool).toBe(rs0.rewardPool - pending2);
+        // and tops its stake up (StakeUp)
+        t = await tracked(ledger, chain, () => w2.worker.send(w2.operator.getSender(), { value: toNano('10.1') }, { $$type: 'TopUpStake', queryId: 0n, amount: toNano('10') }));
+        expect(failures(t.res)).toEqual([]);
+        expect(await root.getTotalStake()).toBe(toNano('110'));
+        expect((await w2.worker.getInfo()).stake).toBe(toNano('110'));
+
+        // the escrows claim (the fees reach the new root), close and withdraw
+        const rs1 = await root.getRewardState();
+        t = await tracked(ledger, chain, () => claim(e1, w1, 2n, toNano('4')));   // 1 TON more: a 0.05 fee, owed
+        expect(failures(t.res)).toEqual([]);
+        t = await tracked(ledger, chain, () => claim(e2, w2, 2n, toNano('2')));   // 1 TON more: 0.1 owed -> flushed
+        expect(failures(t.res)).toEqual([]);
+        const flushed = toNano('0.1');
+        const toStakers = flushed * net.params.stakerShareBps / BPS;
+        const rs2 = await root.getRewardState();
+        expect(rs2.treasury - rs1.treasury).toBe(flushed - toStakers);
+        expect(rs2.rewardPool - rs1.rewardPool).toBe(toStakers);
+        for (const e of [e1, e2]) {
+            t = await tracked(ledger, chain, () => e.escrow.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'CloseEscrow', queryId: 0n }));
+            expect(failures(t.res)).toEqual([]);
+            expect((await e.escrow.getState()).state).toBe(ESCROW_CLOSING);
+        }
+        chain.now = chain.now! + Number(net.params.disputeWindow);
+        const e1Deposit = (await e1.escrow.getState()).deposit;
+        t = await tracked(ledger, chain, () => e1.escrow.send(e1.client.getSender(), { value: toNano('0.05') }, { $$type: 'WithdrawEscrow', queryId: 0n }));
+        expect(failures(t.res)).toEqual([]);
+        expect(paymentsTo(t.payments, e1.client.address, OP.EscrowRefund).map((p) => p.amount)).toEqual([e1Deposit]);
+        expect(e1Deposit).toBe(toNano('5') - toNano('4'));
+        const rs3 = await root.getRewardState();
+        expect(rs3.treasury + rs3.rewardPool - rs2.treasury - rs2.rewardPool).toBe(toNano('0.05'));   // e1's owed fee, flushed at withdrawal
+        t = await tracked(ledger, chain, () => e2.escrow.send(e2.client.getSender(), { value: toNano('0.05') }, { $$type: 'WithdrawEscrow', queryId: 0n }));
+        expect(failures(t.res)).toEqual([]);
+        expect(paymentsTo(t.payments, e2.client.address, OP.EscrowRefund).map((p) => p.amount)).toEqual([toNano('3')]);
+
+        // ---- a new operator registers under v2: it gets a Worker of the new code
+        const w3 = await registerWorker(net, 'op3', toNano('50'));
+        const w3addr = workerWith(v2.worker, root.address, w3.operator.address);
+        expect(w3.result.transactions).toHaveTransaction({ from: root.address, to: w3addr, deploy: true, success: true });
+        expect((await codeOf(chain, w3addr)).hash().equals(v2.worker.hash())).toBe(true);
+        const worker3 = chain.openContract(Worker.fromAddress(w3addr));
+        expect((await worker3.getInfo()).active).toBe(true);
+        expect(await root.getTotalStake()).toBe(toNano('160'));
+        const w3h: WorkerHandle = { ...w3, worker: worker3 };
+        const e3 = await openEscrow(net, w3h, 'client3');
+        expect((await e3.escrow.getState()).state).toBe(ESCROW_OPEN);
+        ledger.add(w3addr);
+        ledger.add(e3.escrow.address);
+        t = await tracked(ledger, chain, () => claim(e3, w3h, 1n, toNano('1')));
+        expect(failures(t.res)).toEqual([]);
+        await root.send(funder.getSender(), { value: toNano('5.1') }, { $$type: 'FundRewards', queryId: 0n, amount: toNano('5') });
+
+        // ---- v2 -> v3 (a third Worker code): op2's and op3's Workers are both of earlier codes now
+        const rs4 = await root.getRewardState();
+        await upgradeTo(net, v3, 3, keeper, ledger);
+        expect(await root.getVersion()).toBe(3n);
+        expect(await root.getRewardState()).toEqual(rs4);
+        const addrs3 = await root.getWorkerAddressesOf(w3.operator.address);
+        expect(new Set([...addrs3.keys()])).toEqual(new Set([hashOf(v1Worker), hashOf(v2.worker), hashOf(v3.worker)]));
+        const pending3 = await worker3.getPendingRewards(rs4.acc);
+        expect(pending3).toBeGreaterThan(0n);
+        t = await tracked(ledger, chain, () => worker3.send(w3.operator.getSender(), { value: toNano('0.1') }, { $$type: 'ClaimRewards', queryId: 0n }));
+        expect(failures(t.res)).toEqual([]);
+        expect(paymentsTo(t.payments, w3.operator.address, OP.RewardsPaid).map((p) => p.amount)).toEqual([pending3]);
+        t = await tracked(ledger, chain, () => w2.worker.send(w2.operator.getSender(), { value: toNano('0.1') }, { $$type: 'Unbond', queryId: 0n }));
+        expect(failures(t.res)).toEqual([]);
+        expect(await root.getTotalStake()).toBe(toNano('50'));
+
+        // ---- revocation of a Worker of an earlier code: the owner deactivates op3's v2 Worker at once
+        await root.send(net.owner.getSender(), { value: GOV }, { $$type: 'RemoveMeasurement', queryId: 0n, measurement: MEASUREMENT });
+        const unknownCode = await root.send(net.owner.getSender(), { value: toNano('0.2') }, { $$type: 'DeactivateLegacyWorker', queryId: 0n, operator: w3.operator.address, measurement: MEASUREMENT, workerCode: 5n });
+        expect(failures(unknownCode)).toEqual([{ to: root.address.toString(), exitCode: code(ERR_UNKNOWN_WORKER_VERSION), phase: 'compute' }]);
+        const byStranger = await root.send(keeper.getSender(), { value: toNano('0.2') }, { $$type: 'DeactivateLegacyWorker', queryId: 0n, operator: w3.operator.address, measurement: MEASUREMENT, workerCode: hashOf(v2.worker) });
+        expect(failures(byStranger)).toEqual([{ to: root.address.toString(), exitCode: code(ERR_NOT_OWNER), phase: 'compute' }]);
+        t = await tracked(ledger, chain, () => root.send(net.owner.getSender(), { value: toNano('0.2') }, { $$type: 'DeactivateLegacyWorker', queryId: 0n, operator: w3.operator.address, measurement: MEASUREMENT, workerCode: hashOf(v2.worker) }));
+        expect(failures(t.res)).toEqual([]);
+        expect((await worker3.getInfo()).status).toBe(STATUS_UNBONDING);
+        expect(await root.getTotalStake()).toBe(0n);
+
+        // ---- everyone takes their stake out
+        chain.now = chain.now! + Number(net.params.unbondingPeriod) + 8 * 86400;
+        for (const [w, wallet, amount] of [[w1.worker, w1.operator, toNano('100')], [w2.worker, w2.operator, toNano('110')], [worker3, w3.operator, toNano('50')]] as const) {
+            t = await tracked(ledger, chain, () => w.send(wallet.getSender(), { value: toNano('0.05') }, { $$type: 'WithdrawStake', queryId: 0n }));
+            expect(failures(t.res)).toEqual([]);
+            expect(paymentsTo(t.payments, wallet.address, OP.StakeWithdrawn).map((p) => p.amount)).toEqual([amount]);
+            expect((await w.getInfo()).unbonding).toBe(0n);
+            expect((await chain.getContract(w.address)).balance).toBeLessThanOrEqual(WORKER_STORAGE_RESERVE);
+        }
+        // op1 claims what it earned before it unbonded, from the v3 root
+        const rsEnd = await root.getRewardState();
+        const owed1 = await w1.worker.getPendingRewards(rsEnd.acc);
+        expect(owed1).toBe(pending1);
+        t = await tracked(ledger, chain, () => w1.worker.send(w1.operator.getSender(), { value: toNano('0.1') }, { $$type: 'ClaimRewards', queryId: 0n }));
+        expect(paymentsTo(t.payments, w1.operator.address, OP.RewardsPaid).map((p) => p.amount)).toEqual([owed1]);
+        const rsFinal = await root.getRewardState();
+        expect(rsFinal.rewardPool).toBe(rsEnd.rewardPool - owed1);
+        expect(rsFinal.totalStake).toBe(0n);
+        // the root still holds the pool and the treasury
+        expect((await chain.getContract(root.address)).balance).toBeGreaterThan(rsFinal.rewardPool + rsFinal.treasury);
+    });
+
+    it('an upgrade whose migration would lose or misplace funds is refused: nothing moves (to the nanoton), the proposal stays, the owner cancels it', async () => {
+        const net = await createNet();
+        const w = await registerWorker(net, 'op1');
+        const e = await openEscrow(net, w, 'client1');
+        const r = await signedReceiptFor(e, w.tee, { seq: 1n, tokens: 30_000_000n, cost: toNano('3') });
+        await e.escrow.send(w.operator.getSender(), { value: toNano('0.1') }, claimBody(r));
+        const funder = await net.chain.treasury('funder');
+        await net.root.send(funder.getSender(), { value: toNano('10.1') }, { $$type: 'FundRewards', queryId: 0n, amount: toNano('10') });
+        const rs = await net.root.getRewardState();
+        expect(rs.treasury).toBeGreaterThan(0n);
+        const keeper = await net.chain.treasury('keeper');
+        const bugs: [string, string][] = [
+            ['the treasury lost', 'self.rewards.treasury = 0;'],
+            ['the treasury moved into the stakers\' pool', 'self.rewards.rewardPool = self.rewards.rewardPool + self.rewards.treasury; self.rewards.treasury = 0;'],
+            ['one nanoton of the pool lost', 'self.rewards.rewardPool = self.rewards.rewardPool - 1;'],
+            ['the stake total lost', 'self.rewards.totalStake = 0;'],
+            ['another owner', 'self.owner = myAddress();'],
+        ];
+        const honest = [net.root.address, w.worker.address, e.escrow.address, w.operator.address, e.client.address, net.owner.address];
+        const codeHash = async () => {
+            const st = (await net.chain.getContract(net.root.address)).accountState;
+            return st?.type === 'active' ? st.state.code!.hash().toString('hex') : null;
+        };
+        const rootCode = await codeHash();
+        for (const [name, bug] of bugs) {
+            const v = await compileRootVersion({ version: 2, newWorker: true, migrationExtra: `        ${bug}` });
+            const p = await propose(net, { kind: 'upgradeRoot', version: 2n, code: v.root });
+            expect(failures(p.res)).toEqual([]);
+            net.chain.now = p.eta;
+            const before = await balancesOf(net.chain, honest);
+            const data = await dataHashes(net.chain, [net.root.address, w.worker.address, e.escrow.address]);
+            const res = await execute(net, p.id, keeper, toNano('1'));
+            expect([name, failures(res)]).toEqual([name, [{ to: net.root.address.toString(), exitCode: code(ERR_UPGRADE_LEDGER), phase: 'compute' }]]);
+            await expectBalancesUnchanged(net.chain, before, [res]);
+            expect(await dataHashes(net.chain, [net.root.address, w.worker.address, e.escrow.address])).toEqual(data);
+            expect(await net.root.getVersion()).toBe(1n);
+            expect(await net.root.getRewardState()).toEqual(rs);
+            expect(await net.root.getProposal(p.id)).not.toBeNull();
+            expect(failures(await cancel(net, p.id))).toEqual([]);
+        }
+        expect(await codeHash()).toBe(rootCode);
+        // and the root still works: a claim's fee still reaches it
+        const r2 = await signedReceiptFor(e, w.tee, { seq: 2n, tokens: 40_000_000n, cost: toNano('4') });
+        expect(failures(await e.escrow.send(w.operator.getSender(), { value: toNano('0.1') }, claimBody(r2)))).toEqual([]);
+    });
+
+    it('an upgrade to code that is no root of the next version (reports another version, cannot read the snapshot) is refused with ERR_BAD_UPGRADE', async () => {
+        const net = await createNet();
+        const keeper = await net.chain.treasury('keeper');
+        const liar = await compileRootVersion({ version: 2, reportVersion: 3 });
+        const today = (await net.chain.getContract(net.root.address)).accountState;
+        const todaysCode = today?.type === 'active' ? today.state.code! : Cell.EMPTY;
+        const codes: [string, Cell][] = [
+            ['a version 2 that says it is 3', liar.root],
+            ["today's root (version 1, which cannot read a snapshot)", todaysCode],
+            ['a Worker', v2.worker],
+            ['an empty cell', Cell.EMPTY],
+        ];
+        for (const [name, c] of codes) {
+            const p = await propose(net, { kind: 'upgradeRoot', version: 2n, code: c });
+            net.chain.now = p.eta;
+            const data = await dataHashes(net.chain, [net.root.address]);
+            const res = await execute(net, p.id, keeper, toNano('1'));
+            expect([name, failures(res)]).toEqual([name, [{ to: net.root.address.toString(), exitCode: code(ERR_BAD_UPGRADE), phase: 'compute' }]]);
+            expect(await dataHashes(net.chain, [net.root.address])).toEqual(data);
+            expect(await net.root.getVersion()).toBe(1n);
+            await cancel(net, p.id);
+        }
+    });
+});
+
+describe('Workers of earlier codes pay their own way', () => {
+    it(`with ${Number(MAX_WORKER_VERSIONS)} earlier Worker codes, the oldest one's Workers still unbond and claim rewards at the exact entry minimum; a successor with more is refused`, async () => {
+        const net = await createNet();
+        const w = await registerWorker(net, 'op1');
+        const funder = await net.chain.treasury('funder');
+        await net.root.send(funder.getSender(), { value: toNano('10.1') }, { $$type: 'FundRewards', queryId: 0n, amount: toNano('10') });
+        // version 2 keeps MAX_WORKER_VERSIONS - 1 more earlier codes, all with smaller hashes: the root tries them first
+        const fillers = Array.from({ length: Number(MAX_WORKER_VERSIONS) - 1 }, (_, i) =>
+            `        g.legacyWorkers.set(${i + 1}, WorkerVersion { code: beginCell().storeUint(${i}, 8).endCell(), initState: emptyCell() }.toCell());`).join('\n');
+        const extra = `        let g = GovState.fromCell(self.gov);\n${fillers}\n        g.workerVersions += ${Number(MAX_WORKER_VERSIONS) - 1};\n        self.gov = g.toCell();`;
+        const v = await compileRootVersion({ version: 2, newWorker: true, migrationExtra: extra });
+        const keeper = await net.chain.treasury('keeper');
+        const p = await propose(net, { kind: 'upgradeRoot', version: 2n, code: v.root });
+        net.chain.now = p.eta;
+        expect(failures(await execute(net, p.id, keeper, toNano('1')))).toEqual([]);
+        expect((await net.root.getWorkerAddressesOf(w.operator.address)).size).toBe(Number(MAX_WORKER_VERSIONS) + 1);
+
+        const claim = await w.worker.send(w.operator.getSender(), { value: minFor(net.chain, 'claimRewards') }, { $$type: 'ClaimRewards', queryId: 0n });
+        expect(failures(claim)).toEqual([]);
+        expect(claim.transactions).toHaveTransaction({ from: net.root.address, to: w.operator.address, op: OP.RewardsPaid });
+        const unbond = await w.worker.send(w.operator.getSender(), { value: minFor(net.chain, 'unbond') }, { $$type: 'Unbond', queryId: 0n });
+        expect(failures(unbond)).toEqual([]);
+        expect(await net.root.getTotalStake()).toBe(0n);
+        expect((await w.worker.getInfo()).rewardStake).toBe(0n);
+
+        // one more earlier code would be too many: the next version cannot take the state over, and the upgrade is refused
+        const v3 = await compileRootVersion({ version: 3, newWorker: true });
+        const q = await propose(net, { kind: 'upgradeRoot', version: 3n, code: v3.root });
+        net.chain.now = q.eta;
+        expect(failures(await execute(net, q.id, keeper, toNano('1')))).toEqual([{ to: net.root.address.toString(), exitCode: code(ERR_BAD_UPGRADE), phase: 'compute' }]);
+        expect(await net.root.getVersion()).toBe(2n);
+    });
+});
+
+describe('a message that reaches the upgraded root before its first transaction', () => {
+    it('a Worker of the earlier code is still recognised while the data is [not initialised][^RootSnapshot], and the new code takes the state over then', async () => {
+        const net = await createNet();
+        const chain = net.chain;
+        const w = await registerWorker(net, 'op1');
+        const v2 = await compileRootVersion({ version: 2, newWorker: true });
+        const keeper = await chain.treasury('keeper');
+        const p = await propose(net, { kind: 'upgradeRoot', version: 2n, code: v2.root });
+        chain.now = p.eta;
+        // run the Execute, keep the root's account as that transaction left it, let the rest run
+        let envelope: Cell | null = null;
+        const iter = await chain.sendMessageIter(internal({ from: keeper.address, to: net.root.address, value: toNano('1'), body: body(storeExecute({ $$type: 'Execute', queryId: 0n, id: p.id })) }));
+        for await (const tx of iter) {
+            if (envelope === null && tx.inMessage?.info.type === 'internal' && tx.inMessage.info.dest.equals(net.root.address)) {
+                envelope = beginCell().store(storeShardAccount((await chain.getContract(net.root.address)).account)).endCell();
+            }
+        }
+        // as if a Worker's message had overtaken the root's own first message
+        await chain.setShardAccount(net.root.address, loadShardAccount(envelope!.beginParse()));
+        const state = (await chain.getContract(net.root.address)).accountState;
+        const data = state?.type === 'active' ? state.state.data! : Cell.EMPTY;
+        expect([data.bits.length, data.refs.length]).toEqual([1, 1]);
+        expect(await net.root.getTotalStake()).toBe(toNano('100'));     // the getters run the new code's init
+        const unbond = await w.worker.send(w.operator.getSender(), { value: toNano('0.1') }, { $$type: 'Unbond', queryId: 0n });
+        expect(failures(unbond)).toEqual([]);
+        expect(await net.root.getTotalStake()).toBe(0n);
+        expect((await w.worker.getInfo()).rewardStake).toBe(0n);
+        const after = (await chain.getContract(net.root.address)).accountState;
+        expect(after?.type === 'active' && after.state.data!.beginParse().preloadBit()).toBe(true);
+        expect(await net.root.getVersion()).toBe(2n);
+        // and a wallet is still no Worker
+        const fake = await chain.treasury('fake');
+        const forged = await net.root.send(fake.getSender(), { value: toNano('0.1') }, { $$type: 'StakeUp', amount: toNano('1'), queryId: 0n, operator: w.operator.address });
+        expect(failures(forged)).toEqual([{ to: net.root.address.toString(), exitCode: code(ERR_NOT_WORKER), phase: 'compute' }]);
     });
 });
