@@ -19,7 +19,7 @@ import {
     ERR_PAUSED, ERR_UNKNOWN_MEASUREMENT, ERR_UNTRUSTED_VERIFIER, ERR_QUORUM_NOT_MET, ERR_NOT_WORKER, ERR_UNKNOWN_WORKER_VERSION,
     PROPOSAL_GRACE, MAX_PROPOSALS, MAX_WORKER_VERSIONS, ROOT_VERSION, STATUS_ACTIVE, STATUS_UNBONDING, ESCROW_OPEN, ESCROW_CLOSING, BPS,
     WORKER_STORAGE_RESERVE, emptyWorkerState, storeWorkerState, type GovernanceChange, type Params, type Ed25519Key,
-    signStatement, signStatementWith, signedAttestation,
+    signStatement, signStatementWith, signedAttestation, SandboxChain, CocoonOps, workerRegistrations, rootWorkerAddresses, listWorkers,
 } from '../src/sdk';
 import {
     Net, WorkerHandle, EscrowHandle, createNet, registerWorker, openEscrow, signedReceiptFor, claimBody, makeStatement,
@@ -831,5 +831,54 @@ describe('a message that reaches the upgraded root before its first transaction'
         const fake = await chain.treasury('fake');
         const forged = await net.root.send(fake.getSender(), { value: toNano('0.1') }, { $$type: 'StakeUp', amount: toNano('1'), queryId: 0n, operator: w.operator.address });
         expect(failures(forged)).toEqual([{ to: net.root.address.toString(), exitCode: code(ERR_NOT_WORKER), phase: 'compute' }]);
+    });
+});
+
+describe('clients and the SDK find Workers of every code the root accepts', () => {
+    it('after an upgrade that changed the Worker code: workerOf finds the deployed earlier Worker, listWorkers lists both kinds, deactivateWorker names the earlier code, a re-registration without stake is explained', async () => {
+        const net = await createNet();
+        const chain = new SandboxChain(net.chain);
+        const w1 = await registerWorker(net, 'op1');
+        await w1.worker.send(w1.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetEndpoint', queryId: 0n, endpoint: 'https://one.example:8443' });
+        const v2 = await compileRootVersion({ version: 2, newWorker: true });
+        const p = await propose(net, { kind: 'upgradeRoot', version: 2n, code: v2.root });
+        net.chain.now = p.eta;
+        const regs: SendMessageResult[] = [];
+        expect(failures(await execute(net, p.id, net.owner, toNano('1')))).toEqual([]);
+        const w2 = await registerWorker(net, 'op2');
+        regs.push(w1.result, w2.result);
+        const w2addr = await net.root.getWorkerAddressOf(w2.operator.address);
+        expect(w2.result.transactions).toHaveTransaction({ from: net.root.address, to: w2addr, deploy: true, success: true });
+        const worker2 = net.chain.openContract(Worker.fromAddress(w2addr));
+        await worker2.send(w2.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetEndpoint', queryId: 0n, endpoint: 'https://two.example:8443' });
+
+        const ops = new CocoonOps(chain, w1.operator.getSender(), net.root.address);
+        expect((await ops.workerOf(w1.operator.address)).equals(w1.worker.address)).toBe(true);   // deployed, earlier code
+        expect((await ops.workerOf(w2.operator.address)).equals(w2addr)).toBe(true);
+        const both = await ops.workersOf(w1.operator.address);
+        expect(both.map((x) => [x.current, x.deployed])).toEqual([[true, false], [false, true]]);
+
+        // the SDK's own derivation knows only the code it ships; the root's getter knows both
+        const txs = regs.flatMap((r) => r.transactions);
+        expect((await workerRegistrations(txs, net.root.address)).map((r) => r.worker.toString())).toEqual([w1.worker.address.toString()]);
+        const all = await workerRegistrations(txs, net.root.address, rootWorkerAddresses(chain, net.root.address));
+        expect(all.map((r) => r.worker.toString())).toEqual([w1.worker.address.toString(), w2addr.toString()]);
+        const listed = await listWorkers(chain, net.root.address, txs, { model: MODEL });
+        expect(listed.map((l) => l.worker.toString()).sort()).toEqual([w1.worker.address.toString(), w2addr.toString()].sort());
+
+        // op1 re-attesting without stake: its Worker is of the earlier code, the SDK says what to do
+        const again = signStatement(makeStatement(net, w1.operator.address, w1.tee, { issuedAt: net.chain.now! }), net.verifier);
+        await expect(ops.registerWorker(again, 0n)).rejects.toThrow(/is of an earlier Worker code; the root now deploys a new Worker for you/);
+
+        // the owner deactivates op1's Worker of the earlier code through the SDK
+        const gov = new CocoonOps(chain, net.owner.getSender(), net.root.address);
+        await gov.removeMeasurement(MEASUREMENT);
+        const d = await gov.deactivateWorker(w1.operator.address, MEASUREMENT);
+        expect(d.worker.equals(w1.worker.address)).toBe(true);
+        expect(d.status).toEqual({ before: STATUS_ACTIVE, after: STATUS_UNBONDING });
+        const sent = gov.lastTransactions.map((tx) => tx.inMessage?.body.beginParse()).filter((b) => b && b.remainingBits >= 32).map((b) => b!.preloadUint(32));
+        expect(sent).toContain(0xc0c00145);   // DeactivateLegacyWorker, not DeactivateWorker
+        expect(sent).not.toContain(0xc0c00109);
+        expect(await net.root.getTotalStake()).toBe(toNano('100'));
     });
 });

@@ -105,8 +105,32 @@ export class CocoonOps {
         return this.chain.open(ClientEscrow.fromAddress(address));
     }
 
+    /**
+     * The operator's Worker: of the Worker codes the root accepts (the one it deploys now and earlier
+     * ones kept after an upgrade), the one that is deployed, else the one a registration would deploy.
+     */
     async workerOf(operator: Address): Promise<Address> {
-        return (await workerFor(this.root.address, operator)).address;
+        const all = await this.workersOf(operator);
+        return (all.find((w) => w.deployed) ?? all[0]).address;
+    }
+
+    /** Every Worker address the root accepts for the operator, the current code's first, and whether each is deployed. */
+    async workersOf(operator: Address): Promise<{ address: Address; codeHash: bigint; current: boolean; deployed: boolean }[]> {
+        const sdk = (await workerFor(this.root.address, operator)).address;
+        let current = sdk;
+        let all: [bigint, Address][] = [];
+        try {
+            current = await this.root.getWorkerAddressOf(operator);
+            all = [...(await this.root.getWorkerAddressesOf(operator))];
+        } catch {
+            // a root without these getters: the SDK's own derivation
+        }
+        if (!all.length) all = [[0n, current]];
+        const out = [];
+        for (const [codeHash, address] of all) {
+            out.push({ address, codeHash, current: address.equals(current), deployed: (await this.workerInfo(address)) !== null });
+        }
+        return out.sort((a, b) => Number(b.current) - Number(a.current));
     }
 
     /** Worker info, or null when the contract is not deployed. */
@@ -348,7 +372,8 @@ export class CocoonOps {
     async deactivateWorker(operator: Address, measurement: bigint): Promise<{ worker: Address; status: Change<bigint>; unbonding: bigint }> {
         requireUint('measurement', measurement, 256);
         await this.requireOwner();
-        const worker = await this.workerOf(operator);
+        const found = (await this.workersOf(operator)).find((x) => x.deployed);
+        const worker = found?.address ?? await this.workerOf(operator);
         const w = this.openWorker(worker);
         const before = await this.workerInfo(worker);
         if (this.checkOnChain) {
@@ -357,7 +382,11 @@ export class CocoonOps {
             if (before.status !== STATUS_ACTIVE || before.stake === 0n) throw new Error('deactivateWorker: the worker has no active stake');
             if (before.measurement !== measurement) throw new Error('deactivateWorker: the worker runs another measurement');
         }
-        await this.send(this.root, this.fee('deactivateWorker'), { $$type: 'DeactivateWorker', queryId: nowQueryId(), operator, measurement }, [this.root.address, worker]);
+        // a Worker of an earlier code (after an upgrade that changed it) is named by its code hash
+        const body = found && !found.current
+            ? { $$type: 'DeactivateLegacyWorker' as const, queryId: nowQueryId(), operator, measurement, workerCode: found.codeHash }
+            : { $$type: 'DeactivateWorker' as const, queryId: nowQueryId(), operator, measurement };
+        await this.send(this.root, this.fee('deactivateWorker'), body, [this.root.address, worker]);
         let after = before!;
         await this.chain.waitUntil(async () => (after = await w.getInfo()).status === STATUS_UNBONDING, 'deactivateWorker');
         return { worker, status: { before: before?.status ?? 0n, after: after.status }, unbonding: after.unbonding };
@@ -405,13 +434,17 @@ export class CocoonOps {
         const now = await this.chain.now();
         if (st.expiresAt <= now) throw new Error(`attestation: expired at ${new Date(st.expiresAt * 1000).toISOString()}; get a fresh one from the verifier`);
         if (!verifySignedAttestation(sa)) throw new Error("attestation: the verifier's signature does not match the statement");
-        const worker = await workerFor(root.address, me);
+        // a registration goes to the Worker of the code the root deploys now
+        const mine = await this.workersOf(me);
+        const worker = { address: mine.find((x) => x.current)?.address ?? (await workerFor(root.address, me)).address };
+        const earlier = mine.find((x) => !x.current && x.deployed);
         const w = this.openWorker(worker.address);
         const before = await this.workerInfo(worker.address);
         if (this.checkOnChain) {
             const params = await root.getParams();
             if (await root.getPaused()) throw new Error('registerWorker: the network is paused');
             if (stake !== 0n && stake < params.minStake) throw new Error(`stake: ${stake} nanoton is below the minimum stake ${params.minStake} (send 0 to re-attest without new stake)`);
+            if (stake === 0n && !before && earlier) throw new Error(`stake: your Worker ${earlier.address.toString()} is of an earlier Worker code; the root now deploys a new Worker for you (${worker.address.toString()}), which needs at least the minimum stake ${params.minStake}. The earlier one keeps working (escrows, unbond, withdraw, rewards) until you unbond it`);
             if (stake === 0n && !before) throw new Error(`stake: a first registration needs at least the minimum stake ${params.minStake}`);
             if (BigInt(st.expiresAt) > BigInt(now) + params.maxAttestationTtl) throw new Error(`attestation: expires beyond the root's maximum lifetime of ${params.maxAttestationTtl} s`);
             for (const s of sa.signatures) {
