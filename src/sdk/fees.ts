@@ -97,7 +97,7 @@ const formula = (gas: bigint[], hops: number, basis: string, more: Partial<FeeFo
 
 /** The contracts' entry checks (amounts such as stake or deposit come on top). */
 export const FORMULAS: Record<Exclude<OperationName, 'deployRoot'>, FeeFormula> = {
-    governance: formula([GAS_SIMPLE], 1, 'owner messages (SetParams, Add/Remove*, SetPaused, ProposeOwner, AcceptOwnership): one handler, cashback', { checked: false }),
+    governance: formula([GAS_SIMPLE], 1, 'owner messages (SetParams, Remove*, SetVerifierQuorum, SetPaused, ProposeOwner, AcceptOwnership, Cancel) and Execute: one handler, the change back; Propose adds its event\'s forward fee (proposeFee)', { checked: false }),
     deactivateWorker: formula([GAS_ROOT_DEACTIVATE, GAS_WORKER_OP, GAS_ROOT_SYNC, GAS_WORKER_OP], 4,
         'root.DeactivateWorker: chainFee(GAS_ROOT_DEACTIVATE + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 4)'),
     withdrawTreasury: formula([GAS_SIMPLE], 1, 'one handler; the payout carries the rest back', { checked: false }),
