@@ -479,6 +479,28 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push('load and one CHKSIGNU); the operator pays it (GAS_VERIFIER_SIG per extra signature in the entry check).');
         L.push('');
     }
+    const g = (n: string) => r.ops[n]?.gas;
+    if (g('propose') !== undefined && g('upgradeRoot') !== undefined) {
+        L.push('## Governance and upgrades (issue 17)');
+        L.push('');
+        L.push(`- **propose** (${fmt(g('propose')!)}): an AddMeasurement proposed: the change parsed and re-serialised (it must be`);
+        L.push('  exactly its message), stored with its eta, and the `ProposalCreated` event carrying it.');
+        L.push(`- **execute** (${fmt(g('execute')!)}): the same proposal executed by anyone after the delay (the measurement added`);
+        L.push(`  through the same function as the direct message would use); **cancel** (${fmt(g('cancel')!)}) withdraws another one.`);
+        L.push(`- **upgradeRoot** (${fmt(g('upgradeRoot')!)}, both transactions): Execute of an UpgradeRoot to version 2 with a new Worker`);
+        L.push('  code: the snapshot written, the new code\'s `version` and `ledgerDigest` getters run on it (its init, the');
+        L.push('  migration, runs in each), SETCODE, then the new code\'s own first transaction (a ProtocolFee of nothing) that');
+        L.push('  migrates and stores its fields.');
+        L.push(`- **unbondLegacyWorker** (${fmt(g('unbondLegacyWorker')!)}, vs unbond ${fmt(g('unbond')!)}): a Worker of the earlier code unbonds after`);
+        L.push('  that upgrade; the root recognises it through its earlier Worker codes (read from its data only when the');
+        L.push('  sender is not the current code\'s Worker). Each further earlier code costs such Workers about 2,800 gas more.');
+        L.push('- Hot paths: the governance state is one reference in the root\'s data (about +100 gas on every root');
+        L.push('  message); claim, openEscrow and every Worker/escrow-only operation are unchanged. The governance messages');
+        L.push('  that acted at once before now pay for the comparisons of the new receivers placed before them, or less');
+        L.push('  (the direct AddMeasurement/AddVerifierKey receivers became a fallback); setParams pays for comparing the');
+        L.push('  new parameters with the current ones (what may act at once).');
+        L.push('');
+    }
     L.push('## Storage after a typical flow');
     L.push('');
     L.push('Root with one whitelisted measurement and one verifier key; an active worker with its attestation,');
