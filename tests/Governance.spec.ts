@@ -841,10 +841,16 @@ describe('clients and the SDK find Workers of every code the root accepts', () =
         const w1 = await registerWorker(net, 'op1');
         await w1.worker.send(w1.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetEndpoint', queryId: 0n, endpoint: 'https://one.example:8443' });
         const v2 = await compileRootVersion({ version: 2, newWorker: true });
-        const p = await propose(net, { kind: 'upgradeRoot', version: 2n, code: v2.root });
-        net.chain.now = p.eta;
+        // the upgrade through the SDK: what it attaches covers the event carrying the code, and the execution
+        const gov = new CocoonOps(chain, net.owner.getSender(), net.root.address);
+        const up = await gov.proposeUpgrade(2, v2.root);
+        expect(up.description).toBe(`upgradeRoot to version 2, code ${v2.root.hash().toString('hex')}`);
+        await expect(gov.execute(up.id)).rejects.toThrow(/too early/);
+        net.chain.now = up.eta;
+        const keeper = await net.chain.treasury('keeper');
+        await gov.as(keeper.getSender()).execute(up.id);
+        expect(await net.root.getVersion()).toBe(2n);
         const regs: SendMessageResult[] = [];
-        expect(failures(await execute(net, p.id, net.owner, toNano('1')))).toEqual([]);
         const w2 = await registerWorker(net, 'op2');
         regs.push(w1.result, w2.result);
         const w2addr = await net.root.getWorkerAddressOf(w2.operator.address);
@@ -871,7 +877,6 @@ describe('clients and the SDK find Workers of every code the root accepts', () =
         await expect(ops.registerWorker(again, 0n)).rejects.toThrow(/is of an earlier Worker code; the root now deploys a new Worker for you/);
 
         // the owner deactivates op1's Worker of the earlier code through the SDK
-        const gov = new CocoonOps(chain, net.owner.getSender(), net.root.address);
         await gov.removeMeasurement(MEASUREMENT);
         const d = await gov.deactivateWorker(w1.operator.address, MEASUREMENT);
         expect(d.worker.equals(w1.worker.address)).toBe(true);

@@ -6,7 +6,7 @@
 // can carry a line of its own (a deliberate bug, for the refusal tests). Compiled with the Tact
 // compiler in memory and cached under build/root-versions/ by a hash of the sources.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cell } from '@ton/core';
@@ -115,9 +115,16 @@ export async function compileRootVersion(o: RootVersionOptions): Promise<RootVer
                 throw new Error(`no code for ${name} in the compiler's output`);
             };
             mkdirSync(dir, { recursive: true });
-            writeFileSync(cached('Worker'), out('Worker'));
-            writeFileSync(cached('CocoonRoot'), out('CocoonRoot'));
-            writeFileSync(join(dir, 'root.tact'), files['root.tact']);
+            // written under temporary names and renamed: jest workers compiling the same version at
+            // once never read a half-written file (the root's code, written last, marks the entry done)
+            const put = (file: string, data: Buffer | string) => {
+                const tmp = `${file}.${process.pid}.tmp`;
+                writeFileSync(tmp, data);
+                renameSync(tmp, file);
+            };
+            put(join(dir, 'root.tact'), files['root.tact']);
+            put(cached('Worker'), out('Worker'));
+            put(cached('CocoonRoot'), out('CocoonRoot'));
         } finally {
             rmSync(src, { recursive: true, force: true });
         }
