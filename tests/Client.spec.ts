@@ -10,7 +10,7 @@ import {
     CocoonClient, PinnedAgent, ReceiptBook, pinnedRequest, verifyWireReceipt, sandboxEventSource, cumulativeCost,
     isClientError, type WireReceipt,
 } from '../src/client';
-import { createNet, registerWorker, seededKey, clientKeyOf, MODEL, type Net } from './helpers/network';
+import { createNet, registerWorker, seededKey, governed, clientKeyOf, MODEL, type Net } from './helpers/network';
 
 // ---------------------------------------------------------------- helpers
 
@@ -275,9 +275,9 @@ describe('receipt verification', () => {
 describe('worker listing and sessions on the sandbox', () => {
     it('lists only active, unexpired workers of the model with an endpoint, cheapest first', async () => {
         const net = await createNet();
-        const now = net.chain.now!;
         const other = BigInt('0x' + 'ab'.repeat(32));
-        await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: other, model: 'other-model' });
+        await governed(net, { kind: 'addMeasurement', measurement: other, model: 'other-model' });
+        const now = net.chain.now!;
         const good = await liveWorker(net, 'op-good', 1n, 'https://good.example:8443');
         const cheap = await liveWorker(net, 'op-cheap', 2n, 'https://cheap.example:8443');
         await cheap.worker.send(cheap.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE / 2n });

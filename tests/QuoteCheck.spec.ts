@@ -47,8 +47,7 @@ describe('verifyQuote: the client checks the TDX quote itself', () => {
     beforeAll(async () => {
         tdx = await syntheticTdx(NOW);
         image = BigInt('0x' + parseTdxQuote(tdx.quote({ reportData: Buffer.alloc(64) })).measurement.toString('hex'));
-        net = await createNet();
-        await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: image, model: MODEL });
+        net = await createNet({ moreMeasurements: [[image, MODEL]] });
         // the sandbox's verifier key (whitelisted by the root) runs a real verifier service
         svc = await startVerifierService(
             { port: 0, root: net.root.address.toString(), policy: { allowedMeasurements: [hex256(image).slice(2)] }, logLevel: 'silent', collateral: { acceptFromRequest: false } },

@@ -200,12 +200,9 @@ describe('worker node attestation through a quorum of verifier services', () => 
 
     beforeEach(async () => {
         dir = mkdtempSync(join(tmpdir(), 'cocoon-tsm-'));
-        net = await createNet(); // chain.now = NOW
         verifiers = [seededKey('q-verifier-1'), seededKey('q-verifier-2'), seededKey('q-verifier-3')];
-        for (const k of verifiers) {
-            await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(k.publicKey) });
-        }
-        await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: image, model: 'synthetic' });
+        // the verifiers and the image are in the root's genesis (later additions are timelocked)
+        net = await createNet({ moreVerifiers: verifiers, moreMeasurements: [[image, 'synthetic']] }); // chain.now = NOW
         await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'SetVerifierQuorum', queryId: 0n, quorum: 2n });
         // three independent services; the third grants shorter leases
         services = await Promise.all(verifiers.map((key, i) => startVerifierService(

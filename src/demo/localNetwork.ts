@@ -78,12 +78,12 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
     };
     try {
         const params: Params = defaultParams({ maxPrice: o.prices.reduce((m, p) => (p > m ? p : m), 0n) * 2n });
-        const { root } = await measure('deploy root', () => new CocoonOps(chain, senderOf(owner)).deployRoot({ networkId: 1, params }));
-        const gov = new CocoonOps(chain, senderOf(owner), root);
         const measurement = BigInt('0x' + createHash('sha256').update('cocoon-worker-image:v1|' + DEMO_MODEL).digest('hex'));
         const verifier = keyFromSeed(seed('verifier'));
-        await measure('add measurement', () => gov.addMeasurement(measurement, DEMO_MODEL));
-        await measure('add verifier key', () => gov.addVerifierKey(publicKeyToBigInt(verifier.publicKey)));
+        // the first measurement and verifier key are in the root's genesis; later additions are timelocked
+        const { root } = await measure('deploy root', () => new CocoonOps(chain, senderOf(owner)).deployRoot({
+            networkId: 1, params, measurements: [[measurement, DEMO_MODEL]], verifierKeys: [publicKeyToBigInt(verifier.publicKey)],
+        }));
         say(`root ${root.toString()} deployed; measurement ${hex256(measurement).slice(0, 18)}… whitelisted for ${DEMO_MODEL}`);
 
         backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: 0 });
