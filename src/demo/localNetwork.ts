@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CocoonOps, SandboxChain, defaultParams, keyFromSeed, publicKeyToBigInt, type Params } from '../sdk';
+import { CocoonOps, SandboxChain, defaultParams, keyFromSeed, publicKeyToBigInt, type Ed25519Key, type Params } from '../sdk';
 import { hex256 } from '../sdk/tls';
 import { DevBackend } from '../backend';
 import { startWorkerNode, DevAttestationProvider, type WorkerNodeHandle } from '../worker';
@@ -51,6 +51,8 @@ export interface LocalNetwork {
     nodes: WorkerNodeHandle[];
     prices: bigint[];
     backend: DevBackend;
+    /** The development verifier key the root trusts (tests register workers of their own with it). */
+    verifier: Ed25519Key;
     /** Stops every node and the backend, removes the nodes' ledgers. */
     stop(): Promise<void>;
 }
@@ -113,7 +115,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
             node.refresh();
             say(`worker ${i + 1}: node ${node.url}, tlsKeyHash ${hex256(node.tlsKeyHash).slice(0, 18)}…, price ${ton(price)} TON / 1M tokens`);
         }
-        return { bc, chain, params, root, measurement, owner, operators, wallets, nodes, prices, backend, stop };
+        return { bc, chain, params, root, measurement, owner, operators, wallets, nodes, prices, backend, verifier, stop };
     } catch (e) {
         await stop();
         throw e;
