@@ -5,15 +5,26 @@ import { toNano } from '@ton/core';
 import { ClientError } from '../client/errors';
 import { runSandboxDemo, type DemoResult, type SandboxDemoOptions } from './sandboxDemo';
 import type { TestnetDemoOptions } from './testnet';
+import { keepRunning, sandboxClock, type Service } from './serve';
 
 export interface MainOptions extends Partial<SandboxDemoOptions>, Partial<Omit<TestnetDemoOptions, keyof SandboxDemoOptions>> {
     network?: 'sandbox' | 'testnet';
+    /** After the demo keep the network running with the gateway (src/gateway) on this port (0: any free one). */
+    gatewayPort?: number;
+}
+
+export interface MainResult extends DemoResult {
+    /** With gatewayPort: what keeps running (network, clock, gateway), for keepRunning. */
+    services?: Service[];
+    gatewayUrl?: string;
 }
 
 /** Runs the demo (in-process; tests call this) and returns its result without exiting. */
-export async function main(opts: MainOptions = {}): Promise<DemoResult> {
+export async function main(opts: MainOptions = {}): Promise<MainResult> {
     const print = opts.print ?? ((l: string) => console.log(l));
+    const serve = opts.gatewayPort !== undefined;
     if ((opts.network ?? 'sandbox') === 'testnet') {
+        if (serve) throw new ClientError('CONFIG', '--gateway-port runs with the sandbox network', 'for testnet run: npm run cocoon -- gateway --network testnet --root <address> --budget … --per-worker-deposit … --max-price …');
         const { runTestnetDemo } = await import('./testnet');
         const r = await runTestnetDemo({ ...opts, print });
         print(r.summary);
@@ -29,11 +40,25 @@ export async function main(opts: MainOptions = {}): Promise<DemoResult> {
         fund: opts.fund ?? toNano('3'),
         print,
         onDelta: opts.onDelta,
+        keepNetwork: serve,
     });
     print('');
     print(result.summary);
     print(`timings (ms): ${Object.entries(result.timings).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    return result;
+    if (!result.network) return result;
+    const net = result.network;
+    const services: Service[] = [{ name: 'local network (chain, worker nodes, backend)', stop: net.stop }, sandboxClock(net.bc)];
+    try {
+        const { startSandboxGateway } = await import('../gateway/sandbox');
+        const g = await startSandboxGateway(net, { port: opts.gatewayPort! });
+        services.push(...g.services);
+        print(`gateway: ${g.gateway.url}/v1  (the network keeps running; any OpenAI client with this baseURL and any apiKey; Ctrl-C stops it)`);
+        print(`  curl ${g.gateway.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"${net.nodes[0].config.model}","messages":[{"role":"user","content":"Hello"}]}'`);
+        return { ...result, services, gatewayUrl: g.gateway.url };
+    } catch (e) {
+        await net.stop();
+        throw e;
+    }
 }
 
 const tonArg = (name: string) => (v: string) => {
@@ -61,6 +86,7 @@ export function cli(argv: string[]): Command {
         .option('--wait-dispute <seconds>', 'testnet: wait this long at most for the dispute window, then withdraw', intArg('--wait-dispute', 0, 86400), 0)
         .option('--toncenter <url>', 'testnet: JSON-RPC endpoint', 'https://testnet.toncenter.com/api/v2/jsonRPC')
         .option('--stream', "print worker 1's streamed answers as they arrive", false)
+        .option('--gateway-port <port>', 'after the demo keep the network running with the gateway on 127.0.0.1:<port> (0: any free port) until Ctrl-C', intArg('--gateway-port', 0, 65535))
         .parse(argv);
 }
 
@@ -68,10 +94,14 @@ if (require.main === module) {
     const o = cli(process.argv).opts();
     main({
         network: o.network, workers: o.workers, requestsPerWorker: o.requests, deposit: o.deposit, completionTokens: o.tokens, fund: o.fund,
+        gatewayPort: o.gatewayPort,
         onDelta: o.stream ? (i: number, d: string) => { if (i === 0) process.stdout.write(d); } : undefined,
         ...(o.network === 'testnet' ? { root: o.root, toncenter: o.toncenter, measurement: o.measurement, model: o.model, waitDisputeSec: o.waitDispute } : {}),
     } as MainOptions)
-        .then((r) => process.exit(r.ok ? 0 : 1))
+        .then(async (r) => {
+            if (r.services) await keepRunning(r.services);
+            process.exit(r.ok ? 0 : 1);
+        })
         .catch((e) => {
             console.error(e instanceof ClientError ? `demo failed: ${e.message}` : `demo failed: ${(e as Error).stack ?? e}`);
             process.exit(1);
