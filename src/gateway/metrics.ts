@@ -48,11 +48,11 @@ export function createGatewayMetrics(snapshot: () => GatewaySnapshot): GatewayMe
         chainActions: new Counter({ name: p + 'chain_actions_total', help: 'On-chain actions (open, topUp, close, withdraw, setClientKey) and whether they succeeded', labelNames: ['action', 'ok'], registers: [registry] }),
     };
     // one collect (of the first gauge) sets them all from one snapshot
-    const escrows = new Gauge({ name: p + 'escrows', help: 'The gateway\'s escrows by state', labelNames: ['state'] });
-    const budget = new Gauge({ name: p + 'budget_nanoton', help: 'Most the gateway may have deposited at once' });
-    const receipts = new Gauge({ name: p + 'receipts_held', help: 'Escrows with a latest verified receipt on disk' });
-    const inflight = new Gauge({ name: p + 'inflight_requests', help: 'Chat requests in progress' });
-    const workers = new Gauge({ name: p + 'workers', help: 'Workers by condition (usable, dropped, cooling)', labelNames: ['condition'] });
+    const escrows = new Gauge({ name: p + 'escrows', help: 'The gateway\'s escrows by state', labelNames: ['state'], registers: [] });
+    const budget = new Gauge({ name: p + 'budget_nanoton', help: 'Most the gateway may have deposited at once', registers: [] });
+    const receipts = new Gauge({ name: p + 'receipts_held', help: 'Escrows with a latest verified receipt on disk', registers: [] });
+    const inflight = new Gauge({ name: p + 'inflight_requests', help: 'Chat requests in progress', registers: [] });
+    const workers = new Gauge({ name: p + 'workers', help: 'Workers by condition (usable, dropped, cooling)', labelNames: ['condition'], registers: [] });
     new Gauge({
         name: p + 'deposited_nanoton', help: 'Sum of the on-chain deposits of the gateway\'s escrows', registers: [registry],
         collect() {
