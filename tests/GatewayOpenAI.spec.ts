@@ -48,7 +48,8 @@ describe('gateway with the stock openai client (three sandbox workers)', () => {
     let ai: OpenAI;
 
     beforeAll(async () => {
-        net = await startNetwork(3);
+        // 20 ms per token: each answer takes ~0.5 s, so three requests sent at once are in progress together
+        net = await startNetwork(3, 20);
         f = await gatewayOn(net, { maxQueuePerWorker: 1, maxBodyBytes: 16 * 1024, bodyTimeoutMs: 1_000 });
         ai = f.openai();
     });

@@ -37,6 +37,8 @@ export interface LocalNetworkOptions {
     extraWallets?: string[];
     /** The sandbox to use (default: a new one). */
     blockchain?: Blockchain;
+    /** The development backend's decode step, ms per token (default 0: answers at once). */
+    backendDelayMs?: number;
 }
 
 export interface LocalNetwork {
@@ -88,7 +90,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         await measure('add verifier key', () => gov.addVerifierKey(publicKeyToBigInt(verifier.publicKey)));
         say(`root ${root.toString()} deployed; measurement ${hex256(measurement).slice(0, 18)}… whitelisted for ${DEMO_MODEL}`);
 
-        backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: 0 });
+        backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: o.backendDelayMs ?? 0 });
         const prices: bigint[] = [];
         for (let i = 0; i < o.workers; i++) {
             const op = operators[i];

@@ -27,8 +27,9 @@ export interface GatewayFixture {
     close(): Promise<void>;
 }
 
-export async function startNetwork(workers = 3): Promise<LocalNetwork> {
-    return startLocalNetwork({ workers, prices: PRICES, stake: toNano('100'), completionTokens: 24, extraWallets: ['gateway'] });
+/** Three worker nodes on loopback; `backendDelayMs` paces each answer (24 tokens) so concurrent requests overlap. */
+export async function startNetwork(workers = 3, backendDelayMs = 0): Promise<LocalNetwork> {
+    return startLocalNetwork({ workers, prices: PRICES, stake: toNano('100'), completionTokens: 24, extraWallets: ['gateway'], backendDelayMs });
 }
 
 export function gatewayConfig(stateDir: string, over: Partial<GatewayConfigInput> = {}): GatewayConfigInput {
