@@ -28,8 +28,9 @@ import { intArg, tonArg, durationArg } from './args';
 import { formatTable, formatTime } from '../src/sdk/format';
 import {
     CocoonClient, ClientError, connectRemote, parseAddressArg, remoteEventSource, sandboxEventSource, stateName,
-    type WorkerListing,
+    type WorkerListing, type QuoteCheckOptions,
 } from '../src/client';
+import { FileCollateralSource, PccsCollateralSource, parsePolicy } from '../src/verifier';
 
 type NetworkArg = 'sandbox' | 'testnet' | 'mainnet';
 
@@ -39,6 +40,28 @@ interface GlobalOpts {
     toncenter?: string;
     receipts?: string;
     verbose: boolean;
+    verifyQuote?: boolean;
+    collateral?: string;
+    pccs?: string;
+    acceptTcb?: string;
+}
+
+/** --verify-quote: check each worker's TDX quote with the verifier's code before the first prompt. */
+function quoteCheckOf(g: GlobalOpts): QuoteCheckOptions | undefined {
+    if (!g.verifyQuote) {
+        if (g.collateral || g.pccs || g.acceptTcb) throw new ClientError('CONFIG', '--collateral, --pccs and --accept-tcb go with --verify-quote', 'add --verify-quote, or drop them.');
+        return undefined;
+    }
+    if (!!g.collateral === !!g.pccs) {
+        throw new ClientError('CONFIG', '--verify-quote needs Intel\'s collateral: --collateral FILE or --pccs URL (one of them)', 'e.g. --pccs https://api.trustedservices.intel.com');
+    }
+    let policy;
+    try {
+        policy = parsePolicy({ acceptedTcbStatuses: (g.acceptTcb ?? 'UpToDate').split(',').map((x) => x.trim()) });
+    } catch (e) {
+        throw new ClientError('CONFIG', `--accept-tcb: ${(e as Error).message}`, 'statuses: UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded.');
+    }
+    return { collateral: g.collateral ? new FileCollateralSource(g.collateral) : new PccsCollateralSource(g.pccs!), policy };
 }
 
 interface Ctx {
@@ -67,6 +90,7 @@ function optionalClientKey(create: boolean): ClientKey | undefined {
 }
 
 async function context(g: GlobalOpts): Promise<Ctx> {
+    const verifyQuote = quoteCheckOf(g);
     if (g.network === 'sandbox') {
         const { startLocalNetwork, senderOf } = await import('../src/demo/localNetwork');
         const net = await startLocalNetwork({
@@ -75,7 +99,7 @@ async function context(g: GlobalOpts): Promise<Ctx> {
         });
         console.error(`[sandbox] local network with ${net.nodes.length} worker nodes started for this command (nothing persists)`);
         const client = new CocoonClient({
-            chain: net.chain, root: net.root, wallet: senderOf(net.wallets.client), events: sandboxEventSource(net.bc, net.root), clientKey: optionalClientKey(true)?.key,
+            chain: net.chain, root: net.root, wallet: senderOf(net.wallets.client), events: sandboxEventSource(net.bc, net.root), clientKey: optionalClientKey(true)?.key, verifyQuote,
         });
         return {
             client, chain: net.chain, network: 'sandbox',
@@ -90,7 +114,7 @@ async function context(g: GlobalOpts): Promise<Ctx> {
     });
     const receiptsFile = g.receipts ?? join(homedir(), '.cocoon', `receipts-${g.network}-${root.toRawString().slice(2, 14)}.json`);
     const client = new CocoonClient({
-        chain: conn.chain, root, wallet: conn.wallet, events: remoteEventSource(conn.client, root), receiptsFile, clientKey: optionalClientKey(false)?.key,
+        chain: conn.chain, root, wallet: conn.wallet, events: remoteEventSource(conn.client, root), receiptsFile, clientKey: optionalClientKey(false)?.key, verifyQuote,
     });
     if (g.verbose) console.error(`client wallet ${conn.wallet.address.toString({ testOnly: g.network === 'testnet' })}, receipts in ${receiptsFile}`);
     return { client, chain: conn.chain, network: g.network, close: async () => client.close() };
@@ -145,6 +169,10 @@ export function buildProgram(): Command {
         .option('--toncenter <url>', 'toncenter JSON-RPC endpoint (default: the network\'s)')
         .option('--receipts <file>', 'where the latest receipt per escrow is kept (default: ~/.cocoon/receipts-<network>-<root>.json)')
         .option('-v, --verbose', 'progress on stderr', false)
+        .option('--verify-quote', "trust no verifier: check each worker's TDX quote yourself (Intel's chain, TCB status, image, key binding) before the first prompt")
+        .option('--collateral <file>', "with --verify-quote: Intel's collateral for the quotes, a JSON file")
+        .option('--pccs <url>', 'with --verify-quote: fetch the collateral from this PCCS (e.g. https://api.trustedservices.intel.com)')
+        .option('--accept-tcb <statuses>', 'with --verify-quote: TCB statuses accepted, comma-separated (default UpToDate)')
         .showHelpAfterError();
 
     program.command('workers')
@@ -311,6 +339,27 @@ export function buildProgram(): Command {
             ctx.client.receipts.forget(await ctx.client.escrows.addressFor(worker));
             console.log(`withdrawn: ${ton(amount)} TON back to ${ctx.client.address.toString()}`);
         }));
+
+    // ---- dashboard (src/dashboard): the network in a browser, actions through TonConnect; runs until Ctrl-C
+    program.command('dashboard')
+        .description('serve the web dashboard (workers, escrows, actions through TonConnect; --network sandbox: a local network with a development wallet)')
+        .option('--port <n>', 'port to listen on (0: any free port)', (v) => {
+            const n = Number(v);
+            if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ClientError('CONFIG', `--port: "${v}" is not a port`, 'pass 0..65535.');
+            return n;
+        }, 8081)
+        .option('--host <address>', 'address to bind (keep 127.0.0.1 unless a proxy in front serves it)', '127.0.0.1')
+        .option('--public-url <url>', 'where people reach the page (HTTPS for real wallets): the TonConnect manifest\'s url')
+        .action(async (o: { port: number; host: string; publicUrl?: string }) => {
+            const g = program.opts<GlobalOpts>();
+            try {
+                const { runDashboardCommand } = await import('../src/dashboard/cli');
+                await runDashboardCommand({ network: g.network, root: g.root, toncenter: g.toncenter, apiKey: process.env.COCOON_TONCENTER_API_KEY, ...o });
+            } catch (e) {
+                console.error(`error: ${(e as Error).message}`);
+                process.exitCode = 1;
+            }
+        });
 
     // ---- gateway (src/gateway, docs/GATEWAY.md): one local OpenAI endpoint in front of the network; runs until Ctrl-C
     const fraction = (name: string) => (v: string) => {

@@ -5,6 +5,7 @@ export * from './receipts';
 export * from './workers';
 export * from './escrow';
 export * from './clientKey';
+export * from './quoteCheck';
 export * from './txs';
 export * from './http';
 export * from './session';

@@ -1,8 +1,10 @@
 // A session with one worker: pinned TLS, chat requests (whole or streamed), receipts checked.
 import type { Address } from '@ton/core';
-import { ClientEscrow, Worker, ESCROW_OPEN, ESCROW_CLOSING, mintApiKey, type Chain, type Ed25519Key, type EscrowState, type WorkerInfo } from '../sdk';
+import { ClientEscrow, CocoonRoot, Worker, ESCROW_OPEN, ESCROW_CLOSING, mintApiKey, type Chain, type Ed25519Key, type EscrowState, type WorkerInfo } from '../sdk';
 import { hex256 } from '../sdk/tls';
 import { ClientError, isClientError } from './errors';
+import { checkWorkerQuote, type QuoteCheckOptions } from './quoteCheck';
+import type { Verdict } from '../verifier';
 import { httpError, pinnedRequest, readBody, sseEvents, type HttpResult } from './http';
 import { ReceiptBook, type VerifiedReceipt, type WireReceipt } from './receipts';
 import { PinnedAgent } from './tlsPin';
@@ -77,6 +79,8 @@ export class WorkerSession {
     agent: PinnedAgent;
     readonly base: URL;
     private apiKey: { token: string; notAfter: number } | null = null;
+    /** The TEE key whose quote this session checked itself (verifyQuote). */
+    private quoteChecked: bigint | null = null;
     /** The price read before the previous request (a node's cached price may lag one change). */
     private lastPrice: bigint | null = null;
 
@@ -88,6 +92,8 @@ export class WorkerSession {
         private readonly timeoutMs = 120_000,
         /** Signs the session's API keys; the escrow holds its public half. */
         private readonly clientKey?: Ed25519Key,
+        /** Check the node's TDX quote with the verifier's code before the first prompt to each TEE key. */
+        private readonly quoteCheck?: QuoteCheckOptions,
     ) {
         this.agent = new PinnedAgent(listing.tlsKeyHash);
         this.base = new URL(listing.endpoint.endsWith('/') ? listing.endpoint : listing.endpoint + '/');
@@ -116,6 +122,24 @@ export class WorkerSession {
             this.agent = new PinnedAgent(info.tlsKeyHash);
         }
         this.listing = { ...this.listing, teeKey: info.teeKey, tlsKeyHash: info.tlsKeyHash, expiresAt: Number(info.expiresAt), price: info.price };
+    }
+
+    /**
+     * verifyQuote: the node's quote (from /attestation, over the pinned channel) checked with the
+     * verifier's own code against the Worker contract's statement, before any prompt is sent.
+     */
+    async checkQuote(info?: WorkerInfo): Promise<Verdict> {
+        if (!this.quoteCheck) throw new ClientError('CONFIG', 'this session was made without verifyQuote options', 'pass verifyQuote to CocoonClient.');
+        const i = info ?? await this.chain.open(Worker.fromAddress(this.listing.worker)).getInfo();
+        const view = await this.attestation();
+        const root = this.chain.open(CocoonRoot.fromAddress(i.root));
+        const v = await checkWorkerQuote({
+            quote: view.evidence?.base64 ? Buffer.from(view.evidence.base64, 'base64') : null,
+            root: i.root, operator: i.operator, info: i, now: await this.chain.now(),
+            measurementAllowed: (m) => root.getIsMeasurementAllowed(m),
+        }, this.quoteCheck);
+        this.quoteChecked = i.teeKey;
+        return v;
     }
 
     /** GET /attestation over the pinned channel; checks it says what the chain says. */
@@ -149,6 +173,7 @@ export class WorkerSession {
         }
         if (!info.active) throw new ClientError('WORKER_UNAVAILABLE', 'the worker is no longer active on-chain', 'pick another worker (cocoon workers).');
         if (info.teeKey !== this.listing.teeKey || info.tlsKeyHash !== this.listing.tlsKeyHash) this.follow(info);
+        if (this.quoteCheck && this.quoteChecked !== info.teeKey) await this.checkQuote(info);
         const stream = opts.stream === true;
         const req = { ...body, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) };
         const headers = { authorization: `Bearer ${await this.bearer()}` };
