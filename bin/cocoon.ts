@@ -361,6 +361,54 @@ export function buildProgram(): Command {
             }
         });
 
+    // ---- gateway (src/gateway, docs/GATEWAY.md): one local OpenAI endpoint in front of the network; runs until Ctrl-C
+    const fraction = (name: string) => (v: string) => {
+        const n = Number(v);
+        if (!/^0?\.\d+$/.test(v.trim()) || !(n > 0 && n < 1)) throw new ClientError('CONFIG', `${name}: "${v}" is not a fraction between 0 and 1`, 'e.g. 0.25.');
+        return n;
+    };
+    const gateway = program.command('gateway')
+        .description('run a local OpenAI-compatible endpoint that picks workers, pays them from escrows it manages on a budget, and verifies every receipt (cocoon gateway status: what it holds)');
+    gateway.command('run', { isDefault: true })
+        .description('run the gateway (the default): --network sandbox starts a local network for it')
+        .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', intArg('--port', 0, 65535), 8080)
+        .option('--host <address>', 'loopback address to bind (127.0.0.1 or ::1)', '127.0.0.1')
+        .option('--budget <ton>', 'most TON deposited at once across all escrows (required off the sandbox)', tonArg('--budget'))
+        .option('--per-worker-deposit <ton>', 'what an escrow is opened and topped up with (required off the sandbox)', tonArg('--per-worker-deposit'))
+        .option('--max-price <ton>', 'your cap, TON per 1M tokens: no worker above it (required off the sandbox)', tonArg('--max-price'))
+        .option('--min-workers <n>', 'keep budget room for escrows with this many workers; healthy only with this many usable', intArg('--min-workers', 1, 64), 1)
+        .option('--idle-close <duration>', 'close an escrow unused this long, withdraw after its dispute window', durationArg('--idle-close'), 3600)
+        .option('--top-up-below <fraction>', "top up when an escrow's credit falls below this share of --per-worker-deposit", fraction('--top-up-below'), 0.25)
+        .option('--lease-margin <duration>', "skip workers whose attestation lease ends sooner", durationArg('--lease-margin'), 300)
+        .option('--cooldown <duration>', 'skip a worker this long after it failed', durationArg('--cooldown'), 30)
+        .option('--sticky', 'keep a conversation on the same worker while it is usable', false)
+        .option('--state-dir <dir>', 'receipts and dropped workers (default ~/.cocoon/gateway/<network>-<root>)')
+        .option('--mnemonic-file <file>', 'the wallet\'s 24 words (mode 0600, outside the working directory; default $COCOON_CLIENT_MNEMONIC)')
+        .option('--log-level <level>', 'pino log level', 'info')
+        .action(async (o: Record<string, unknown>) => {
+            const g = program.opts<GlobalOpts>();
+            try {
+                const { runGatewayCommand } = await import('../src/gateway/cli');
+                await runGatewayCommand({ network: g.network, root: g.root, toncenter: g.toncenter, ...o } as Parameters<typeof runGatewayCommand>[0]);
+            } catch (e) {
+                console.error(`error: ${(e as Error).message}`);
+                process.exitCode = 1;
+            }
+        });
+    gateway.command('status')
+        .description('what a running gateway holds: escrows, deposits, spent, receipts, pending withdrawals, workers, on-chain actions')
+        .option('--url <url>', 'the gateway', 'http://127.0.0.1:8080')
+        .option('--json', 'print the JSON of GET /gateway/status', false)
+        .action(async (o: { url: string; json: boolean }) => {
+            try {
+                const { gatewayStatusCommand } = await import('../src/gateway/cli');
+                await gatewayStatusCommand(o);
+            } catch (e) {
+                console.error(`error: ${(e as Error).message}`);
+                process.exitCode = 1;
+            }
+        });
+
     return program;
 }
 

@@ -13,3 +13,4 @@ export * from './client';
 export * from './types';
 export * from './remote';
 export * from './rotate';
+export * from './atomicFile';

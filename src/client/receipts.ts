@@ -1,11 +1,11 @@
 // Verification of the cumulative receipts a worker attaches to each answer, and the client's book
 // of the latest verified receipt per escrow (what it would show in a dispute).
 import { Address, Cell } from '@ton/core';
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, existsSync } from 'node:fs';
 import { parseSignedReceiptCell, verifyReceipt, bigIntToPublicKey, type SignedUsageReceipt } from '../sdk';
 import { ClientError } from './errors';
 import { cumulativeCost, requestCost, TOKENS_PER_PRICE_UNIT } from './pricing';
+import { writeFileAtomic } from './atomicFile';
 
 /** `cocoon_receipt` as the worker sends it (docs/HTTP-API.md): every integer a decimal string. */
 export interface WireReceipt {
@@ -197,7 +197,11 @@ export function verifyWireReceipt(w: WireReceipt, ctx: ReceiptContext): Verified
 
 interface StoredReceipt { escrow: string; epoch: string; seq: string; tokens: string; cost: string; requestTokens: string; requestCost: string; boc: string; signer?: string; price?: string }
 
-/** The latest verified receipt per escrow; optionally persisted to a JSON file (the CLI does). */
+/**
+ * The latest verified receipt per escrow; optionally persisted to a JSON file (the CLI and the
+ * gateway do), rewritten atomically (mode 0600) before accept() returns: a crash leaves the previous
+ * or the new list, never a torn file.
+ */
 export class ReceiptBook {
     private readonly latestBy = new Map<string, VerifiedReceipt>();
     private readonly queues = new Map<string, Promise<unknown>>();
@@ -263,12 +267,11 @@ export class ReceiptBook {
 
     private save(): void {
         if (!this.file) return;
-        mkdirSync(dirname(this.file), { recursive: true });
         const rows: StoredReceipt[] = this.all().map((v) => ({
             escrow: v.escrow.toString(), epoch: v.epoch.toString(), seq: v.seq.toString(), tokens: v.tokens.toString(),
             cost: v.cost.toString(), requestTokens: v.requestTokens.toString(), requestCost: v.requestCost.toString(), boc: v.boc,
             ...(v.signer !== undefined ? { signer: '0x' + v.signer.toString(16) } : {}), ...(v.price !== undefined ? { price: v.price.toString() } : {}),
         }));
-        writeFileSync(this.file, JSON.stringify(rows, null, 2), { mode: 0o600 });
+        writeFileAtomic(this.file, JSON.stringify(rows, null, 2));
     }
 }

@@ -37,12 +37,24 @@ export interface ChatOutcome {
     receipt: VerifiedReceipt;
     /** Wall time of the request, ms. */
     ms: number;
+    /** Whole answers: the worker's chat.completion as it came (tool calls, logprobs…), its receipt verified. */
+    body?: Record<string, unknown>;
 }
 
 export interface ChatOptions {
     stream?: boolean;
     /** Called with each streamed piece of text. */
     onDelta?: (text: string) => void;
+    /**
+     * Streams: called with every chunk as the worker sent it, before the receipt is verified (the
+     * last chunks carry `usage` and `cocoon_receipt`; whoever relays chunks holds those back until
+     * chat() resolves, since only then is the receipt verified).
+     */
+    onChunk?: (chunk: Record<string, unknown>) => void;
+    /** Called when the worker's answer begins (a 200 head): from then on the worker may bill the request. */
+    onAnswer?: () => void;
+    /** Aborts the request (the worker bills what it generated until then). */
+    signal?: AbortSignal;
 }
 
 export interface AttestationView {
@@ -165,13 +177,14 @@ export class WorkerSession {
         const stream = opts.stream === true;
         const req = { ...body, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) };
         const headers = { authorization: `Bearer ${await this.bearer()}` };
-        const r = await pinnedRequest(this.agent, new URL('v1/chat/completions', this.base), 'POST', req, headers, this.timeoutMs)
+        const r = await pinnedRequest(this.agent, new URL('v1/chat/completions', this.base), 'POST', req, headers, this.timeoutMs, opts.signal)
             .catch((e) => {
                 // Refused before sending (pin, connect) bills nothing; a failure after sending may have.
                 if (!(isClientError(e) && e.details.beforeSend === true)) this.book.markGap(this.escrow);
                 throw e;
             });
         if (r.status !== 200) throw httpError(r.status, await readBody(r.res));
+        opts.onAnswer?.();
         try {
             return await this.readAnswer(r, stream, opts, st, info, t0);
         } catch (e) {
@@ -185,8 +198,10 @@ export class WorkerSession {
         let finishReason: string | null = null;
         let usage: Usage | undefined;
         let wire: WireReceipt | undefined;
+        let body: Record<string, unknown> | undefined;
         if (!stream) {
             const j = JSON.parse(await readBody(r.res));
+            body = j;
             content = j.choices?.[0]?.message?.content ?? '';
             finishReason = j.choices?.[0]?.finish_reason ?? null;
             usage = j.usage;
@@ -200,6 +215,7 @@ export class WorkerSession {
             for await (const data of sseEvents(r.res)) {
                 if (data === '[DONE]') { done = true; break; }
                 const chunk = JSON.parse(data);
+                opts.onChunk?.(chunk);
                 if (chunk.error) {
                     // The worker bills what it generated before failing: keep that receipt first.
                     if (wire && usage) await this.acceptReceipt(wire, usage, st, info);
@@ -222,7 +238,7 @@ export class WorkerSession {
         }
         if (!wire) throw new ClientError('BAD_RECEIPT', 'the answer carries no cocoon_receipt', 'the worker does not follow the Cocoon API; pick another worker.');
         const receipt = await this.acceptReceipt(wire, usage, st, info);
-        return { content, finishReason, usage, receipt, ms: Date.now() - t0 };
+        return { content, finishReason, usage, receipt, ms: Date.now() - t0, ...(body ? { body } : {}) };
     }
 
     /**

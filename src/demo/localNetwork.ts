@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CocoonOps, SandboxChain, defaultParams, keyFromSeed, publicKeyToBigInt, type Params } from '../sdk';
+import { CocoonOps, SandboxChain, defaultParams, keyFromSeed, publicKeyToBigInt, type Ed25519Key, type Params } from '../sdk';
 import { hex256 } from '../sdk/tls';
 import { DevBackend } from '../backend';
 import { startWorkerNode, DevAttestationProvider, type WorkerNodeHandle } from '../worker';
@@ -37,6 +37,8 @@ export interface LocalNetworkOptions {
     extraWallets?: string[];
     /** The sandbox to use (default: a new one). */
     blockchain?: Blockchain;
+    /** The development backend's decode step, ms per token (default 0: answers at once). */
+    backendDelayMs?: number;
 }
 
 export interface LocalNetwork {
@@ -51,6 +53,8 @@ export interface LocalNetwork {
     nodes: WorkerNodeHandle[];
     prices: bigint[];
     backend: DevBackend;
+    /** The development verifier key the root trusts (tests register workers of their own with it). */
+    verifier: Ed25519Key;
     /** Stops every node and the backend, removes the nodes' ledgers. */
     stop(): Promise<void>;
 }
@@ -86,7 +90,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         }));
         say(`root ${root.toString()} deployed; measurement ${hex256(measurement).slice(0, 18)}… whitelisted for ${DEMO_MODEL}`);
 
-        backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: 0 });
+        backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: o.backendDelayMs ?? 0 });
         const prices: bigint[] = [];
         for (let i = 0; i < o.workers; i++) {
             const op = operators[i];
@@ -113,7 +117,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
             node.refresh();
             say(`worker ${i + 1}: node ${node.url}, tlsKeyHash ${hex256(node.tlsKeyHash).slice(0, 18)}…, price ${ton(price)} TON / 1M tokens`);
         }
-        return { bc, chain, params, root, measurement, owner, operators, wallets, nodes, prices, backend, stop };
+        return { bc, chain, params, root, measurement, owner, operators, wallets, nodes, prices, backend, verifier, stop };
     } catch (e) {
         await stop();
         throw e;
