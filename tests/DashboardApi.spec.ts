@@ -370,3 +370,22 @@ describe('the server edge', () => {
         expect((await post('/api/nope', {})).status).toBe(404);
     });
 });
+
+describe('timelocked governance in the history', () => {
+    it('a proposal shows what it changes and when it acts; its execution and a cancellation name the same change', async () => {
+        const gov = new CocoonOps(net.chain, senderOf(net.owner), net.root);
+        const measurement = 0xabcdefn;
+        const p = await gov.propose({ kind: 'addMeasurement', measurement, model: 'timelocked-model' });
+        const q = await gov.propose({ kind: 'setVerifierQuorum', quorum: 1 });
+        await gov.cancel(q.id);
+        net.bc.now = p.eta;
+        await gov.execute(p.id);
+        const events = (await get('/api/events?limit=10')).body.events.filter((e: any) => e.kind === 'governance').map((e: any) => e.detail);
+        const what = `addMeasurement 0x${measurement.toString(16).padStart(64, '0')} = timelocked-model`;
+        expect(events).toEqual(expect.arrayContaining([
+            `proposed: ${what} (executable from ${new Date(p.eta * 1000).toISOString()})`,
+            `executed: ${what}`,
+            'cancelled: setVerifierQuorum 1',
+        ]));
+    });
+});

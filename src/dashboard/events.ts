@@ -7,7 +7,8 @@ import { Address, type Message, type Slice, type Transaction } from '@ton/core';
 import {
     loadEscrowPayout, loadFundRewards, loadOpenEscrow, loadProtocolFee, loadRegisterWorker, loadRewardsPaid,
     loadTopUpEscrow, loadTopUpStake, loadWithdrawTreasury, loadSetPrice, escrowAddress, workerRegistrations, latestByWorker,
-    WORKER_ATTESTED_OPCODE, formatTon, type WorkerRegistration,
+    WORKER_ATTESTED_OPCODE, formatTon, decodeChange, describeChange, loadProposalCreated, loadProposalExecuted, loadProposalCancelled,
+    type WorkerRegistration,
 } from '../sdk';
 
 export type EventKind =
@@ -56,6 +57,8 @@ const OP = {
     WithdrawStake: 0xc0c00205, ClaimRewards: 0xc0c00206, SlashProof: 0xc0c00211, EscrowQuery: 0xc0c00212, DropInactive: 0xc0c00213,
     OpenEscrow: 0xc0c00301, TopUpEscrow: 0xc0c00302, CloseEscrow: 0xc0c00303, WithdrawEscrow: 0xc0c00304, Claim: 0xc0c00305,
     RefreshWorker: 0xc0c00306, SetClientKey: 0xc0c00307, RewardsPaid: 0xc0c00402, EscrowPayout: 0xc0c00403,
+    Propose: 0xc0c00140, Execute: 0xc0c00141, Cancel: 0xc0c00142,
+    ProposalCreated: 0xc0c00150, ProposalExecuted: 0xc0c00151, ProposalCancelled: 0xc0c00152,
 } as const;
 
 const GOVERNANCE: Record<number, string> = {
@@ -91,6 +94,19 @@ function outMessages(tx: Transaction): Message[] {
     return [...tx.outMessages.values()];
 }
 
+/** The root's governance events (external out messages) of a transaction, decoded. */
+function governanceEvents(tx: Transaction) {
+    const out: { created?: ReturnType<typeof loadProposalCreated>; executed?: bigint; cancelled?: bigint }[] = [];
+    for (const m of outMessages(tx)) {
+        if (m.info.type !== 'external-out') continue;
+        const o = opcodeOf(m);
+        if (o?.op === OP.ProposalCreated) out.push({ created: safe(() => loadProposalCreated(o.body)) ?? undefined });
+        else if (o?.op === OP.ProposalExecuted) out.push({ executed: safe(() => loadProposalExecuted(o.body).id) ?? undefined });
+        else if (o?.op === OP.ProposalCancelled) out.push({ cancelled: safe(() => loadProposalCancelled(o.body).id) ?? undefined });
+    }
+    return out;
+}
+
 const escrowCache = new Map<string, string>();
 async function derivedEscrow(worker: Address, client: Address): Promise<string> {
     const k = worker.toRawString() + '|' + client.toRawString();
@@ -121,6 +137,8 @@ export async function readHistory(transactions: Transaction[], root: Address): P
         operatorOf.set(r.worker.toRawString(), r.operator);
     }
     const rootRaw = root.toRawString();
+    /** Proposal id → what it changes (from its ProposalCreated event), for Execute and Cancel. */
+    const proposals = new Map<bigint, string>();
     const h: History = { events: [], registrations, escrows: new Map(), operatorIncome: new Map(), settledByWorker: new Map() };
     const income = (op: Address) => {
         const k = op.toRawString();
@@ -151,6 +169,19 @@ export async function readHistory(transactions: Transaction[], root: Address): P
                     push('withdraw-treasury', m.from, null, safe(() => loadWithdrawTreasury(m.body).amount), 'treasury withdrawn by the owner');
                 } else if (GOVERNANCE[m.op]) {
                     push('governance', m.from, null, null, GOVERNANCE[m.op]);
+                } else if (m.op === OP.Propose || m.op === OP.Execute || m.op === OP.Cancel) {
+                    // timelocked governance: the change is named once, by the root's ProposalCreated event
+                    for (const e of governanceEvents(tx)) {
+                        if (e.created) {
+                            const what = safe(() => describeChange(decodeChange(e.created!.change))) ?? 'a change';
+                            proposals.set(e.created.id, what);
+                            push('governance', m.from, null, null, `proposed: ${what} (executable from ${new Date(Number(e.created.eta) * 1000).toISOString()})`);
+                        } else if (e.executed !== undefined) {
+                            push('governance', m.from, null, null, `executed: ${proposals.get(e.executed) ?? 'proposal 0x' + e.executed.toString(16).slice(0, 12) + '…'}`);
+                        } else if (e.cancelled !== undefined) {
+                            push('governance', m.from, null, null, `cancelled: ${proposals.get(e.cancelled) ?? 'proposal 0x' + e.cancelled.toString(16).slice(0, 12) + '…'}`);
+                        }
+                    }
                 }
             }
             for (const out of outMessages(tx)) {
