@@ -376,7 +376,7 @@ describe('timelocked governance in the history', () => {
         const gov = new CocoonOps(net.chain, senderOf(net.owner), net.root);
         const measurement = 0xabcdefn;
         const p = await gov.propose({ kind: 'addMeasurement', measurement, model: 'timelocked-model' });
-        const q = await gov.propose({ kind: 'setVerifierQuorum', quorum: 1 });
+        const q = await gov.propose({ kind: 'setVerifierQuorum', quorum: 1n });
         await gov.cancel(q.id);
         net.bc.now = p.eta;
         await gov.execute(p.id);
