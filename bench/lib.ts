@@ -10,8 +10,9 @@ import {
     CocoonRoot, Worker, ClientEscrow,
     defaultParams, rootFor, workerFor, escrowForOpening,
     keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatementWith, signedAttestation, signReceipt, signedReceiptCell,
-    errorForExitCode,
+    errorForExitCode, changeCell, proposalId,
 } from '../src/sdk';
+import { compileRootVersion } from '../tests/helpers/rootVersions';
 
 // ------------------------------------------------------------------------------------------ types
 
@@ -77,8 +78,9 @@ export const OPERATIONS = [
     'registerWorker', 'registerWorkerQuorum3', 'reattest', 'topUpStake', 'setPrice', 'setEndpoint', 'unbond', 'withdrawStake',
     'openEscrow', 'topUpEscrow', 'setClientKey', 'claim', 'claimWithFeeFlush', 'refreshWorker', 'closeEscrow', 'withdrawEscrow',
     'fundRewards', 'claimRewards', 'slash', 'deactivateWorker',
-    'setParams', 'addMeasurement', 'removeMeasurement', 'addVerifierKey', 'removeVerifierKey',
+    'setParams', 'propose', 'execute', 'cancel', 'removeMeasurement', 'removeVerifierKey',
     'setVerifierQuorum', 'setPaused', 'proposeOwner', 'acceptOwnership', 'withdrawTreasury',
+    'upgradeRoot', 'unbondLegacyWorker',
 ] as const;
 
 // ------------------------------------------------------------------------------------------ fixture
@@ -87,6 +89,7 @@ const START = 1_800_000_000;
 const MODEL = 'llama-3-8b-instruct';
 const MEASUREMENT = BigInt('0x' + sha256hex('cocoon-worker-image:v1|' + MODEL));
 const GOV_VALUE = toNano('0.05');
+const GOV_DELAY = 3600;
 
 function sha256hex(s: string): string {
     return createHash('sha256').update(s).digest('hex');
@@ -198,14 +201,24 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
     const verifier = seededKey('verifier');
 
     const owner = await chain.treasury('owner');
-    const root = chain.openContract(await rootFor(owner.address, 1, params));
+    // the network's first measurement and verifier key are in its genesis (StateInit); later additions are proposed
+    const root = chain.openContract(await rootFor(owner.address, 1, params, 1, {
+        governanceDelay: GOV_DELAY, measurements: [[MEASUREMENT, MODEL]], verifierKeys: [publicKeyToBigInt(verifier.publicKey)],
+    }));
     b.track(root.address, 'root', root.abi.types ?? []);
     const gov = (msg: Parameters<CocoonRoot['send']>[3], from: SandboxContract<TreasuryContract> = owner) =>
         root.send(from.getSender(), { value: GOV_VALUE }, msg);
+    /** Propose, wait for the delay, execute: the way a change that adds power is made. */
+    const governed = async (change: Cell, measure?: { propose: string; execute: string }) => {
+        const propose = () => gov({ $$type: 'Propose', queryId: 0n, change });
+        if (measure) await b.op(measure.propose, propose); else await propose();
+        const eta = (chain.now ?? START) + GOV_DELAY;
+        chain.now = eta;
+        const execute = () => gov({ $$type: 'Execute', queryId: 0n, id: proposalId(eta, change) });
+        if (measure) await b.op(measure.execute, execute); else await execute();
+    };
 
     await b.op('deployRoot', () => root.send(owner.getSender(), { value: toNano('1') }, null));
-    await b.op('addMeasurement', () => gov({ $$type: 'AddMeasurement', queryId: 0n, measurement: MEASUREMENT, model: MODEL }));
-    await b.op('addVerifierKey', () => gov({ $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(verifier.publicKey) }));
 
     // Workers: op1 runs the whole operator life, op2 gets slashed, op3 deactivated by governance.
     interface W { operator: SandboxContract<TreasuryContract>; worker: SandboxContract<Worker>; tee: Ed25519Key }
@@ -303,7 +316,7 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
 
     // A quorum of three verifiers: what the two extra signatures cost the root
     const verifiers = [verifier, seededKey('verifier-2'), seededKey('verifier-3')];
-    for (const k of verifiers.slice(1)) await gov({ $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(k.publicKey) });
+    for (const k of verifiers.slice(1)) await governed(changeCell({ kind: 'addVerifierKey', key: publicKeyToBigInt(k.publicKey) }));
     await b.op('setVerifierQuorum', () => gov({ $$type: 'SetVerifierQuorum', queryId: 0n, quorum: 3n }));
     const op4 = await newWorker('operator-4');
     await b.op('registerWorkerQuorum3', () => root.send(op4.operator.getSender(), { value: toNano('100.3') }, {
@@ -312,6 +325,12 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
 
     // Governance
     await b.op('setParams', () => gov({ $$type: 'SetParams', queryId: 0n, params: defaultParams({ protocolFeeBps: 400n }) }));
+    // a measurement added through the timelock: Propose (with its event), then Execute after the delay
+    const M2 = BigInt('0x' + sha256hex('cocoon-worker-image:v1|qwen-2.5-72b'));
+    await governed(changeCell({ kind: 'addMeasurement', measurement: M2, model: 'qwen-2.5-72b' }), { propose: 'propose', execute: 'execute' });
+    const dropped = changeCell({ kind: 'addMeasurement', measurement: M2 + 1n, model: 'never' });
+    await gov({ $$type: 'Propose', queryId: 0n, change: dropped });
+    await b.op('cancel', () => gov({ $$type: 'Cancel', queryId: 0n, id: proposalId((chain.now ?? START) + GOV_DELAY, dropped) }));
     await b.op('removeMeasurement', () => gov({ $$type: 'RemoveMeasurement', queryId: 0n, measurement: MEASUREMENT }));
     await b.op('deactivateWorker', () => root.send(owner.getSender(), { value: toNano('0.1') }, {
         $$type: 'DeactivateWorker', queryId: 0n, operator: op3.operator.address, measurement: MEASUREMENT,
@@ -323,6 +342,17 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
     const newOwner = await chain.treasury('owner-2');
     await b.op('proposeOwner', () => gov({ $$type: 'ProposeOwner', queryId: 0n, newOwner: newOwner.address }));
     await b.op('acceptOwnership', () => gov({ $$type: 'AcceptOwnership', queryId: 0n }, newOwner));
+
+    // Upgrade: version 2 of the root, made from these sources with a new Worker code (tests/helpers/
+    // rootVersions.ts); Execute runs the new code's getters on the snapshot before installing it. Then
+    // a Worker of the earlier code unbonds: the root recognises it through its earlier Worker codes.
+    const v2 = await compileRootVersion({ version: 2, newWorker: true });
+    const upgrade = changeCell({ kind: 'upgradeRoot', version: 2n, code: v2.root });
+    await root.send(newOwner.getSender(), { value: toNano('0.2') }, { $$type: 'Propose', queryId: 0n, change: upgrade });
+    const eta = (chain.now ?? START) + GOV_DELAY;
+    chain.now = eta;
+    await b.op('upgradeRoot', () => root.send(newOwner.getSender(), { value: toNano('1') }, { $$type: 'Execute', queryId: 0n, id: proposalId(eta, upgrade) }));
+    await b.op('unbondLegacyWorker', () => opSend(op4, toNano('0.1'), { $$type: 'Unbond', queryId: 0n }));
 
     const missing = OPERATIONS.filter((o) => !b.ops[o]);
     if (missing.length) throw new Error(`not measured: ${missing.join(', ')}`);
@@ -451,6 +481,28 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push(`registerWorker with one verifier signature: ${fmt(q1)} gas; with three (verifierQuorum 3): ${fmt(q3)} gas.`);
         L.push(`Each signature beyond the first costs the root about ${fmt(Math.round((q3 - q1) / 2))} gas (a whitelist lookup, a cell`);
         L.push('load and one CHKSIGNU); the operator pays it (GAS_VERIFIER_SIG per extra signature in the entry check).');
+        L.push('');
+    }
+    const g = (n: string) => r.ops[n]?.gas;
+    if (g('propose') !== undefined && g('upgradeRoot') !== undefined) {
+        L.push('## Governance and upgrades (issue 17)');
+        L.push('');
+        L.push(`- **propose** (${fmt(g('propose')!)}): an AddMeasurement proposed: the change parsed and re-serialised (it must be`);
+        L.push('  exactly its message), stored with its eta, and the `ProposalCreated` event carrying it.');
+        L.push(`- **execute** (${fmt(g('execute')!)}): the same proposal executed by anyone after the delay (the measurement added`);
+        L.push(`  through the same function as the direct message would use); **cancel** (${fmt(g('cancel')!)}) withdraws another one.`);
+        L.push(`- **upgradeRoot** (${fmt(g('upgradeRoot')!)}, both transactions): Execute of an UpgradeRoot to version 2 with a new Worker`);
+        L.push('  code: the snapshot written, the new code\'s `version` and `ledgerDigest` getters run on it (its init, the');
+        L.push('  migration, runs in each), SETCODE, then the new code\'s own first transaction (a ProtocolFee of nothing) that');
+        L.push('  migrates and stores its fields.');
+        L.push(`- **unbondLegacyWorker** (${fmt(g('unbondLegacyWorker')!)}, vs unbond ${fmt(g('unbond')!)}): a Worker of the earlier code unbonds after`);
+        L.push('  that upgrade; the root recognises it through its earlier Worker codes (read from its data only when the');
+        L.push('  sender is not the current code\'s Worker). Each further earlier code costs such Workers about 2,800 gas more.');
+        L.push('- Hot paths: the governance state is one reference in the root\'s data (about +100 gas on every root');
+        L.push('  message); claim, openEscrow and every Worker/escrow-only operation are unchanged. The governance messages');
+        L.push('  that acted at once before now pay for the comparisons of the new receivers placed before them, or less');
+        L.push('  (the direct AddMeasurement/AddVerifierKey receivers became a fallback); setParams pays for comparing the');
+        L.push('  new parameters with the current ones (what may act at once).');
         L.push('');
     }
     L.push('## Storage after a typical flow');

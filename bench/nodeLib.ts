@@ -447,12 +447,12 @@ async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbP
     const chain = new SandboxChain(bc);
     const owner = await bc.treasury('owner');
     const operator = await bc.treasury('operator');
-    const { root } = await new CocoonOps(chain, senderOf(owner)).deployRoot({ networkId: 1, params: defaultParams({ maxPrice: PRICE * 2n }) });
-    const gov = new CocoonOps(chain, senderOf(owner), root);
     const measurement = BigInt('0x' + createHash('sha256').update('cocoon-worker-image:v1|' + MODEL).digest('hex'));
     const verifier = keyFromSeed(seed('verifier'));
-    await gov.addMeasurement(measurement, MODEL);
-    await gov.addVerifierKey(publicKeyToBigInt(verifier.publicKey));
+    const { root } = await new CocoonOps(chain, senderOf(owner)).deployRoot({
+        networkId: 1, params: defaultParams({ maxPrice: PRICE * 2n }),
+        measurements: [[measurement, MODEL]], verifierKeys: [publicKeyToBigInt(verifier.publicKey)],
+    });
 
     const tls = fastSelfSignedCert('cocoon-bench');
     const logger = createLogger(o.logLevel, pino.destination({ dest: '/dev/null', sync: true }));

@@ -28,8 +28,9 @@ import { intArg, tonArg, durationArg } from './args';
 import { formatTable, formatTime } from '../src/sdk/format';
 import {
     CocoonClient, ClientError, connectRemote, parseAddressArg, remoteEventSource, sandboxEventSource, stateName,
-    type WorkerListing,
+    type WorkerListing, type QuoteCheckOptions,
 } from '../src/client';
+import { FileCollateralSource, PccsCollateralSource, parsePolicy } from '../src/verifier';
 
 type NetworkArg = 'sandbox' | 'testnet' | 'mainnet';
 
@@ -39,6 +40,28 @@ interface GlobalOpts {
     toncenter?: string;
     receipts?: string;
     verbose: boolean;
+    verifyQuote?: boolean;
+    collateral?: string;
+    pccs?: string;
+    acceptTcb?: string;
+}
+
+/** --verify-quote: check each worker's TDX quote with the verifier's code before the first prompt. */
+function quoteCheckOf(g: GlobalOpts): QuoteCheckOptions | undefined {
+    if (!g.verifyQuote) {
+        if (g.collateral || g.pccs || g.acceptTcb) throw new ClientError('CONFIG', '--collateral, --pccs and --accept-tcb go with --verify-quote', 'add --verify-quote, or drop them.');
+        return undefined;
+    }
+    if (!!g.collateral === !!g.pccs) {
+        throw new ClientError('CONFIG', '--verify-quote needs Intel\'s collateral: --collateral FILE or --pccs URL (one of them)', 'e.g. --pccs https://api.trustedservices.intel.com');
+    }
+    let policy;
+    try {
+        policy = parsePolicy({ acceptedTcbStatuses: (g.acceptTcb ?? 'UpToDate').split(',').map((x) => x.trim()) });
+    } catch (e) {
+        throw new ClientError('CONFIG', `--accept-tcb: ${(e as Error).message}`, 'statuses: UpToDate, SWHardeningNeeded, ConfigurationNeeded, ConfigurationAndSWHardeningNeeded, OutOfDate, OutOfDateConfigurationNeeded.');
+    }
+    return { collateral: g.collateral ? new FileCollateralSource(g.collateral) : new PccsCollateralSource(g.pccs!), policy };
 }
 
 interface Ctx {
@@ -82,6 +105,7 @@ function optionalClientKey(create: boolean): ClientKey | undefined {
 }
 
 async function context(g: GlobalOpts): Promise<Ctx> {
+    const verifyQuote = quoteCheckOf(g);
     if (g.network === 'sandbox') {
         const { startLocalNetwork, senderOf, DEMO_PRICES } = await import('../src/demo/localNetwork');
         const net = await startLocalNetwork({
@@ -90,7 +114,7 @@ async function context(g: GlobalOpts): Promise<Ctx> {
         });
         console.error(`[sandbox] local network with ${net.nodes.length} worker nodes started for this command (nothing persists)`);
         const client = new CocoonClient({
-            chain: net.chain, root: net.root, wallet: senderOf(net.wallets.client), events: sandboxEventSource(net.bc, net.root), clientKey: optionalClientKey(true)?.key,
+            chain: net.chain, root: net.root, wallet: senderOf(net.wallets.client), events: sandboxEventSource(net.bc, net.root), clientKey: optionalClientKey(true)?.key, verifyQuote,
         });
         return {
             client, chain: net.chain, network: 'sandbox',
@@ -105,7 +129,7 @@ async function context(g: GlobalOpts): Promise<Ctx> {
     });
     const receiptsFile = g.receipts ?? join(homedir(), '.cocoon', `receipts-${g.network}-${root.toRawString().slice(2, 14)}.json`);
     const client = new CocoonClient({
-        chain: conn.chain, root, wallet: conn.wallet, events: remoteEventSource(conn.client, root), receiptsFile, clientKey: optionalClientKey(false)?.key,
+        chain: conn.chain, root, wallet: conn.wallet, events: remoteEventSource(conn.client, root), receiptsFile, clientKey: optionalClientKey(false)?.key, verifyQuote,
     });
     if (g.verbose) console.error(`client wallet ${conn.wallet.address.toString({ testOnly: g.network === 'testnet' })}, receipts in ${receiptsFile}`);
     return { client, chain: conn.chain, network: g.network, close: async () => client.close() };
@@ -160,6 +184,10 @@ export function buildProgram(): Command {
         .option('--toncenter <url>', 'toncenter JSON-RPC endpoint (default: the network\'s)')
         .option('--receipts <file>', 'where the latest receipt per escrow is kept (default: ~/.cocoon/receipts-<network>-<root>.json)')
         .option('-v, --verbose', 'progress on stderr', false)
+        .option('--verify-quote', "trust no verifier: check each worker's TDX quote yourself (Intel's chain, TCB status, image, key binding) before the first prompt")
+        .option('--collateral <file>', "with --verify-quote: Intel's collateral for the quotes, a JSON file")
+        .option('--pccs <url>', 'with --verify-quote: fetch the collateral from this PCCS (e.g. https://api.trustedservices.intel.com)')
+        .option('--accept-tcb <statuses>', 'with --verify-quote: TCB statuses accepted, comma-separated (default UpToDate)')
         .showHelpAfterError();
 
     const capOptions = (c: Command, what: string) => c
@@ -338,6 +366,75 @@ export function buildProgram(): Command {
             ctx.client.receipts.forget(await ctx.client.escrows.addressFor(worker));
             console.log(`withdrawn: ${ton(amount)} TON back to ${ctx.client.address.toString()}`);
         }));
+
+    // ---- dashboard (src/dashboard): the network in a browser, actions through TonConnect; runs until Ctrl-C
+    program.command('dashboard')
+        .description('serve the web dashboard (workers, escrows, actions through TonConnect; --network sandbox: a local network with a development wallet)')
+        .option('--port <n>', 'port to listen on (0: any free port)', (v) => {
+            const n = Number(v);
+            if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ClientError('CONFIG', `--port: "${v}" is not a port`, 'pass 0..65535.');
+            return n;
+        }, 8081)
+        .option('--host <address>', 'address to bind (keep 127.0.0.1 unless a proxy in front serves it)', '127.0.0.1')
+        .option('--public-url <url>', 'where people reach the page (HTTPS for real wallets): the TonConnect manifest\'s url')
+        .action(async (o: { port: number; host: string; publicUrl?: string }) => {
+            const g = program.opts<GlobalOpts>();
+            try {
+                const { runDashboardCommand } = await import('../src/dashboard/cli');
+                await runDashboardCommand({ network: g.network, root: g.root, toncenter: g.toncenter, apiKey: process.env.COCOON_TONCENTER_API_KEY, ...o });
+            } catch (e) {
+                console.error(`error: ${(e as Error).message}`);
+                process.exitCode = 1;
+            }
+        });
+
+    // ---- gateway (src/gateway, docs/GATEWAY.md): one local OpenAI endpoint in front of the network; runs until Ctrl-C
+    const fraction = (name: string) => (v: string) => {
+        const n = Number(v);
+        if (!/^0?\.\d+$/.test(v.trim()) || !(n > 0 && n < 1)) throw new ClientError('CONFIG', `${name}: "${v}" is not a fraction between 0 and 1`, 'e.g. 0.25.');
+        return n;
+    };
+    const gateway = program.command('gateway')
+        .description('run a local OpenAI-compatible endpoint that picks workers, pays them from escrows it manages on a budget, and verifies every receipt (cocoon gateway status: what it holds)');
+    gateway.command('run', { isDefault: true })
+        .description('run the gateway (the default): --network sandbox starts a local network for it')
+        .option('--port <n>', 'port on 127.0.0.1 (0: any free port)', intArg('--port', 0, 65535), 8080)
+        .option('--host <address>', 'loopback address to bind (127.0.0.1 or ::1)', '127.0.0.1')
+        .option('--budget <ton>', 'most TON deposited at once across all escrows (required off the sandbox)', tonArg('--budget'))
+        .option('--per-worker-deposit <ton>', 'what an escrow is opened and topped up with (required off the sandbox)', tonArg('--per-worker-deposit'))
+        .option('--max-price <ton>', 'your cap, TON per 1M tokens: no worker above it (required off the sandbox)', tonArg('--max-price'))
+        .option('--min-workers <n>', 'keep budget room for escrows with this many workers; healthy only with this many usable', intArg('--min-workers', 1, 64), 1)
+        .option('--idle-close <duration>', 'close an escrow unused this long, withdraw after its dispute window', durationArg('--idle-close'), 3600)
+        .option('--top-up-below <fraction>', "top up when an escrow's credit falls below this share of --per-worker-deposit", fraction('--top-up-below'), 0.25)
+        .option('--lease-margin <duration>', "skip workers whose attestation lease ends sooner", durationArg('--lease-margin'), 300)
+        .option('--cooldown <duration>', 'skip a worker this long after it failed', durationArg('--cooldown'), 30)
+        .option('--sticky', 'keep a conversation on the same worker while it is usable', false)
+        .option('--state-dir <dir>', 'receipts and dropped workers (default ~/.cocoon/gateway/<network>-<root>)')
+        .option('--mnemonic-file <file>', 'the wallet\'s 24 words (mode 0600, outside the working directory; default $COCOON_CLIENT_MNEMONIC)')
+        .option('--log-level <level>', 'pino log level', 'info')
+        .action(async (o: Record<string, unknown>) => {
+            const g = program.opts<GlobalOpts>();
+            try {
+                const { runGatewayCommand } = await import('../src/gateway/cli');
+                await runGatewayCommand({ network: g.network, root: g.root, toncenter: g.toncenter, ...o } as Parameters<typeof runGatewayCommand>[0]);
+            } catch (e) {
+                console.error(`error: ${(e as Error).message}`);
+                process.exitCode = 1;
+            }
+        });
+    gateway.command('status')
+        .description('what a running gateway holds: escrows, deposits, spent, receipts, pending withdrawals, workers, on-chain actions')
+        .option('--url <url>', 'the gateway', 'http://127.0.0.1:8080')
+        .option('--json', 'print the JSON of GET /gateway/status', false)
+        .action(async (o: { url: string; json: boolean }) => {
+            try {
+                const { gatewayStatusCommand } = await import('../src/gateway/cli');
+                await gatewayStatusCommand(o);
+            } catch (e) {
+                console.error(`error: ${(e as Error).message}`);
+                process.exitCode = 1;
+            }
+        });
 
     return program;
 }

@@ -1,11 +1,11 @@
-// Trusts an attestation verifier's ed25519 public key (owner only).
+// Proposes trusting an attestation verifier's ed25519 public key (owner only); anyone executes it
+// after the governance delay.
 // npx blueprint run addVerifierKey --testnet --tonconnect key=0x<64 hex>
 import { NetworkProvider } from '@ton/blueprint';
-import { scriptContext, formatHex256 } from '../src/sdk';
+import { scriptContext, reportProposed } from '../src/sdk';
 
 export async function run(provider: NetworkProvider, args: string[]) {
-    const { ops, args: a, write } = await scriptContext(provider, args, ['key']);
-    const key = await a.uint256('key', 'Verifier public key (0x + 64 hex):');
-    const r = await ops.addVerifierKey(key);
-    write(`Verifier key ${formatHex256(key)}: trusted ${r.before} -> ${r.after}`);
+    const ctx = await scriptContext(provider, args, ['key']);
+    const key = await ctx.args.uint256('key', 'Verifier public key (0x + 64 hex):');
+    reportProposed(ctx, await ctx.ops.proposeAddVerifierKey(key));
 }

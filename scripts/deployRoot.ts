@@ -1,8 +1,10 @@
-// Deploys a CocoonRoot owned by the sending wallet, optionally whitelisting a measurement and a verifier key.
-// npx blueprint run deployRoot --testnet --tonconnect networkId=2 minStake=10 measurement=0x.. model=llama-3-8b verifierKey=0x..
+// Deploys a CocoonRoot owned by the sending wallet. Its genesis (in the StateInit, visible before anyone
+// stakes) may whitelist a measurement and trust a verifier key; later additions are timelocked.
+// npx blueprint run deployRoot --testnet --tonconnect networkId=2 minStake=10 governanceDelay=172800 measurement=0x.. model=llama-3-8b verifierKey=0x..
 import { NetworkProvider } from '@ton/blueprint';
 import {
-    scriptContext, defaultParams, parseInteger, parseTon, parseUint256, requireUint, formatKeyValues, paramRows, type Params,
+    scriptContext, defaultParams, parseInteger, parseTon, parseUint256, requireUint, formatKeyValues, paramRows, formatDuration,
+    formatHex256, type Params,
 } from '../src/sdk';
 
 export async function run(provider: NetworkProvider, args: string[]) {
@@ -22,21 +24,15 @@ export async function run(provider: NetworkProvider, args: string[]) {
         reporterBountyBps: a.has('reporterBountyBps') ? parseInteger('reporterBountyBps', a.optional('reporterBountyBps')) : d.reporterBountyBps,
     };
     const value = a.has('value') ? parseTon('value', a.optional('value')) : undefined;
-    const res = await ops.deployRoot({ networkId, params, value });
+    const governanceDelay = a.has('governanceDelay') ? Number(parseInteger('governanceDelay', a.optional('governanceDelay'))) : undefined;
+    const measurements: [bigint, string][] = [];
+    if (a.has('measurement')) measurements.push([parseUint256('measurement', a.optional('measurement')), await a.text('model', 'Model name for this measurement:')]);
+    const verifierKeys = a.has('verifierKey') ? [parseUint256('verifierKey', a.optional('verifierKey'))] : [];
+    const res = await ops.deployRoot({ networkId, params, value, governanceDelay, measurements, verifierKeys });
     write(`Deployed CocoonRoot ${addr(res.root)}`);
-    write(formatKeyValues('root', [['owner', addr(res.owner, false)], ['networkId', String(res.networkId)]]));
+    write(formatKeyValues('root', [['owner', addr(res.owner, false)], ['networkId', String(res.networkId)], ['governanceDelay', formatDuration(res.governanceDelay)]]));
     write(formatKeyValues('parameter', paramRows(res.params)));
-    const withRoot = ops.withRoot(res.root);
-    if (a.has('measurement')) {
-        const m = parseUint256('measurement', a.optional('measurement'));
-        const model = await a.text('model', 'Model name for this measurement:');
-        await withRoot.addMeasurement(m, model);
-        write(`Whitelisted measurement 0x${m.toString(16).padStart(64, '0')} = ${model}`);
-    }
-    if (a.has('verifierKey')) {
-        const k = parseUint256('verifierKey', a.optional('verifierKey'));
-        await withRoot.addVerifierKey(k);
-        write(`Trusted verifier key 0x${k.toString(16).padStart(64, '0')}`);
-    }
+    for (const [m, model] of measurements) write(`Whitelisted measurement ${formatHex256(m)} = ${model}`);
+    for (const k of verifierKeys) write(`Trusted verifier key ${formatHex256(k)}`);
     write(`export COCOON_ROOT=${res.root.toString({ testOnly: provider.network() !== 'mainnet' })}`);
 }

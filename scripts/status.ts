@@ -1,9 +1,10 @@
-// Read-only: the network's parameters and stakes, and optionally one worker's and one escrow's state.
+// Read-only: the network's parameters, stakes and pending governance proposals (with the time left),
+// and optionally one worker's and one escrow's state.
 // npx blueprint run status --testnet --tonconnect [operator=<address> | worker=<address>] [escrow=<address>]
 import { NetworkProvider } from '@ton/blueprint';
 import {
     scriptContext, readNetwork, parseAddress, formatKeyValues, paramRows, formatTon, formatPrices, formatTime,
-    formatHex256, formatWorkerStatus, formatEscrowState, formatBps,
+    formatHex256, formatWorkerStatus, formatEscrowState, formatBps, formatDuration, reportPending,
 } from '../src/sdk';
 
 export async function run(provider: NetworkProvider, args: string[]) {
@@ -16,6 +17,12 @@ export async function run(provider: NetworkProvider, args: string[]) {
         ['networkId', n.networkId.toString()],
         ['paused', String(n.paused)],
     ]));
+    write('');
+    write(formatKeyValues('governance', [
+        ['root version', n.version.toString()],
+        ['governanceDelay', formatDuration(n.governanceDelay)],
+    ]));
+    reportPending({ write }, await ops.proposals(), n.params);
     write('');
     write(formatKeyValues('parameter', paramRows(n.params)));
     write('');

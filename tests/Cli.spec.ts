@@ -190,6 +190,24 @@ describe('the CLIs, as processes', () => {
         expect(none.stderr).toMatch(/no active worker matches/);
     });
 
+    it('cocoon --verify-quote: bad flag combinations exit 1; a sandbox worker (dev attestation, no quote) is refused before the prompt', () => {
+        const coll = join(cwd, '..', 'no-such-collateral.json');
+        const cases: [string[], RegExp][] = [
+            [['--network', 'sandbox', '--collateral', coll, 'chat', 'hi'], /--collateral, --pccs and --accept-tcb go with --verify-quote/],
+            [['--network', 'sandbox', '--verify-quote', 'chat', 'hi'], /--verify-quote needs Intel's collateral: --collateral FILE or --pccs URL/],
+            [['--network', 'sandbox', '--verify-quote', '--pccs', 'https://pccs.invalid', '--accept-tcb', 'Maybe', 'chat', 'hi'], /--accept-tcb:/],
+        ];
+        for (const [args, msg] of cases) {
+            const r = run(COCOON, args, { COCOON_HOME: home }, cwd);
+            expect({ args, code: r.code }).toEqual({ args, code: 1 });
+            expect(r.stderr).toMatch(msg);
+        }
+        const r = run(COCOON, ['--network', 'sandbox', '--verify-quote', '--pccs', 'https://pccs.invalid', 'chat', 'What is TON?', '--max-tokens', '8'], { COCOON_HOME: home }, cwd);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toMatch(/the worker's TDX quote does not check out: the node serves no quote/);
+        expect(r.stdout).toBe('');
+    });
+
     it('keeps everything out of the working directory: the ledger in the data directory (0700), no key file anywhere', () => {
         expect(readdirSync(cwd)).toEqual([]);
         expect(statSync(data).mode & 0o777).toBe(0o700);

@@ -10,7 +10,7 @@ import {
     CocoonClient, PinnedAgent, ReceiptBook, pinnedRequest, verifyWireReceipt, sandboxEventSource, cumulativeCost as classCost, usageClassesOf,
     isClientError, type WireReceipt,
 } from '../src/client';
-import { createNet, registerWorker, seededKey, clientKeyOf, openEscrow, signedReceiptFor, claimBody, makeStatement, REGISTER_GAS, MODEL, type Net } from './helpers/network';
+import { createNet, registerWorker, seededKey, governed, clientKeyOf, openEscrow, signedReceiptFor, claimBody, makeStatement, REGISTER_GAS, MODEL, type Net } from './helpers/network';
 import { equivocatingPair, slashProofBody } from './helpers/money';
 
 // ---------------------------------------------------------------- helpers
@@ -353,9 +353,9 @@ describe('receipt verification', () => {
 describe('worker listing and sessions on the sandbox', () => {
     it('lists only active, unexpired workers of the model with an endpoint, cheapest first', async () => {
         const net = await createNet();
-        const now = net.chain.now!;
         const other = BigInt('0x' + 'ab'.repeat(32));
-        await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: other, model: 'other-model' });
+        await governed(net, { kind: 'addMeasurement', measurement: other, model: 'other-model' });
+        const now = net.chain.now!;
         const good = await liveWorker(net, 'op-good', 1n, 'https://good.example:8443');
         const cheap = await liveWorker(net, 'op-cheap', 2n, 'https://cheap.example:8443');
         await cheap.worker.send(cheap.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE / 2n) });

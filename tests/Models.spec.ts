@@ -11,7 +11,7 @@ import {
 import { DevBackend, UpstreamPool, countPromptTokens, countTextTokens, devAnswerTokens, devEmbedding, usageOf, BackendError, UpstreamUnreachable, type InferenceBackend, type ChatRequest } from '../src/backend';
 import { usageClasses, usageJson, type WorkerNodeHandle } from '../src/worker';
 import { CocoonClient, sandboxEventSource } from '../src/client';
-import { createNet, registerWorker, openEscrow, clientKeyOf, MODEL, MEASUREMENT, type Net, type WorkerHandle, type EscrowHandle } from './helpers/network';
+import { createNet, registerWorker, openEscrow, clientKeyOf, governed, MODEL, MEASUREMENT, type Net, type WorkerHandle, type EscrowHandle } from './helpers/network';
 import { nodeFixture, apiKeyFor, openai, raw, refused, sleep, type NodeFixture } from './helpers/node';
 
 const EMBEDDER = 'bge-small-en';
@@ -32,8 +32,8 @@ describe('a node with two models, several upstreams, and the completions and emb
 
     beforeAll(async () => {
         net = await createNet({ params: { maxPrice: toNano('1') } });
-        // one image whitelisted for both models
-        await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: MEASUREMENT, model: `${MODEL},${EMBEDDER}` });
+        // one image whitelisted for both models (a governed change: proposed, then executed after the delay)
+        await governed(net, { kind: 'addMeasurement', measurement: MEASUREMENT, model: `${MODEL},${EMBEDDER}` });
         fx = await nodeFixture(net);
         w = await registerWorker(net, 'op', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
         await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICES) });

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import ts from 'typescript';
 import { Address, Cell, toNano } from '@ton/core';
-import { paramsCell, ESCROW_OPEN } from '../src/sdk';
-import { createNet, openEscrow, registerWorker } from './helpers/network';
+import { paramsCell, publicKeyToBigInt, ESCROW_OPEN } from '../src/sdk';
+import { createNet, openEscrow, registerWorker, GOV_DELAY, MEASUREMENT, MODEL } from './helpers/network';
 
 const ROOT = join(__dirname, '..');
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
@@ -234,6 +234,8 @@ describe('the npm package', () => {
         const input = {
             owner: net.owner.address.toString(), networkId: 1, params: paramsCell(net.params).toBoc().toString('base64'),
             operator: w.operator.address.toString(), client: e.client.address.toString(),
+            // the fixture's genesis (createNet): it is part of the root's StateInit, hence of its address
+            genesis: { governanceDelay: GOV_DELAY, measurements: [[MEASUREMENT.toString(), MODEL]], verifierKeys: [publicKeyToBigInt(net.verifier.publicKey).toString()] },
         };
         const got = inApp('addresses.cjs', `
             const { readFileSync } = require('node:fs');
@@ -241,7 +243,10 @@ describe('the npm package', () => {
             const { rootFor, Worker, emptyWorkerState, escrowForOpening, workerAddress, escrowAddress, loadParams } = require('cocoon-ton');
             const input = JSON.parse(process.argv[2]);
             (async () => {
-                const root = await rootFor(Address.parse(input.owner), input.networkId, loadParams(Cell.fromBase64(input.params).beginParse()));
+                const g = input.genesis;
+                const root = await rootFor(Address.parse(input.owner), input.networkId, loadParams(Cell.fromBase64(input.params).beginParse()), 1, {
+                    governanceDelay: g.governanceDelay, measurements: g.measurements.map(([m, model]) => [BigInt(m), model]), verifierKeys: g.verifierKeys.map(BigInt),
+                });
                 // the wrappers with their StateInit (the SDK's workerFor/escrowFor carry none)
                 const worker = await Worker.fromInit(root.address, Address.parse(input.operator), emptyWorkerState());
                 const escrow = await escrowForOpening(worker.address, Address.parse(input.client));

@@ -16,7 +16,7 @@ import {
     ESCROW_OPEN, ESCROW_CLOSING, type EscrowState, type SignedUsageReceipt, storeSetPrice, asPrices, capCost,
     type ClassTokens, type PriceSet,
 } from '../src/sdk';
-import { createNet, registerWorker, seededKey, claimBody, makeStatement, Net, WorkerHandle, CLIENT_KEY, REGISTER_GAS, MEASUREMENT, MODEL } from './helpers/network';
+import { createNet, registerWorker, seededKey, claimBody, makeStatement, governed, Net, WorkerHandle, CLIENT_KEY, REGISTER_GAS, MEASUREMENT, MODEL } from './helpers/network';
 import { Ledger, tracked, OP, slashProofBody, equivocatingPair, Payment } from './helpers/money';
 
 const RUNS = Number(process.env.COCOON_PROPERTY_RUNS ?? 200);
@@ -353,7 +353,8 @@ describe('money paths under random sequences', () => {
 
                 // conservation is asserted inside tracked()
                 const t = await tracked(ledger, chain, send!);
-                if (op.k === 'deactivate') await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: MEASUREMENT, model: MODEL });
+                // whitelisting it again is timelocked: proposed, then executed an hour (the fixture's delay) later
+                if (op.k === 'deactivate') await governed(net, { kind: 'addMeasurement', measurement: MEASUREMENT, model: MODEL });
                 const pays: Payment[] = t.payments;
 
                 // how often each kind of step went through on every contract it reached (the property

@@ -7,7 +7,7 @@ import {
     ERR_QUORUM_NOT_MET, ERR_DUPLICATE_VERIFIER, ERR_UNTRUSTED_VERIFIER, ERR_BAD_ATTESTATION_SIG, ERR_NOT_OWNER, ERR_BAD_PARAMS,
     ERR_INSUFFICIENT_VALUE, ERR_BAD_STATEMENT, type Ed25519Key, type VerifierSignature,
 } from '../src/sdk';
-import { Net, createNet, makeStatement, seededKey } from './helpers/network';
+import { Net, createNet, makeStatement, seededKey, governedAll } from './helpers/network';
 import { operatorOf, register, balanceOf, workerAttestedEvents, txFromTo, type Operator } from './helpers/rootWorker';
 
 const GOV = toNano('0.05');
@@ -21,12 +21,9 @@ describe('verifier quorum', () => {
     let op: Operator;
 
     beforeEach(async () => {
-        net = await createNet();
-        // the fixture's verifier plus two more: three independent verifiers, all whitelisted
+        // the fixture's verifier plus two more in the root's genesis: three independent verifiers, all whitelisted
+        net = await createNet({ moreVerifiers: [seededKey('verifier-2'), seededKey('verifier-3')] });
         v = [net.verifier, seededKey('verifier-2'), seededKey('verifier-3')];
-        for (const k of v.slice(1)) {
-            await net.root.send(net.owner.getSender(), { value: GOV }, { $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(k.publicKey) });
-        }
         op = await operatorOf(net, 'op');
     });
 
@@ -124,9 +121,7 @@ describe('verifier quorum', () => {
 
     it('more than 16 signatures are refused (ERR_BAD_STATEMENT)', async () => {
         const keys = Array.from({ length: 17 }, (_, i) => (i < 3 ? v[i] : seededKey('extra-verifier-' + i)));
-        for (const k of keys.slice(3)) {
-            await net.root.send(net.owner.getSender(), { value: GOV }, { $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(k.publicKey) });
-        }
+        await governedAll(net, keys.slice(3).map((k) => ({ kind: 'addVerifierKey' as const, key: publicKeyToBigInt(k.publicKey) })));
         const res = await register(net, op, sign(keys).cell, STAKE, value(17));
         expect(res.transactions).toHaveTransaction({ to: net.root.address, success: false, exitCode: n(ERR_BAD_STATEMENT) });
     });

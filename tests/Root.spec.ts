@@ -5,10 +5,11 @@ import { Address, beginCell, toNano } from '@ton/core';
 import {
     Params, defaultParams, rootFor, workerAddress, loadTreasuryWithdrawn, publicKeyToBigInt,
     ERR_NOT_OWNER, ERR_BAD_PARAMS, ERR_NOT_PENDING_OWNER, ERR_MEASUREMENT_ALLOWED, ERR_INSUFFICIENT_VALUE,
-    ERR_TREASURY_TOO_LOW, ERR_ZERO_AMOUNT, ERR_NOT_WORKER,
+    ERR_TREASURY_TOO_LOW, ERR_ZERO_AMOUNT, ERR_NOT_WORKER, ERR_TIMELOCKED,
+    storeAddMeasurement, storeAddVerifierKey,
     STATUS_ACTIVE, STATUS_UNBONDING, WORKER_STORAGE_RESERVE, MIN_MIN_STAKE,
 } from '../src/sdk';
-import { Net, createNet, registerWorker, MEASUREMENT, MODEL, seededKey } from './helpers/network';
+import { Net, createNet, registerWorker, governed, MEASUREMENT, MODEL, seededKey } from './helpers/network';
 import {
     FEE_BOUND, balanceOf, withDelta, expectOnlyFees, feesOf, txFromTo, expectWorkerHoldsItsBook,
 } from './helpers/rootWorker';
@@ -78,11 +79,21 @@ describe('CocoonRoot', () => {
         const setParams = (from: SandboxContract<TreasuryContract>, params: Params) =>
             net.root.send(from.getSender(), { value: GOV_VALUE }, { $$type: 'SetParams', queryId: 7n, params });
 
-        it('sets valid parameters (bps at their 10000 bound included) and cashes the rest back', async () => {
+        it('sets valid parameters (bps at their 10000 bound included) through a proposal', async () => {
             const p = defaultParams({
                 minStake: MIN_MIN_STAKE, maxPrice: toNano('2'), unbondingPeriod: 3600n, maxAttestationTtl: 86400n,
                 disputeWindow: 600n, protocolFeeBps: 10000n, stakerShareBps: 10000n, slashBps: 10000n, reporterBountyBps: 10000n,
             });
+            // sent directly it is refused: it raises fees and changes staking terms
+            const direct = await setParams(net.owner, p);
+            expect(direct.transactions).toHaveTransaction({ from: net.owner.address, to: net.root.address, success: false, exitCode: n(ERR_TIMELOCKED) });
+            expect(await net.root.getParams()).toEqual(defaultParams());
+            await governed(net, { kind: 'setParams', params: p });
+            expect(await net.root.getParams()).toEqual(p);
+        });
+
+        it('lowers fees at once and cashes the rest back', async () => {
+            const p = defaultParams({ protocolFeeBps: 100n, maxPrice: toNano('0.5'), maxAttestationTtl: 86400n, stakerShareBps: 9000n });
             const rootBefore = await balanceOf(net.chain, net.root.address);
             const { res, delta } = await withDelta(net.chain, net.owner.address, () => setParams(net.owner, p));
             expect(res.transactions).toHaveTransaction({ from: net.owner.address, to: net.root.address, success: true });
@@ -129,7 +140,7 @@ describe('CocoonRoot', () => {
         it('adds and removes a measurement with its model name', async () => {
             expect(await net.root.getIsMeasurementAllowed(M2)).toBe(false);
             expect(await net.root.getModelOf(M2)).toBeNull();
-            const add = await net.root.send(net.owner.getSender(), { value: GOV_VALUE }, { $$type: 'AddMeasurement', queryId: 1n, measurement: M2, model: 'qwen-2.5-72b' });
+            const { executed: add } = await governed(net, { kind: 'addMeasurement', measurement: M2, model: 'qwen-2.5-72b' });
             expect(add.transactions).toHaveTransaction({ from: net.owner.address, to: net.root.address, success: true });
             expect(await net.root.getIsMeasurementAllowed(M2)).toBe(true);
             expect(await net.root.getModelOf(M2)).toBe('qwen-2.5-72b');
@@ -144,8 +155,10 @@ describe('CocoonRoot', () => {
         });
 
         it('refuses a non-owner add or remove with ERR_NOT_OWNER', async () => {
-            const a = await withDelta(net.chain, stranger.address, () =>
-                net.root.send(stranger.getSender(), { value: GOV_VALUE }, { $$type: 'AddMeasurement', queryId: 1n, measurement: M2, model: 'x' }));
+            const a = await withDelta(net.chain, stranger.address, () => stranger.send({
+                to: net.root.address, value: GOV_VALUE, bounce: true,
+                body: beginCell().store(storeAddMeasurement({ $$type: 'AddMeasurement', queryId: 1n, measurement: M2, model: 'x' })).endCell(),
+            }));
             expect(a.res.transactions).toHaveTransaction({ from: stranger.address, to: net.root.address, success: false, exitCode: n(ERR_NOT_OWNER) });
             expectOnlyFees(a.delta);
             const r = await withDelta(net.chain, stranger.address, () =>
@@ -163,7 +176,7 @@ describe('CocoonRoot', () => {
 
         it('adds and removes a trusted verifier key', async () => {
             expect(await net.root.getIsVerifierKey(K2)).toBe(false);
-            const add = await net.root.send(net.owner.getSender(), { value: GOV_VALUE }, { $$type: 'AddVerifierKey', queryId: 1n, key: K2 });
+            const { executed: add } = await governed(net, { kind: 'addVerifierKey', key: K2 });
             expect(add.transactions).toHaveTransaction({ from: net.owner.address, to: net.root.address, success: true });
             expect(await net.root.getIsVerifierKey(K2)).toBe(true);
             const rm = await net.root.send(net.owner.getSender(), { value: GOV_VALUE }, { $$type: 'RemoveVerifierKey', queryId: 2n, key: K1() });
@@ -173,8 +186,10 @@ describe('CocoonRoot', () => {
         });
 
         it('refuses a non-owner add or remove with ERR_NOT_OWNER', async () => {
-            const a = await withDelta(net.chain, stranger.address, () =>
-                net.root.send(stranger.getSender(), { value: GOV_VALUE }, { $$type: 'AddVerifierKey', queryId: 1n, key: K2 }));
+            const a = await withDelta(net.chain, stranger.address, () => stranger.send({
+                to: net.root.address, value: GOV_VALUE, bounce: true,
+                body: beginCell().store(storeAddVerifierKey({ $$type: 'AddVerifierKey', queryId: 1n, key: K2 })).endCell(),
+            }));
             expect(a.res.transactions).toHaveTransaction({ from: stranger.address, to: net.root.address, success: false, exitCode: n(ERR_NOT_OWNER) });
             expectOnlyFees(a.delta);
             const r = await withDelta(net.chain, stranger.address, () =>

@@ -24,6 +24,12 @@ import { run as pause } from '../scripts/pause';
 import { run as unpause } from '../scripts/unpause';
 import { run as setVerifierQuorum } from '../scripts/setVerifierQuorum';
 import { run as dropInactive } from '../scripts/dropInactive';
+import { run as propose } from '../scripts/propose';
+import { run as execute } from '../scripts/execute';
+import { run as cancel } from '../scripts/cancel';
+import { run as setParams } from '../scripts/setParams';
+import { run as addMeasurement } from '../scripts/addMeasurement';
+import { run as setGovernanceDelay } from '../scripts/setGovernanceDelay';
 
 const sha = (s: string) => createHash('sha256').update(s).digest();
 const MODEL = 'llama-3-8b-instruct';
@@ -81,7 +87,7 @@ describe('scripts against the sandbox', () => {
 
     async function deploy(): Promise<Address> {
         const p = sandboxProvider(chain, owner);
-        await deployRoot(p.provider, ['networkId=9', 'minStake=20', 'protocolFeeBps=400', `measurement=${hex(MEASUREMENT)}`, `model=${MODEL}`, `verifierKey=${hex(publicKeyToBigInt(verifier.publicKey))}`]);
+        await deployRoot(p.provider, ['networkId=9', 'minStake=20', 'protocolFeeBps=400', 'governanceDelay=3600', `measurement=${hex(MEASUREMENT)}`, `model=${MODEL}`, `verifierKey=${hex(publicKeyToBigInt(verifier.publicKey))}`]);
         const line = p.out.find((l) => l.startsWith('export COCOON_ROOT='));
         expect(line).toBeDefined();
         return Address.parse(line!.split('=')[1]);
@@ -217,7 +223,15 @@ describe('scripts against the sandbox', () => {
         await setVerifierQuorum(q.provider, [`root=${root.toString()}`, 'quorum=2']);
         expect(q.text()).toContain('verifier quorum 1 -> 2');
         expect(await chain.openContract(CocoonRoot.fromAddress(root)).getVerifierQuorum()).toBe(2n);
-        await setVerifierQuorum(sandboxProvider(chain, owner).provider, [`root=${root.toString()}`, 'quorum=1']);
+        // lowering it is proposed, and executed (by anyone) after the delay
+        const lower = sandboxProvider(chain, owner);
+        await setVerifierQuorum(lower.provider, [`root=${root.toString()}`, 'quorum=1']);
+        expect(lower.text()).toContain('Lowering the quorum adds power: the change is proposed');
+        const id = /execute id=(0x[0-9a-f]{64})/.exec(lower.text())![1];
+        expect(await chain.openContract(CocoonRoot.fromAddress(root)).getVerifierQuorum()).toBe(2n);
+        chain.now = NOW + 3600;
+        await execute(sandboxProvider(chain, client).provider, [`root=${root.toString()}`, `id=${id}`]);
+        expect(await chain.openContract(CocoonRoot.fromAddress(root)).getVerifierQuorum()).toBe(1n);
         await registerWorker(sandboxProvider(chain, operator).provider, [`root=${root.toString()}`, `file=${attestationFile(root)}`, 'stake=100']);
         const worker = await workerAddress(root, operator.address);
         // an active worker cannot be dropped; once its lease is over, anyone can
@@ -227,5 +241,66 @@ describe('scripts against the sandbox', () => {
         await dropInactive(d.provider, [`root=${root.toString()}`, `worker=${worker.toString()}`]);
         expect(d.text()).toMatch(/100 TON unbonding, withdrawable at/);
         expect(await chain.openContract(CocoonRoot.fromAddress(root)).getTotalStake()).toBe(0n);
+    });
+
+    it('governance: propose, status with the time left, execute (too early, then anyone), cancel; setParams proposes what adds power', async () => {
+        const root = await deploy();
+        const r = chain.openContract(CocoonRoot.fromAddress(root));
+        const rootArg = `root=${root.toString()}`;
+        const m2 = BigInt('0x' + sha('qwen').toString('hex'));
+
+        const am = sandboxProvider(chain, owner);
+        await addMeasurement(am.provider, [rootArg, `measurement=${hex(m2)}`, 'model=qwen-2.5-72b']);
+        expect(am.text()).toContain(`Proposed: addMeasurement ${hex(m2)} = qwen-2.5-72b`);
+        const addId = /execute id=(0x[0-9a-f]{64})/.exec(am.text())![1];
+        expect(am.text()).toContain('Anyone can execute it from 2027-01-15T09:00:00Z');
+
+        // setParams: a lower fee acts at once, a higher one is proposed
+        const lowerFee = sandboxProvider(chain, owner);
+        await setParams(lowerFee.provider, [rootArg, 'protocolFeeBps=300']);
+        expect(lowerFee.text()).toContain('Parameters updated:');
+        expect((await r.getParams()).protocolFeeBps).toBe(300n);
+        const raise = sandboxProvider(chain, owner);
+        await setParams(raise.provider, [rootArg, 'protocolFeeBps=800']);
+        expect(raise.text()).toContain('Changing protocolFeeBps adds power');
+        expect(raise.text()).toContain('Proposed: setParams: protocolFeeBps 300 -> 800');
+        const raiseId = /execute id=(0x[0-9a-f]{64})/.exec(raise.text())![1];
+        expect((await r.getParams()).protocolFeeBps).toBe(300n);
+
+        const delay = sandboxProvider(chain, owner);
+        await setGovernanceDelay(delay.provider, [rootArg, 'delay=7200']);
+        const delayId = /execute id=(0x[0-9a-f]{64})/.exec(delay.text())![1];
+        await expect(propose(sandboxProvider(chain, owner).provider, [rootArg, 'change=upgradeRoot', 'version=1', 'code=/nonexistent'])).rejects.toThrow(/code: cannot read/);
+        await expect(propose(sandboxProvider(chain, owner).provider, [rootArg, 'change=setPaused'])).rejects.toThrow(/"setPaused" is not a change that is proposed/);
+        await expect(propose(sandboxProvider(chain, client).provider, [rootArg, 'change=addVerifierKey', 'key=0x' + '11'.repeat(32)])).rejects.toThrow(/only the root owner/);
+
+        chain.now = NOW + 1800;
+        const st = sandboxProvider(chain, client);
+        await status(st.provider, [rootArg]);
+        expect(st.text()).toMatch(/governanceDelay\s+1h/);
+        expect(st.text()).toContain('pending proposals: 3');
+        expect(st.text()).toContain(`addMeasurement ${hex(m2)} = qwen-2.5-72b`);
+        expect(st.text()).toContain('setParams: protocolFeeBps 300 -> 800');
+        expect(st.text()).toContain('setGovernanceDelay 7200 s');
+        expect(st.text()).toMatch(/executable\s+in 30m/);
+
+        await expect(execute(sandboxProvider(chain, client).provider, [rootArg, `id=${addId}`])).rejects.toThrow(/too early/);
+        await expect(cancel(sandboxProvider(chain, client).provider, [rootArg, `id=${raiseId}`])).rejects.toThrow(/only the root owner/);
+        const c = sandboxProvider(chain, owner);
+        await cancel(c.provider, [rootArg, `id=${raiseId}`]);
+        expect(c.text()).toContain('Cancelled');
+
+        chain.now = NOW + 3600;
+        const ex = sandboxProvider(chain, client);
+        await execute(ex.provider, [rootArg, `id=${addId}`]);
+        expect(ex.text()).toContain(`Executed ${addId}: addMeasurement`);
+        expect(await r.getModelOf(m2)).toBe('qwen-2.5-72b');
+        await execute(sandboxProvider(chain, client).provider, [rootArg, `id=${delayId}`]);
+        expect(await r.getGovernanceDelay()).toBe(7200n);
+        await expect(execute(sandboxProvider(chain, client).provider, [rootArg, `id=${raiseId}`])).rejects.toThrow(/no pending proposal/);
+        const st2 = sandboxProvider(chain, client);
+        await status(st2.provider, [rootArg]);
+        expect(st2.text()).toContain('pending proposals: none');
+        expect(st2.text()).toMatch(/governanceDelay\s+2h/);
     });
 });

@@ -373,10 +373,11 @@ async function world(): Promise<World> {
     const owner = await chain.treasury('owner');
     const verifier = key('verifier');
     const bare = new CocoonOps(new SandboxChain(chain), owner.getSender());
-    const dep = await bare.deployRoot({ networkId: 7, params: defaultParams() });
+    const dep = await bare.deployRoot({
+        networkId: 7, params: defaultParams(), governanceDelay: 3600,
+        measurements: [[MEASUREMENT, MODEL]], verifierKeys: [publicKeyToBigInt(verifier.publicKey)],
+    });
     const gov = bare.withRoot(dep.root);
-    await gov.addMeasurement(MEASUREMENT, MODEL);
-    await gov.addVerifierKey(publicKeyToBigInt(verifier.publicKey));
     return { chain, owner, gov, root: dep.root, verifier };
 }
 
@@ -404,22 +405,40 @@ describe('ops on the sandbox', () => {
         expect(await root.getIsVerifierKey(publicKeyToBigInt(w.verifier.publicKey))).toBe(true);
         expect((await w.chain.getContract(w.root)).balance).toBeGreaterThan(0n);
 
-        const p = await w.gov.setParams(defaultParams({ protocolFeeBps: 300n, minStake: toNano('20') }));
+        // a lower fee acts at once; a higher minimum stake is timelocked
+        const p = await w.gov.setParams(defaultParams({ protocolFeeBps: 300n }));
         expect(p.before.protocolFeeBps).toBe(500n);
         expect(p.after.protocolFeeBps).toBe(300n);
-        expect(p.after.minStake).toBe(toNano('20'));
+        await expect(w.gov.setParams(defaultParams({ protocolFeeBps: 300n, minStake: toNano('20') }))).rejects.toThrow(/changing minStake adds power, so it is timelocked: propose it/);
         await expect(w.gov.setParams(defaultParams({ slashBps: 20000n }))).rejects.toThrow('params.slashBps is in basis points and must be within 0..10000, got 20000');
+        const pr = await w.gov.proposeParams(defaultParams({ protocolFeeBps: 300n, minStake: toNano('20') }));
+        expect(pr.description).toBe('setParams: minStake 10000000000 -> 20000000000');
+        expect(pr.eta).toBe(NOW + 3600);
+        expect((await w.gov.proposals()).map((x) => [x.id, x.secondsLeft, x.executable])).toEqual([[pr.id, 3600, false]]);
+        await expect(w.gov.execute(pr.id)).rejects.toThrow(/too early; the proposal can be executed from/);
+        w.chain.now = pr.eta;
+        await w.gov.as(w.owner.getSender()).execute(pr.id);
+        expect((await w.gov.root.getParams()).minStake).toBe(toNano('20'));
+        await expect(w.gov.execute(pr.id)).rejects.toThrow(/no pending proposal/);
 
         expect(await w.gov.setPaused(true)).toEqual({ before: false, after: true });
         expect(await w.gov.setPaused(false)).toEqual({ before: true, after: false });
 
         const other = await w.chain.treasury('other-measure');
         const m2 = 77n;
-        await w.gov.addMeasurement(m2, 'mistral-7b');
+        const add = await w.gov.proposeAddMeasurement(m2, 'mistral-7b');
+        const dropped = await w.gov.proposeAddVerifierKey(99n);
+        expect((await w.gov.cancel(dropped.id)).change).toEqual({ kind: 'addVerifierKey', key: 99n });
+        w.chain.now = add.eta;
+        // anyone executes a proposal whose time has come
+        await w.gov.as(other.getSender()).execute(add.id);
         expect(await w.gov.removeMeasurement(m2)).toEqual({ before: 'mistral-7b', after: null });
         await expect(w.gov.removeMeasurement(m2)).rejects.toThrow('removeMeasurement: that measurement is not whitelisted');
         expect(await w.gov.removeVerifierKey(publicKeyToBigInt(w.verifier.publicKey))).toEqual({ before: true, after: false });
-        await w.gov.addVerifierKey(publicKeyToBigInt(w.verifier.publicKey));
+        const back = await w.gov.proposeAddVerifierKey(publicKeyToBigInt(w.verifier.publicKey));
+        w.chain.now = back.eta;
+        await w.gov.execute(back.id);
+        expect(await w.gov.root.getIsVerifierKey(publicKeyToBigInt(w.verifier.publicKey))).toBe(true);
 
         // only the owner: checked off-chain, and on-chain when the check is skipped
         const stranger = w.gov.as(other.getSender());
@@ -436,7 +455,10 @@ describe('ops on the sandbox', () => {
         expect(acc.before.equals(w.owner.address)).toBe(true);
         expect(acc.after.equals(next.address)).toBe(true);
         expect((await root.getOwner()).equals(next.address)).toBe(true);
-        await expect(w.gov.deployRoot({ networkId: 7, params: defaultParams() })).rejects.toThrow(/already deployed/);
+        await expect(w.gov.deployRoot({
+            networkId: 7, params: defaultParams(), governanceDelay: 3600,
+            measurements: [[MEASUREMENT, MODEL]], verifierKeys: [publicKeyToBigInt(w.verifier.publicKey)],
+        })).rejects.toThrow(/already deployed/);
     });
 
     it('registers a worker and runs the operator operations', async () => {

@@ -17,7 +17,7 @@ import {
     OnChainWhitelist, REASONS, PccsCollateralSource, CollateralUnavailableError,
 } from '../src/verifier';
 import { syntheticTdx, makeCollateral, SEPT_VE_DISABLE_ONLY } from './helpers/syntheticTdx';
-import { createNet } from './helpers/network';
+import { createNet, governed } from './helpers/network';
 
 const V = join(__dirname, 'vectors', 'tdx');
 const bytes = (p: string) => readFileSync(join(V, p));
@@ -279,7 +279,7 @@ describe('quotes built in the test (test root, REPORTDATA = our key binding)', (
         const image = parseTdxQuote(q).measurement;
         const onChain = new OnChainWhitelist(chain, net.root.address, 0);
         expectRefused(await verify(q, { whitelist: onChain }), 'measurement_not_allowed');
-        await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: BigInt('0x' + image.toString('hex')), model: 'synthetic' });
+        await governed(net, { kind: 'addMeasurement', measurement: BigInt('0x' + image.toString('hex')), model: 'synthetic' });
         expect((await verify(q, { whitelist: onChain })).accepted).toBe(true);
         // both sources: the image must be on both
         const both = combineWhitelists([new StaticWhitelist([COCOON_IMAGE]), onChain])!;

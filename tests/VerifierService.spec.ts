@@ -2,9 +2,9 @@
 // node's quorum client (HttpQuoteVerifier): quotes built under a test root whose REPORTDATA is the
 // SDK's key binding, services with a fixed clock, and a 2-of-3 registration in the sandbox.
 import { Writable } from 'node:stream';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import '@ton/test-utils';
 import { Address, Cell, toNano } from '@ton/core';
 import {
@@ -14,8 +14,8 @@ import {
 import {
     startVerifierService, createVerifierLogger, parseTdxQuote, collateralToJson, type VerifierServiceHandle, type VerifierServiceDeps, type ServiceConfigInput,
 } from '../src/verifier';
-import { TdxAttestationProvider, HttpQuoteVerifier, DevAttestationProvider, TsmFs, TdxUnavailableError } from '../src/worker';
-import { syntheticTdx } from './helpers/syntheticTdx';
+import { TdxAttestationProvider, HttpQuoteVerifier, DevAttestationProvider, TdxUnavailableError } from '../src/worker';
+import { syntheticTdx, fakeTsm } from './helpers/syntheticTdx';
 import { createNet, makeStatement, seededKey, type Net } from './helpers/network';
 import { operatorOf, register, type Operator } from './helpers/rootWorker';
 
@@ -23,23 +23,6 @@ const NOW = 1_800_000_000;
 const ROOT = '0:' + '11'.repeat(32);
 
 type Tdx = Awaited<ReturnType<typeof syntheticTdx>>;
-
-/** A fake configfs-tsm whose "kernel" answers a write of inblob with a quote carrying that REPORTDATA. */
-function fakeTsm(dir: string, tdx: Tdx): TsmFs {
-    return {
-        existsSync: (p) => existsSync(p),
-        mkdirSync: (p) => {
-            mkdirSync(p);
-            writeFileSync(join(p, 'provider'), 'tdx_guest\n');
-        },
-        writeFileSync: (p, d) => {
-            writeFileSync(p, d);
-            writeFileSync(join(dirname(p), 'outblob'), tdx.quote({ reportData: d }));
-        },
-        readFileSync: (p) => readFileSync(p),
-        rmdirSync: (p) => rmSync(p, { recursive: true }),
-    };
-}
 
 function statementFor(root: Address, operator: Address, tee: Ed25519Key, over: Partial<Statement> = {}): Statement {
     return {
@@ -217,12 +200,9 @@ describe('worker node attestation through a quorum of verifier services', () => 
 
     beforeEach(async () => {
         dir = mkdtempSync(join(tmpdir(), 'cocoon-tsm-'));
-        net = await createNet(); // chain.now = NOW
         verifiers = [seededKey('q-verifier-1'), seededKey('q-verifier-2'), seededKey('q-verifier-3')];
-        for (const k of verifiers) {
-            await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(k.publicKey) });
-        }
-        await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: image, model: 'synthetic' });
+        // the verifiers and the image are in the root's genesis (later additions are timelocked)
+        net = await createNet({ moreVerifiers: verifiers, moreMeasurements: [[image, 'synthetic']] }); // chain.now = NOW
         await net.root.send(net.owner.getSender(), { value: toNano('0.05') }, { $$type: 'SetVerifierQuorum', queryId: 0n, quorum: 2n });
         // three independent services; the third grants shorter leases
         services = await Promise.all(verifiers.map((key, i) => startVerifierService(
@@ -237,7 +217,7 @@ describe('worker node attestation through a quorum of verifier services', () => 
     });
 
     const provider = (urls: string[], quorum: number | (() => Promise<number>)) =>
-        new TdxAttestationProvider(new HttpQuoteVerifier({ urls, quorum }), { tsmPath: dir, fs: fakeTsm(dir, tdx) });
+        new TdxAttestationProvider(new HttpQuoteVerifier({ urls, quorum }), { tsmPath: dir, fs: fakeTsm(tdx) });
     const wanted = () => makeStatement(net, op.wallet.address, op.tee);
 
     it('2-of-3: one statement with the quote facts and the shortest lease, two signatures; the root admits it', async () => {

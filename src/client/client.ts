@@ -2,6 +2,7 @@
 import { Address, type Sender } from '@ton/core';
 import { CocoonRoot, Worker, escrowAddress, mintApiKey, latestByWorker, type Chain, type Ed25519Key } from '../sdk';
 import { ClientError } from './errors';
+import type { QuoteCheckOptions } from './quoteCheck';
 import { EscrowClient } from './escrow';
 import { ReceiptBook } from './receipts';
 import { WorkerSession } from './session';
@@ -22,6 +23,12 @@ export interface CocoonClientOptions {
      * keys that sessions send (Authorization: Bearer …). Without it, sessions cannot chat.
      */
     clientKey?: Ed25519Key;
+    /**
+     * Trust no verifier: before the first prompt to each TEE key, fetch the node's TDX quote and check
+     * it with the verifier's own code (src/client/quoteCheck.ts). A worker with a development
+     * attestation (no quote) is then refused.
+     */
+    verifyQuote?: QuoteCheckOptions;
 }
 
 export interface ApiKeyOptions {
@@ -69,7 +76,7 @@ export class CocoonClient {
     async session(worker: Address | WorkerListing): Promise<WorkerSession> {
         const listing = worker instanceof Address ? await this.listing(worker) : worker;
         const escrow = await escrowAddress(listing.worker, this.o.wallet.address);
-        const s = new WorkerSession(listing, this.o.chain, escrow, this.receipts, this.o.requestTimeoutMs, this.o.clientKey);
+        const s = new WorkerSession(listing, this.o.chain, escrow, this.receipts, this.o.requestTimeoutMs, this.o.clientKey, this.o.verifyQuote);
         this.sessions.add(s);
         return s;
     }

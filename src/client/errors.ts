@@ -10,6 +10,7 @@ export type ClientErrorCode =
     | 'HTTP_ERROR'            // the worker answered with an OpenAI-shaped error
     | 'ESCROW'                // escrow operation refused or not in the needed state
     | 'CHAIN'                 // a transaction failed on-chain (exit code known)
+    | 'QUOTE_REFUSED'         // verifyQuote: the worker's TDX quote did not check out (the prompt was not sent)
     | 'CONFIG';               // bad options
 
 export class ClientError extends Error {

@@ -10,12 +10,15 @@ export interface HttpResult {
     res: IncomingMessage;
 }
 
-/** Sends one request; resolves with the response head (the body is still to be read). */
-export function pinnedRequest(agent: PinnedAgent, url: URL, method: 'GET' | 'POST', body: unknown, headers: Record<string, string>, timeoutMs: number): Promise<HttpResult> {
+/**
+ * Sends one request; resolves with the response head (the body is still to be read). `signal` aborts
+ * it at any point (the response body, if any, ends with an error).
+ */
+export function pinnedRequest(agent: PinnedAgent, url: URL, method: 'GET' | 'POST', body: unknown, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<HttpResult> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
         const req = https.request(url, {
-            method, agent,
+            method, agent, ...(signal ? { signal } : {}),
             headers: {
                 accept: 'application/json, text/event-stream',
                 ...(payload ? { 'content-type': 'application/json', 'content-length': String(payload.length) } : {}),

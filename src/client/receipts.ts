@@ -1,13 +1,13 @@
 // Verification of the cumulative receipts a worker attaches to each answer, and the client's book
 // of the latest verified receipt per escrow (what it would show in a dispute).
 import { Address, Cell } from '@ton/core';
-import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, existsSync } from 'node:fs';
 import {
     parseSignedReceiptCell, verifyReceipt, bigIntToPublicKey, receiptTokens, nextCost, capCost, classTokens, samePrices,
     type SignedUsageReceipt, type ClassTokens, type PriceSet,
 } from '../sdk';
 import { ClientError } from './errors';
+import { writeFileAtomic } from './atomicFile';
 
 /** `cocoon_receipt` as the worker sends it (docs/HTTP-API.md): every integer a decimal string. */
 export interface WireReceipt {
@@ -248,7 +248,11 @@ interface StoredReceipt {
     prices?: { prompt: string; cached: string; completion: string };
 }
 
-/** The latest verified receipt per escrow; optionally persisted to a JSON file (the CLI does). */
+/**
+ * The latest verified receipt per escrow; optionally persisted to a JSON file (the CLI and the
+ * gateway do), rewritten atomically (mode 0600) before accept() returns: a crash leaves the previous
+ * or the new list, never a torn file.
+ */
 export class ReceiptBook {
     private readonly latestBy = new Map<string, VerifiedReceipt>();
     private readonly queues = new Map<string, Promise<unknown>>();
@@ -326,7 +330,6 @@ export class ReceiptBook {
 
     private save(): void {
         if (!this.file) return;
-        mkdirSync(dirname(this.file), { recursive: true });
         const rows: StoredReceipt[] = this.all().map((v) => ({
             escrow: v.escrow.toString(), epoch: v.epoch.toString(), seq: v.seq.toString(),
             promptTokens: v.promptTokens.toString(), cachedTokens: v.cachedTokens.toString(), completionTokens: v.completionTokens.toString(), cost: v.cost.toString(),
@@ -335,6 +338,6 @@ export class ReceiptBook {
             ...(v.signer !== undefined ? { signer: '0x' + v.signer.toString(16) } : {}),
             ...(v.prices !== undefined ? { prices: { prompt: v.prices.prompt.toString(), cached: v.prices.cached.toString(), completion: v.prices.completion.toString() } } : {}),
         }));
-        writeFileSync(this.file, JSON.stringify([...rows, ...this.legacy], null, 2), { mode: 0o600 });
+        writeFileAtomic(this.file, JSON.stringify([...rows, ...this.legacy], null, 2));
     }
 }

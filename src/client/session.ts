@@ -1,9 +1,11 @@
 // A session with one worker: pinned TLS, chat and text completions (whole or streamed) and
 // embeddings, every receipt checked.
 import type { Address } from '@ton/core';
-import { ClientEscrow, Worker, ESCROW_OPEN, ESCROW_CLOSING, mintApiKey, samePrices, type Chain, type Ed25519Key, type EscrowState, type PriceSet, type WorkerInfo } from '../sdk';
+import { ClientEscrow, CocoonRoot, Worker, ESCROW_OPEN, ESCROW_CLOSING, mintApiKey, samePrices, type Chain, type Ed25519Key, type EscrowState, type PriceSet, type WorkerInfo } from '../sdk';
 import { hex256 } from '../sdk/tls';
 import { ClientError, isClientError } from './errors';
+import { checkWorkerQuote, type QuoteCheckOptions } from './quoteCheck';
+import type { Verdict } from '../verifier';
 import { httpError, pinnedRequest, readBody, sseEvents, type HttpResult } from './http';
 import { ReceiptBook, usageClassesOf, type UsageJson, type VerifiedReceipt, type WireReceipt } from './receipts';
 import { PinnedAgent } from './tlsPin';
@@ -58,12 +60,24 @@ export interface ChatOutcome {
     receipt: VerifiedReceipt;
     /** Wall time of the request, ms. */
     ms: number;
+    /** Whole answers: the worker's chat.completion as it came (tool calls, logprobs…), its receipt verified. */
+    body?: Record<string, unknown>;
 }
 
 export interface ChatOptions {
     stream?: boolean;
     /** Called with each streamed piece of text. */
     onDelta?: (text: string) => void;
+    /**
+     * Streams: called with every chunk as the worker sent it, before the receipt is verified (the
+     * last chunks carry `usage` and `cocoon_receipt`; whoever relays chunks holds those back until
+     * chat() resolves, since only then is the receipt verified).
+     */
+    onChunk?: (chunk: Record<string, unknown>) => void;
+    /** Called when the worker's answer begins (a 200 head): from then on the worker may bill the request. */
+    onAnswer?: () => void;
+    /** Aborts the request (the worker bills what it generated until then). */
+    signal?: AbortSignal;
 }
 
 export interface AttestationView {
@@ -90,6 +104,8 @@ export class WorkerSession {
     agent: PinnedAgent;
     readonly base: URL;
     private apiKey: { token: string; notAfter: number } | null = null;
+    /** The TEE key whose quote this session checked itself (verifyQuote). */
+    private quoteChecked: bigint | null = null;
     /** The prices read before the previous request (a node's cached prices may lag one change). */
     private lastPrices: PriceSet | null = null;
 
@@ -101,6 +117,8 @@ export class WorkerSession {
         private readonly timeoutMs = 120_000,
         /** Signs the session's API keys; the escrow holds its public half. */
         private readonly clientKey?: Ed25519Key,
+        /** Check the node's TDX quote with the verifier's code before the first prompt to each TEE key. */
+        private readonly quoteCheck?: QuoteCheckOptions,
     ) {
         this.agent = new PinnedAgent(listing.tlsKeyHash);
         this.base = new URL(listing.endpoint.endsWith('/') ? listing.endpoint : listing.endpoint + '/');
@@ -129,6 +147,24 @@ export class WorkerSession {
             this.agent = new PinnedAgent(info.tlsKeyHash);
         }
         this.listing = { ...this.listing, teeKey: info.teeKey, tlsKeyHash: info.tlsKeyHash, expiresAt: Number(info.expiresAt), prices: info.prices };
+    }
+
+    /**
+     * verifyQuote: the node's quote (from /attestation, over the pinned channel) checked with the
+     * verifier's own code against the Worker contract's statement, before any prompt is sent.
+     */
+    async checkQuote(info?: WorkerInfo): Promise<Verdict> {
+        if (!this.quoteCheck) throw new ClientError('CONFIG', 'this session was made without verifyQuote options', 'pass verifyQuote to CocoonClient.');
+        const i = info ?? await this.chain.open(Worker.fromAddress(this.listing.worker)).getInfo();
+        const view = await this.attestation();
+        const root = this.chain.open(CocoonRoot.fromAddress(i.root));
+        const v = await checkWorkerQuote({
+            quote: view.evidence?.base64 ? Buffer.from(view.evidence.base64, 'base64') : null,
+            root: i.root, operator: i.operator, info: i, now: await this.chain.now(),
+            measurementAllowed: (m) => root.getIsMeasurementAllowed(m),
+        }, this.quoteCheck);
+        this.quoteChecked = i.teeKey;
+        return v;
     }
 
     /** GET /attestation over the pinned channel; checks it says what the chain says. */
@@ -178,16 +214,18 @@ export class WorkerSession {
         }
         if (!info.active) throw new ClientError('WORKER_UNAVAILABLE', 'the worker is no longer active on-chain', 'pick another worker (cocoon workers).');
         if (info.teeKey !== this.listing.teeKey || info.tlsKeyHash !== this.listing.tlsKeyHash) this.follow(info);
+        if (this.quoteCheck && this.quoteChecked !== info.teeKey) await this.checkQuote(info);
         const stream = opts.stream === true && kind !== 'embeddings';
         const req = kind === 'embeddings' ? body : { ...body, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) };
         const headers = { authorization: `Bearer ${await this.bearer()}` };
-        const r = await pinnedRequest(this.agent, new URL(path, this.base), 'POST', req, headers, this.timeoutMs)
+        const r = await pinnedRequest(this.agent, new URL(path, this.base), 'POST', req, headers, this.timeoutMs, opts.signal)
             .catch((e) => {
                 // Refused before sending (pin, connect) bills nothing; a failure after sending may have.
                 if (!(isClientError(e) && e.details.beforeSend === true)) this.book.markGap(this.escrow);
                 throw e;
             });
         if (r.status !== 200) throw httpError(r.status, await readBody(r.res));
+        opts.onAnswer?.();
         try {
             return await this.readAnswer(r, stream, opts, st, info, t0, kind, onJson);
         } catch (e) {
@@ -201,9 +239,11 @@ export class WorkerSession {
         let finishReason: string | null = null;
         let usage: Usage | undefined;
         let wire: WireReceipt | undefined;
+        let body: Record<string, unknown> | undefined;
         if (!stream) {
             const j = JSON.parse(await readBody(r.res));
             onJson?.(j);
+            body = j;
             content = (kind === 'text' ? j.choices?.[0]?.text : j.choices?.[0]?.message?.content) ?? '';
             finishReason = j.choices?.[0]?.finish_reason ?? null;
             usage = j.usage;
@@ -217,6 +257,7 @@ export class WorkerSession {
             for await (const data of sseEvents(r.res)) {
                 if (data === '[DONE]') { done = true; break; }
                 const chunk = JSON.parse(data);
+                opts.onChunk?.(chunk);
                 if (chunk.error) {
                     // The worker bills what it generated before failing: keep that receipt first.
                     if (wire && usage) await this.acceptReceipt(wire, usage, st, info);
@@ -239,7 +280,7 @@ export class WorkerSession {
         }
         if (!wire) throw new ClientError('BAD_RECEIPT', 'the answer carries no cocoon_receipt', 'the worker does not follow the Cocoon API; pick another worker.');
         const receipt = await this.acceptReceipt(wire, usage, st, info);
-        return { content, finishReason, usage: { ...usage, completion_tokens: usage.completion_tokens ?? 0 }, receipt, ms: Date.now() - t0 };
+        return { content, finishReason, usage: { ...usage, completion_tokens: usage.completion_tokens ?? 0 }, receipt, ms: Date.now() - t0, ...(body ? { body } : {}) };
     }
 
     /**

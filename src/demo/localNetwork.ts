@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CocoonOps, SandboxChain, asPrices, defaultParams, keyFromSeed, maxPriceOf, publicKeyToBigInt, type Params, type PriceSet } from '../sdk';
+import { CocoonOps, SandboxChain, asPrices, defaultParams, keyFromSeed, maxPriceOf, publicKeyToBigInt, type Ed25519Key, type Params, type PriceSet } from '../sdk';
 import { hex256 } from '../sdk/tls';
 import { DevBackend } from '../backend';
 import { startWorkerNode, DevAttestationProvider, type WorkerNodeHandle } from '../worker';
@@ -48,6 +48,8 @@ export interface LocalNetworkOptions {
     blockchain?: Blockchain;
     /** The development backend reports cached prompt tokens for repeated leading messages (default true). */
     promptCache?: boolean;
+    /** The development backend's decode step, ms per token (default 0: answers at once). */
+    backendDelayMs?: number;
 }
 
 export interface LocalNetwork {
@@ -62,6 +64,8 @@ export interface LocalNetwork {
     nodes: WorkerNodeHandle[];
     prices: PriceSet[];
     backend: DevBackend;
+    /** The development verifier key the root trusts (tests register workers of their own with it). */
+    verifier: Ed25519Key;
     /** Stops every node and the backend, removes the nodes' ledgers. */
     stop(): Promise<void>;
 }
@@ -89,15 +93,15 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
     };
     try {
         const params: Params = defaultParams({ maxPrice: o.prices.map((p) => maxPriceOf(asPrices(p))).reduce((m, p) => (p > m ? p : m), 0n) * 2n });
-        const { root } = await measure('deploy root', () => new CocoonOps(chain, senderOf(owner)).deployRoot({ networkId: 1, params }));
-        const gov = new CocoonOps(chain, senderOf(owner), root);
         const measurement = BigInt('0x' + createHash('sha256').update('cocoon-worker-image:v1|' + DEMO_MODEL).digest('hex'));
         const verifier = keyFromSeed(seed('verifier'));
-        await measure('add measurement', () => gov.addMeasurement(measurement, DEMO_MODEL));
-        await measure('add verifier key', () => gov.addVerifierKey(publicKeyToBigInt(verifier.publicKey)));
+        // the first measurement and verifier key are in the root's genesis; later additions are timelocked
+        const { root } = await measure('deploy root', () => new CocoonOps(chain, senderOf(owner)).deployRoot({
+            networkId: 1, params, measurements: [[measurement, DEMO_MODEL]], verifierKeys: [publicKeyToBigInt(verifier.publicKey)],
+        }));
         say(`root ${root.toString()} deployed; measurement ${hex256(measurement).slice(0, 18)}… whitelisted for ${DEMO_MODEL}`);
 
-        backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: 0, promptCache: o.promptCache ?? true });
+        backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: o.backendDelayMs ?? 0, promptCache: o.promptCache ?? true });
         const prices: PriceSet[] = [];
         for (let i = 0; i < o.workers; i++) {
             const op = operators[i];
@@ -125,7 +129,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
             node.refresh();
             say(`worker ${i + 1}: node ${node.url}, tlsKeyHash ${hex256(node.tlsKeyHash).slice(0, 18)}…, prices per 1M tokens: prompt ${ton(price.prompt)}, cached ${ton(price.cached)}, completion ${ton(price.completion)} TON`);
         }
-        return { bc, chain, params, root, measurement, owner, operators, wallets, nodes, prices, backend, stop };
+        return { bc, chain, params, root, measurement, owner, operators, wallets, nodes, prices, backend, verifier, stop };
     } catch (e) {
         await stop();
         throw e;

@@ -6,15 +6,31 @@ import { ClientError } from '../client/errors';
 import { runSandboxDemo, type DemoResult, type SandboxDemoOptions } from './sandboxDemo';
 import { DEMO_PRICES } from './localNetwork';
 import type { TestnetDemoOptions } from './testnet';
+import { keepRunning, sandboxClock, stopAll, type Service } from './serve';
 
 export interface MainOptions extends Partial<SandboxDemoOptions>, Partial<Omit<TestnetDemoOptions, keyof SandboxDemoOptions>> {
     network?: 'sandbox' | 'testnet';
+    /** After the demo keep the network running with the dashboard on this port (0: any free one). */
+    dashboardPort?: number;
+    dashboardHost?: string;
+    /** After the demo keep the network running with the gateway (src/gateway) on this port (0: any free one). */
+    gatewayPort?: number;
+}
+
+export interface MainResult extends DemoResult {
+    /** With dashboardPort or gatewayPort: what keeps running (network, clock, dashboard, gateway), for keepRunning. */
+    services?: Service[];
+    dashboardUrl?: string;
+    gatewayUrl?: string;
 }
 
 /** Runs the demo (in-process; tests call this) and returns its result without exiting. */
-export async function main(opts: MainOptions = {}): Promise<DemoResult> {
+export async function main(opts: MainOptions = {}): Promise<MainResult> {
     const print = opts.print ?? ((l: string) => console.log(l));
+    const serve = opts.dashboardPort !== undefined || opts.gatewayPort !== undefined;
     if ((opts.network ?? 'sandbox') === 'testnet') {
+        if (opts.dashboardPort !== undefined) throw new ClientError('CONFIG', '--dashboard-port runs with the sandbox network', 'for testnet run: npm run cocoon -- dashboard --network testnet --root <address>');
+        if (opts.gatewayPort !== undefined) throw new ClientError('CONFIG', '--gateway-port runs with the sandbox network', 'for testnet run: npm run cocoon -- gateway --network testnet --root <address> --budget … --per-worker-deposit … --max-price …');
         const { runTestnetDemo } = await import('./testnet');
         const r = await runTestnetDemo({ ...opts, print });
         print(r.summary);
@@ -30,11 +46,38 @@ export async function main(opts: MainOptions = {}): Promise<DemoResult> {
         fund: opts.fund ?? toNano('3'),
         print,
         onDelta: opts.onDelta,
+        keepNetwork: serve,
     });
     print('');
     print(result.summary);
     print(`timings (ms): ${Object.entries(result.timings).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    return result;
+    if (!result.network) return result;
+    const net = result.network;
+    const services: Service[] = [{ name: 'local network (chain, worker nodes, backend)', stop: net.stop }];
+    const out: MainResult = { ...result, services };
+    try {
+        if (opts.dashboardPort !== undefined) {
+            const { startSandboxDashboard, sandboxAccounts } = await import('../dashboard/sandbox');
+            const d = await startSandboxDashboard({ bc: net.bc, root: net.root, accounts: sandboxAccounts(net.operators.length), host: opts.dashboardHost, port: opts.dashboardPort });
+            services.push(...d.services);
+            print(`dashboard: ${d.dashboard.url}  (the network keeps running; Ctrl-C stops it)`);
+            out.dashboardUrl = d.dashboard.url;
+        } else {
+            services.push(sandboxClock(net.bc)); // the dashboard brings its own
+        }
+        if (opts.gatewayPort !== undefined) {
+            const { startSandboxGateway } = await import('../gateway/sandbox');
+            const g = await startSandboxGateway(net, { port: opts.gatewayPort });
+            services.push(...g.services);
+            print(`gateway: ${g.gateway.url}/v1  (the network keeps running; any OpenAI client with this baseURL and any apiKey; Ctrl-C stops it)`);
+            print(`  curl ${g.gateway.url}/v1/chat/completions -H 'content-type: application/json' -d '{"model":"${net.nodes[0].config.model}","messages":[{"role":"user","content":"Hello"}]}'`);
+            out.gatewayUrl = g.gateway.url;
+        }
+        return out;
+    } catch (e) {
+        await stopAll(services);
+        throw e;
+    }
 }
 
 const tonArg = (name: string) => (v: string) => {
@@ -62,6 +105,9 @@ export function cli(argv: string[]): Command {
         .option('--wait-dispute <seconds>', 'testnet: wait this long at most for the dispute window, then withdraw', intArg('--wait-dispute', 0, 86400), 0)
         .option('--toncenter <url>', 'testnet: JSON-RPC endpoint', 'https://testnet.toncenter.com/api/v2/jsonRPC')
         .option('--stream', "print worker 1's streamed answers as they arrive", false)
+        .option('--dashboard-port <port>', 'after the demo keep the network running and serve the dashboard on this port (0: any free port) until Ctrl-C', intArg('--dashboard-port', 0, 65535))
+        .option('--dashboard-host <host>', 'address the dashboard binds to', '127.0.0.1')
+        .option('--gateway-port <port>', 'after the demo keep the network running with the gateway on 127.0.0.1:<port> (0: any free port) until Ctrl-C', intArg('--gateway-port', 0, 65535))
         .parse(argv);
 }
 
@@ -69,10 +115,14 @@ if (require.main === module) {
     const o = cli(process.argv).opts();
     main({
         network: o.network, workers: o.workers, requestsPerWorker: o.requests, deposit: o.deposit, completionTokens: o.tokens, fund: o.fund,
+        dashboardPort: o.dashboardPort, dashboardHost: o.dashboardHost, gatewayPort: o.gatewayPort,
         onDelta: o.stream ? (i: number, d: string) => { if (i === 0) process.stdout.write(d); } : undefined,
         ...(o.network === 'testnet' ? { root: o.root, toncenter: o.toncenter, measurement: o.measurement, model: o.model, waitDisputeSec: o.waitDispute } : {}),
     } as MainOptions)
-        .then((r) => process.exit(r.ok ? 0 : 1))
+        .then(async (r) => {
+            if (r.services) await keepRunning(r.services);
+            process.exit(r.ok ? 0 : 1);
+        })
         .catch((e) => {
             console.error(e instanceof ClientError ? `demo failed: ${e.message}` : `demo failed: ${(e as Error).stack ?? e}`);
             process.exit(1);

@@ -30,6 +30,8 @@ export interface SandboxDemoOptions {
     print: (line: string) => void;
     /** Streamed answer text (default: not shown). */
     onDelta?: (workerIndex: number, text: string) => void;
+    /** Leave the local network (chain, worker nodes) running and return it in `network` (keep-running mode). */
+    keepNetwork?: boolean;
 }
 
 export interface DemoResult {
@@ -39,6 +41,8 @@ export interface DemoResult {
     tokens: bigint;
     timings: Record<string, number>;
     summary: string;
+    /** With keepNetwork: the network, still running; the caller stops it. */
+    network?: LocalNetwork;
 }
 
 // One system prompt for every request: after the first request the development backend serves it
@@ -246,7 +250,9 @@ export async function runSandboxDemo(o: SandboxDemoOptions): Promise<DemoResult>
         phase('accounting');
 
         const summary = renderSummary({ workers: workerRows, parties, ops: [...acct.ops.values()], conservation: cons, checks: checks.list });
-        return { ok: checks.allOk(), checks: checks.list, requests, tokens: tokensTotal, timings, summary };
+        const kept = o.keepNetwork ? net : undefined;
+        net = kept ? null : net;
+        return { ok: checks.allOk(), checks: checks.list, requests, tokens: tokensTotal, timings, summary, network: kept };
     } finally {
         client?.close();
         await net?.stop();

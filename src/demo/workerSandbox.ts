@@ -42,11 +42,11 @@ export async function prepareWorkerSandbox(o: { model: string; measurement: bigi
     const operator = await bc.treasury('operator');
     const client = await bc.treasury('client');
     const params = defaultParams({ maxPrice: o.maxPrice ?? toNano('1') });
-    const { root } = await new CocoonOps(chain, senderOf(owner)).deployRoot({ networkId: 1, params });
-    const gov = new CocoonOps(chain, senderOf(owner), root);
     const verifier = keyFromSeed(o.verifierSeed ?? randomBytes(32));
-    await gov.addMeasurement(o.measurement, o.model);
-    await gov.addVerifierKey(publicKeyToBigInt(verifier.publicKey));
+    // the measurement and verifier key are in the root's genesis (later additions are timelocked)
+    const { root } = await new CocoonOps(chain, senderOf(owner)).deployRoot({
+        networkId: 1, params, measurements: [[o.measurement, o.model]], verifierKeys: [publicKeyToBigInt(verifier.publicKey)],
+    });
     return { bc, chain, params, root, operator, client, verifier, stop: () => clearInterval(clock) };
 }
 

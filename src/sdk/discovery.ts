@@ -10,6 +10,33 @@ import { parseStatementCell } from './attestation';
 import { modelNames } from './validate';
 import { asPrices, pricesWithin, type PriceSet } from './prices';
 
+/**
+ * The Worker addresses a root trusts for an operator. A root deploys the Worker code it was built
+ * with and keeps accepting the Workers of earlier codes after an upgrade that changed it
+ * (docs/ARCHITECTURE.md, Upgrades): `rootWorkerAddresses` asks the root; `sdkWorkerAddresses`
+ * derives the one address of the Worker code this SDK ships.
+ */
+export type WorkerAddressResolver = (operator: Address) => Promise<Address[]>;
+
+export function sdkWorkerAddresses(root: Address): WorkerAddressResolver {
+    return async (operator) => [await workerAddress(root, operator)];
+}
+
+/** Every Worker address the root accepts for an operator (its `workerAddressesOf` getter), cached per operator. */
+export function rootWorkerAddresses(chain: Chain, root: Address): WorkerAddressResolver {
+    const r = chain.open(CocoonRoot.fromAddress(root));
+    const cache = new Map<string, Promise<Address[]>>();
+    return (operator) => {
+        const k = operator.toRawString();
+        let v = cache.get(k);
+        if (!v) {
+            v = r.getWorkerAddressesOf(operator).then((d) => [...d.values()], () => sdkWorkerAddresses(root)(operator));
+            cache.set(k, v);
+        }
+        return v;
+    };
+}
+
 export const WORKER_ATTESTED_OPCODE = 0xc0c00501;
 export const ATTEST_RESULT_OPCODE = 0xc0c00131;
 
@@ -32,9 +59,10 @@ export interface WorkerAttestedEvent extends WorkerRegistration {
 
 /**
  * Registrations from transactions: @ton/sandbox results (`result.transactions`) or
- * TonClient.getTransactions(root, ...). Only AttestResult messages sent by `root` are read.
+ * TonClient.getTransactions(root, ...). Only AttestResult messages sent by `root` to a Worker address
+ * of the operator (`addresses`) are read.
  */
-export async function workerRegistrations(transactions: Iterable<Transaction>, root: Address): Promise<WorkerRegistration[]> {
+export async function workerRegistrations(transactions: Iterable<Transaction>, root: Address, addresses: WorkerAddressResolver = sdkWorkerAddresses(root)): Promise<WorkerRegistration[]> {
     const out: WorkerRegistration[] = [];
     for (const tx of transactions) {
         for (const m of tx.outMessages.values()) {
@@ -47,8 +75,8 @@ export async function workerRegistrations(transactions: Iterable<Transaction>, r
             } catch {
                 continue;
             }
-            const worker = await workerAddress(root, st.operator);
-            if (!worker.equals(m.info.dest)) continue;
+            const worker = m.info.dest;
+            if (!(await addresses(st.operator)).some((a) => a.equals(worker))) continue;
             out.push({ operator: st.operator, worker, measurement: st.measurement, expiresAt: st.expiresAt, lt: tx.lt });
         }
     }
@@ -60,7 +88,7 @@ export async function workerRegistrations(transactions: Iterable<Transaction>, r
  * sandbox's history, or an indexer's). An event counts only if it comes from the Worker that the
  * root derives for the operator it names.
  */
-export async function workerAttestedEvents(transactions: Iterable<Transaction>, root: Address): Promise<WorkerAttestedEvent[]> {
+export async function workerAttestedEvents(transactions: Iterable<Transaction>, root: Address, addresses: WorkerAddressResolver = sdkWorkerAddresses(root)): Promise<WorkerAttestedEvent[]> {
     const out: WorkerAttestedEvent[] = [];
     for (const tx of transactions) {
         for (const m of tx.outMessages.values()) {
@@ -68,8 +96,8 @@ export async function workerAttestedEvents(transactions: Iterable<Transaction>, 
             const s = m.body.beginParse();
             if (s.remainingBits < 32 || s.preloadUint(32) !== WORKER_ATTESTED_OPCODE) continue;
             const e = loadWorkerAttested(s);
-            const worker = await workerAddress(root, e.operator);
-            if (!m.info.src.equals(worker)) continue;
+            const worker = m.info.src;
+            if (!worker || !(await addresses(e.operator)).some((a) => a.equals(worker))) continue;
             out.push({
                 operator: e.operator, worker, measurement: e.measurement, expiresAt: Number(e.expiresAt),
                 quoteHash: e.quoteHash, tcbStatus: Number(e.tcbStatus), lt: tx.lt,
@@ -140,10 +168,11 @@ export interface WorkerFilter {
 
 /**
  * Active workers of `root` found in `transactions`, each read from its contract, filtered, cheapest
- * first. Workers whose info() cannot be read, of another root, or inactive are left out.
+ * first. Workers whose info() cannot be read, of another root, or inactive are left out. Workers of
+ * every Worker code the root accepts are found (it is asked for them).
  */
 export async function listWorkers(chain: Chain, root: Address, transactions: Iterable<Transaction>, filter: WorkerFilter = {}): Promise<WorkerListing[]> {
-    const events = latestByWorker(await workerRegistrations(transactions, root));
+    const events = latestByWorker(await workerRegistrations(transactions, root, rootWorkerAddresses(chain, root)));
     const r = chain.open(CocoonRoot.fromAddress(root));
     const now = await chain.now();
     const models = new Map<bigint, string | null>();

@@ -9,6 +9,7 @@
 // margin: +50% of the fee part (never less than 0.02 TON), rounded up to 0.01 TON. Every contract
 // returns what is left of the value (Excesses, cashback or the payout message itself), so the margin
 // comes back; only gas and forward fees are spent.
+import type { Cell } from '@ton/core';
 import {
     GAS_ROOT_ATTEST, GAS_VERIFIER_SIG, GAS_WORKER_RESULT, GAS_WORKER_OP, GAS_WORKER_SLASH, GAS_ROOT_SYNC, GAS_ROOT_PAY,
     GAS_ROOT_DEACTIVATE, GAS_ESCROW_OPEN, GAS_WORKER_QUERY, GAS_ESCROW_INFO, GAS_ESCROW_CLAIM, GAS_ROOT_FEE,
@@ -96,7 +97,7 @@ const formula = (gas: bigint[], hops: number, basis: string, more: Partial<FeeFo
 
 /** The contracts' entry checks (amounts such as stake or deposit come on top). */
 export const FORMULAS: Record<Exclude<OperationName, 'deployRoot'>, FeeFormula> = {
-    governance: formula([GAS_SIMPLE], 1, 'owner messages (SetParams, Add/Remove*, SetPaused, ProposeOwner, AcceptOwnership): one handler, cashback', { checked: false }),
+    governance: formula([GAS_SIMPLE], 1, 'owner messages (SetParams, Remove*, SetVerifierQuorum, SetPaused, ProposeOwner, AcceptOwnership, Cancel) and Execute: one handler, the change back; Propose adds its event\'s forward fee (proposeFee)', { checked: false }),
     deactivateWorker: formula([GAS_ROOT_DEACTIVATE, GAS_WORKER_OP, GAS_ROOT_SYNC, GAS_WORKER_OP], 4,
         'root.DeactivateWorker: chainFee(GAS_ROOT_DEACTIVATE + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 4)'),
     withdrawTreasury: formula([GAS_SIMPLE], 1, 'one handler; the payout carries the rest back', { checked: false }),
@@ -193,6 +194,33 @@ export function registerWorkerFee(signatures: number, p: PriceConfig = BASECHAIN
 export function registerWorkerRequired(signatures: number, p: PriceConfig = BASECHAIN_PRICES): bigint {
     const f = FORMULAS.registerWorker;
     return formulaValue({ ...f, chains: [{ gas: [...f.chains[0].gas, BigInt(signatures - 1) * GAS_VERIFIER_SIG], hops: f.chains[0].hops }] }, p);
+}
+
+/** Distinct cells and bits of a cell tree (what a forward fee counts). */
+export function cellSize(root: Cell): { cells: bigint; bits: bigint } {
+    const seen = new Set<string>();
+    let bits = 0n;
+    const walk = (c: Cell) => {
+        const h = c.hash().toString('hex');
+        if (seen.has(h)) return;
+        seen.add(h);
+        bits += BigInt(c.bits.length);
+        c.refs.forEach(walk);
+    };
+    walk(root);
+    return { cells: BigInt(seen.size), bits };
+}
+
+/**
+ * What to attach to a Propose of `change`: the governance handler's gas plus the forward fee of the
+ * ProposalCreated event, which carries the change (an upgrade's whole code), with the margin. The root
+ * keeps its own balance: a value that does not cover the event fails the Propose.
+ */
+export function proposeFee(change: Cell, p: PriceConfig = BASECHAIN_PRICES): bigint {
+    const { cells, bits } = cellSize(change);
+    const event = forwardFee(cells + 1n, bits + 32n + 256n + 32n, p);
+    const value = formulaValue(FORMULAS.governance, p) + event;
+    return withMargin(value, value);
 }
 
 /**

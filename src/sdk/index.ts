@@ -14,3 +14,4 @@ export * from './validate';
 export * from './ops';
 export * from './discovery';
 export * from './tls';
+export * from './governance';

@@ -4,7 +4,7 @@ import { Address, Contract, Dictionary, OpenedContract, Sender, Transaction } fr
 import {
     CocoonRoot, Worker, ClientEscrow, loadParams, type Params, type WorkerInfo, type EscrowState, type RewardState, type Reputation,
     STATUS_ACTIVE, STATUS_UNBONDING, STATUS_SLASHED, ESCROW_NONE, ESCROW_OPENING, ESCROW_OPEN, ESCROW_CLOSING,
-    BPS, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS, MAX_WORKER_PRICE,
+    BPS, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS, MAX_WORKER_PRICE, MAX_PROPOSALS, ROOT_VERSION,
 } from './contracts';
 import { type Chain, SandboxChain, RemoteChain, type NetworkName } from './chain';
 import { workerFor, escrowFor, escrowForOpening } from './addresses';
@@ -14,12 +14,17 @@ import { signedReceiptCell, verifyReceipt, receiptTokens, type SignedUsageReceip
 import { asPrices, capCost, maxPriceOf, TOKEN_CLASSES, type PriceSet } from './prices';
 import { bigIntToPublicKey } from './ed25519';
 import { errorForExitCode, CocoonError } from './errors';
-import { attachFor, registerWorkerFee, BASECHAIN_PRICES, ROOT_DEPLOY_VALUE, type OperationName, type PriceConfig } from './fees';
+import { attachFor, registerWorkerFee, proposeFee, BASECHAIN_PRICES, ROOT_DEPLOY_VALUE, type OperationName, type PriceConfig } from './fees';
+import {
+    changeCell, describeChange, pendingFrom, paramsAddingPower, proposalId, validateGovernanceDelay, validateChange,
+    DEFAULT_GOVERNANCE_DELAY,
+    proposalRows, type GovernanceChange, type PendingProposal, type DecodedChange,
+} from './governance';
 import {
     requirePositive, requireNonNegative, requireUint, validateParams, validateEndpoint, validateModelName,
     ArgReader, parseAddress, type Prompter,
 } from './validate';
-import { formatAddress } from './format';
+import { formatAddress, formatKeyValues, formatTime, formatHex256 } from './format';
 import type { Cell } from '@ton/core';
 
 export interface OpsOptions {
@@ -101,8 +106,32 @@ export class CocoonOps {
         return this.chain.open(ClientEscrow.fromAddress(address));
     }
 
+    /**
+     * The operator's Worker: of the Worker codes the root accepts (the one it deploys now and earlier
+     * ones kept after an upgrade), the one that is deployed, else the one a registration would deploy.
+     */
     async workerOf(operator: Address): Promise<Address> {
-        return (await workerFor(this.root.address, operator)).address;
+        const all = await this.workersOf(operator);
+        return (all.find((w) => w.deployed) ?? all[0]).address;
+    }
+
+    /** Every Worker address the root accepts for the operator, the current code's first, and whether each is deployed. */
+    async workersOf(operator: Address): Promise<{ address: Address; codeHash: bigint; current: boolean; deployed: boolean }[]> {
+        const sdk = (await workerFor(this.root.address, operator)).address;
+        let current = sdk;
+        let all: [bigint, Address][] = [];
+        try {
+            current = await this.root.getWorkerAddressOf(operator);
+            all = [...(await this.root.getWorkerAddressesOf(operator))];
+        } catch {
+            // a root without these getters: the SDK's own derivation
+        }
+        if (!all.length) all = [[0n, current]];
+        const out = [];
+        for (const [codeHash, address] of all) {
+            out.push({ address, codeHash, current: address.equals(current), deployed: (await this.workerInfo(address)) !== null });
+        }
+        return out.sort((a, b) => Number(b.current) - Number(a.current));
     }
 
     /** Worker info, or null when the contract is not deployed. */
@@ -175,36 +204,130 @@ export class CocoonOps {
 
     // ------------------------------------------------------------ governance (root owner)
 
-    /** Deploys a new root; its address is fixed by (owner, networkId, params). */
-    async deployRoot(opts: { networkId: number; params: Params; owner?: Address; value?: bigint }): Promise<{ root: Address; owner: Address; networkId: number; params: Params }> {
+    /**
+     * Deploys a new root; its address is fixed by (owner, networkId, params, genesis). The genesis
+     * (governance delay, first measurements and verifier keys) is in the StateInit, visible before
+     * anyone stakes: later additions are timelocked.
+     */
+    async deployRoot(opts: {
+        networkId: number; params: Params; owner?: Address; value?: bigint;
+        governanceDelay?: number; measurements?: [bigint, string][]; verifierKeys?: bigint[];
+    }): Promise<{ root: Address; owner: Address; networkId: number; params: Params; governanceDelay: number }> {
         requireUint('networkId', BigInt(opts.networkId), 32);
         validateParams(opts.params);
+        const delay = validateGovernanceDelay(opts.governanceDelay ?? DEFAULT_GOVERNANCE_DELAY);
+        for (const [m, model] of opts.measurements ?? []) { requireUint('measurement', m, 256); validateModelName(model); }
+        for (const k of opts.verifierKeys ?? []) {
+            requireUint('verifier key', k, 256);
+            if (k === 0n) throw new Error('verifier key: 0 is not a public key');
+        }
         const owner = opts.owner ?? this.me;
         if (!owner.equals(this.me)) throw new Error('deployRoot: the root accepts its deploy from its owner only; send it from the owner wallet');
         const value = opts.value ?? ROOT_DEPLOY_VALUE;
         if (value < 60_000_000n) throw new Error('deployRoot: attach at least 0.06 TON (the root keeps 0.05 TON as its storage reserve)');
-        const root = this.chain.open(await rootFor(owner, opts.networkId, opts.params));
+        const root = this.chain.open(await rootFor(owner, opts.networkId, opts.params, 1, {
+            governanceDelay: delay, measurements: opts.measurements, verifierKeys: opts.verifierKeys,
+        }));
         if (this.checkOnChain) {
             let existing: Address | null = null;
             try { existing = await root.getOwner(); } catch { /* not deployed */ }
-            if (existing) throw new Error(`a root with these owner, networkId and params is already deployed at ${root.address.toString()}`);
+            if (existing) throw new Error(`a root with these owner, networkId, params and genesis is already deployed at ${root.address.toString()}`);
         }
         await this.send(root, value, null, [root.address]);
         await this.chain.waitUntil(async () => (await root.getOwner()).equals(owner), 'deployRoot');
-        return { root: root.address, owner, networkId: opts.networkId, params: await root.getParams() };
+        return { root: root.address, owner, networkId: opts.networkId, params: await root.getParams(), governanceDelay: delay };
     }
 
+    /**
+     * Changes parameters at once when the change only removes power (lower fees, price cap or
+     * attestation lifetime, a higher stakers' share, nothing else touched); anything else must be
+     * proposed (proposeParams) and executed after the governance delay.
+     */
     async setParams(params: Params): Promise<Change<Params>> {
         validateParams(params);
+        if (this.checkOnChain) {
+            const adding = paramsAddingPower(await this.root.getParams(), params);
+            if (adding.length) throw new Error(`setParams: changing ${adding.join(', ')} adds power, so it is timelocked: propose it (proposeParams / \`propose change=setParams\`) and execute it after the governance delay`);
+        }
         const same = (a: Params) => (Object.keys(params) as (keyof Params)[]).every((k) => a[k] === params[k]);
         return this.governance('setParams', { $$type: 'SetParams', queryId: nowQueryId(), params }, () => this.root.getParams(), same);
     }
 
-    async addMeasurement(measurement: bigint, model: string): Promise<Change<string | null>> {
-        requireUint('measurement', measurement, 256);
-        validateModelName(model);
-        return this.governance('addMeasurement', { $$type: 'AddMeasurement', queryId: nowQueryId(), measurement, model },
-            () => this.root.getModelOf(measurement), (m) => m === model);
+    // ------------------------------------------------------------ timelock (root owner proposes, anyone executes)
+
+    /** The root's governance delay (seconds between Propose and the earliest Execute). */
+    async governanceDelay(): Promise<number> {
+        return Number(await this.root.getGovernanceDelay());
+    }
+
+    /** Pending proposals with the time left, soonest first. */
+    async proposals(): Promise<PendingProposal[]> {
+        return pendingFrom(await this.root.getProposals(), await this.chain.now());
+    }
+
+    /**
+     * Announces a change that adds power. It acts when someone executes it, from `eta` (now + the
+     * governance delay) for PROPOSAL_GRACE; until then the owner may cancel it.
+     */
+    async propose(change: GovernanceChange): Promise<{ id: bigint; eta: number; change: DecodedChange; description: string }> {
+        validateChange(change);
+        await this.requireOwner();
+        const cell = changeCell(change, nowQueryId());
+        let current: Params | undefined;
+        if (this.checkOnChain) {
+            const pending = await this.proposals();
+            if (pending.filter((p) => !p.expired).length >= Number(MAX_PROPOSALS)) {
+                throw new Error(`propose: ${MAX_PROPOSALS} proposals are pending; execute or cancel one first`);
+            }
+            if (change.kind === 'setParams') current = await this.root.getParams();
+            if (change.kind === 'setGovernanceDelay' && change.delay === BigInt(await this.governanceDelay())) throw new Error(`propose: the governance delay is already ${change.delay} s`);
+        }
+        const before = new Set((await this.root.getProposals()).keys());
+        await this.send(this.root, proposeFee(cell, this.prices), { $$type: 'Propose', queryId: nowQueryId(), change: cell }, [this.root.address]);
+        let found: PendingProposal | undefined;
+        await this.chain.waitUntil(async () => {
+            found = (await this.proposals()).find((p) => !before.has(p.id) && p.cell.hash().equals(cell.hash()));
+            return found !== undefined;
+        }, 'propose');
+        const p = found!;
+        if (proposalId(p.eta, cell) !== p.id) throw new Error('propose: the root stored a proposal whose id is not the hash of (eta, change)');
+        return { id: p.id, eta: p.eta, change: p.change, description: describeChange(p.change, current) };
+    }
+
+    proposeParams(params: Params) { return this.propose({ kind: 'setParams', params }); }
+    proposeAddMeasurement(measurement: bigint, model: string) { return this.propose({ kind: 'addMeasurement', measurement, model }); }
+    proposeAddVerifierKey(key: bigint) { return this.propose({ kind: 'addVerifierKey', key }); }
+    proposeVerifierQuorum(quorum: number) { return this.propose({ kind: 'setVerifierQuorum', quorum: BigInt(quorum) }); }
+    proposeGovernanceDelay(delay: number) { return this.propose({ kind: 'setGovernanceDelay', delay: BigInt(validateGovernanceDelay(delay)) }); }
+    proposeUpgrade(version: number, code: Cell) { return this.propose({ kind: 'upgradeRoot', version: BigInt(version), code }); }
+
+    /** Runs a pending proposal whose time has come (anyone may). */
+    async execute(id: bigint): Promise<{ id: bigint; change: DecodedChange }> {
+        const p = await this.pendingProposal(id, 'execute');
+        if (this.checkOnChain) {
+            if (p.expired) throw new Error('execute: the proposal is past its grace period (14 days after its eta); the owner cancels it and proposes again');
+            if (!p.executable) throw new Error(`execute: too early; the proposal can be executed from ${new Date(p.eta * 1000).toISOString()} (in ${p.secondsLeft} s)`);
+        }
+        const value = p.change.kind === 'upgradeRoot' ? this.fee('governance') + 200_000_000n : this.fee('governance');
+        await this.send(this.root, value, { $$type: 'Execute', queryId: nowQueryId(), id }, [this.root.address]);
+        await this.chain.waitUntil(async () => (await this.root.getProposal(id)) === null, 'execute');
+        return { id, change: p.change };
+    }
+
+    /** Withdraws a pending proposal (owner only). */
+    async cancel(id: bigint): Promise<{ id: bigint; change: DecodedChange }> {
+        await this.requireOwner();
+        const p = await this.pendingProposal(id, 'cancel');
+        await this.send(this.root, this.fee('governance'), { $$type: 'Cancel', queryId: nowQueryId(), id }, [this.root.address]);
+        await this.chain.waitUntil(async () => (await this.root.getProposal(id)) === null, 'cancel');
+        return { id, change: p.change };
+    }
+
+    private async pendingProposal(id: bigint, what: string): Promise<PendingProposal> {
+        requireUint('proposal id', id, 256);
+        const p = (await this.proposals()).find((x) => x.id === id);
+        if (!p) throw new Error(`${what}: no pending proposal ${'0x' + id.toString(16).padStart(64, '0')} (never proposed, already executed, or cancelled); \`status\` lists the pending ones`);
+        return p;
     }
 
     async removeMeasurement(measurement: bigint): Promise<Change<string | null>> {
@@ -214,13 +337,6 @@ export class CocoonOps {
             () => this.root.getModelOf(measurement), (m) => m === null);
     }
 
-    async addVerifierKey(key: bigint): Promise<Change<boolean>> {
-        requireUint('verifier key', key, 256);
-        if (key === 0n) throw new Error('verifier key: 0 is not a public key');
-        return this.governance('addVerifierKey', { $$type: 'AddVerifierKey', queryId: nowQueryId(), key },
-            () => this.root.getIsVerifierKey(key), (v) => v);
-    }
-
     async removeVerifierKey(key: bigint): Promise<Change<boolean>> {
         requireUint('verifier key', key, 256);
         if (this.checkOnChain && !(await this.root.getIsVerifierKey(key))) throw new Error('removeVerifierKey: that key is not trusted now');
@@ -228,9 +344,13 @@ export class CocoonOps {
             () => this.root.getIsVerifierKey(key), (v) => !v);
     }
 
-    /** How many distinct trusted verifiers must sign a statement (1..16). */
+    /** How many distinct trusted verifiers must sign a statement (1..16): raised at once, lowered only through a proposal. */
     async setVerifierQuorum(quorum: number): Promise<Change<bigint>> {
         if (!Number.isInteger(quorum) || quorum < 1 || quorum > Number(MAX_VERIFIER_SIGS)) throw new Error(`verifierQuorum must be an integer within 1..${MAX_VERIFIER_SIGS}, got ${quorum}`);
+        if (this.checkOnChain) {
+            const current = await this.root.getVerifierQuorum();
+            if (BigInt(quorum) < current) throw new Error(`setVerifierQuorum: lowering the quorum (${current} -> ${quorum}) adds power, so it is timelocked: propose it (proposeVerifierQuorum / \`propose change=setVerifierQuorum\`) and execute it after the governance delay`);
+        }
         return this.governance('setVerifierQuorum', { $$type: 'SetVerifierQuorum', queryId: nowQueryId(), quorum: BigInt(quorum) },
             () => this.root.getVerifierQuorum(), (v) => v === BigInt(quorum));
     }
@@ -262,7 +382,8 @@ export class CocoonOps {
     async deactivateWorker(operator: Address, measurement: bigint): Promise<{ worker: Address; status: Change<bigint>; unbonding: bigint }> {
         requireUint('measurement', measurement, 256);
         await this.requireOwner();
-        const worker = await this.workerOf(operator);
+        const found = (await this.workersOf(operator)).find((x) => x.deployed);
+        const worker = found?.address ?? await this.workerOf(operator);
         const w = this.openWorker(worker);
         const before = await this.workerInfo(worker);
         if (this.checkOnChain) {
@@ -271,7 +392,11 @@ export class CocoonOps {
             if (before.status !== STATUS_ACTIVE || before.stake === 0n) throw new Error('deactivateWorker: the worker has no active stake');
             if (before.measurement !== measurement) throw new Error('deactivateWorker: the worker runs another measurement');
         }
-        await this.send(this.root, this.fee('deactivateWorker'), { $$type: 'DeactivateWorker', queryId: nowQueryId(), operator, measurement }, [this.root.address, worker]);
+        // a Worker of an earlier code (after an upgrade that changed it) is named by its code hash
+        const body = found && !found.current
+            ? { $$type: 'DeactivateLegacyWorker' as const, queryId: nowQueryId(), operator, measurement, workerCode: found.codeHash }
+            : { $$type: 'DeactivateWorker' as const, queryId: nowQueryId(), operator, measurement };
+        await this.send(this.root, this.fee('deactivateWorker'), body, [this.root.address, worker]);
         let after = before!;
         await this.chain.waitUntil(async () => (after = await w.getInfo()).status === STATUS_UNBONDING, 'deactivateWorker');
         return { worker, status: { before: before?.status ?? 0n, after: after.status }, unbonding: after.unbonding };
@@ -319,13 +444,17 @@ export class CocoonOps {
         const now = await this.chain.now();
         if (st.expiresAt <= now) throw new Error(`attestation: expired at ${new Date(st.expiresAt * 1000).toISOString()}; get a fresh one from the verifier`);
         if (!verifySignedAttestation(sa)) throw new Error("attestation: the verifier's signature does not match the statement");
-        const worker = await workerFor(root.address, me);
+        // a registration goes to the Worker of the code the root deploys now
+        const mine = await this.workersOf(me);
+        const worker = { address: mine.find((x) => x.current)?.address ?? (await workerFor(root.address, me)).address };
+        const earlier = mine.find((x) => !x.current && x.deployed);
         const w = this.openWorker(worker.address);
         const before = await this.workerInfo(worker.address);
         if (this.checkOnChain) {
             const params = await root.getParams();
             if (await root.getPaused()) throw new Error('registerWorker: the network is paused');
             if (stake !== 0n && stake < params.minStake) throw new Error(`stake: ${stake} nanoton is below the minimum stake ${params.minStake} (send 0 to re-attest without new stake)`);
+            if (stake === 0n && !before && earlier) throw new Error(`stake: your Worker ${earlier.address.toString()} is of an earlier Worker code; the root now deploys a new Worker for you (${worker.address.toString()}), which needs at least the minimum stake ${params.minStake}. The earlier one keeps working (escrows, unbond, withdraw, rewards) until you unbond it`);
             if (stake === 0n && !before) throw new Error(`stake: a first registration needs at least the minimum stake ${params.minStake}`);
             if (BigInt(st.expiresAt) > BigInt(now) + params.maxAttestationTtl) throw new Error(`attestation: expires beyond the root's maximum lifetime of ${params.maxAttestationTtl} s`);
             for (const s of sa.signatures) {
@@ -648,6 +777,10 @@ export interface NetworkStatus {
     paused: boolean;
     params: Params;
     rewards: RewardState;
+    /** Data layout version of the root's code (ROOT_VERSION; grows with each upgrade). */
+    version: bigint;
+    /** Seconds between a proposal and its earliest execution. */
+    governanceDelay: bigint;
 }
 
 export async function readNetwork(chain: Chain, root: Address): Promise<NetworkStatus> {
@@ -655,6 +788,7 @@ export async function readNetwork(chain: Chain, root: Address): Promise<NetworkS
     return {
         root, owner: await r.getOwner(), pendingOwner: await r.getPendingOwner(), networkId: await r.getNetworkId(),
         paused: await r.getPaused(), params: await r.getParams(), rewards: await r.getRewardState(),
+        version: await r.getVersion(), governanceDelay: await r.getGovernanceDelay(),
     };
 }
 
@@ -730,4 +864,25 @@ export async function scriptContext(provider: ScriptProvider, argv: string[], po
         return (await escrowFor(worker, ops.me)).address;
     };
     return { ops, args, network, write: (l) => ui.write(l), addr, escrowArg };
+}
+
+/** Prints a change just proposed: its id, when it acts, and how to execute or cancel it. */
+export function reportProposed(ctx: Pick<ScriptContext, 'write'>, r: { id: bigint; eta: number; description: string }): void {
+    ctx.write(`Proposed: ${r.description}`);
+    ctx.write(formatKeyValues('proposal', [['id', formatHex256(r.id)], ['eta', formatTime(r.eta)]]));
+    ctx.write(`Anyone can execute it from ${formatTime(r.eta)}: npx blueprint run execute id=${formatHex256(r.id)}`);
+    ctx.write(`Until then the owner can withdraw it: npx blueprint run cancel id=${formatHex256(r.id)}`);
+}
+
+/** Prints the pending proposals with the time left (status). */
+export function reportPending(ctx: Pick<ScriptContext, 'write'>, pending: PendingProposal[], current?: Params): void {
+    if (!pending.length) {
+        ctx.write('pending proposals: none');
+        return;
+    }
+    ctx.write(`pending proposals: ${pending.length}`);
+    for (const p of pending) {
+        ctx.write('');
+        ctx.write(formatKeyValues('proposal', proposalRows(p, current)));
+    }
 }

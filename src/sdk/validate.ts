@@ -1,6 +1,7 @@
 // Input validation at the edge: addresses, amounts, basis points, keys, files handed in by people.
 // Every check throws an Error whose message names the input and says what is expected.
 import { Address, Cell, toNano } from '@ton/core';
+import { readFileSync } from 'node:fs';
 import { MIN_MIN_STAKE, type Params } from './contracts';
 import { parseSignedAttestation, type SignedStatement } from './attestation';
 import { parseSignedReceiptCell, type SignedUsageReceipt } from './receipt';
@@ -128,6 +129,23 @@ export function modelNames(entry: string | null | undefined): string[] {
 }
 
 // ---------------------------------------------------------------- files handed in by people
+
+/** Contract code from a file: a BOC, or the JSON Blueprint writes (build/NAME.compiled.json). */
+export function codeFromFile(path: string): Cell {
+    let raw: Buffer;
+    try {
+        raw = readFileSync(path);
+    } catch {
+        throw new Error(`code: cannot read ${path}`);
+    }
+    const text = raw.toString('utf8').trim();
+    try {
+        if (text.startsWith('{')) return Cell.fromBoc(Buffer.from(JSON.parse(text).hex, 'hex'))[0];
+        return Cell.fromBoc(raw)[0];
+    } catch {
+        throw new Error(`code: ${path} is neither a BOC nor a Blueprint .compiled.json`);
+    }
+}
 
 function cellFromBase64(name: string, b64: string): Cell {
     try {

@@ -8,6 +8,7 @@ import {
     defaultParams, rootFor, workerFor, escrowForOpening,
     keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatement, Statement, SignedStatement, NO_QUOTE,
     signReceipt, UsageReceipt, SignedUsageReceipt, asPrices, type PriceSet, type ClassTokens,
+    changeCell, proposalId, type GovernanceChange,
 } from '../../src/sdk';
 
 export const MODEL = 'llama-3-8b-instruct';
@@ -25,18 +26,53 @@ export interface Net {
     params: Params;
 }
 
-export async function createNet(opts: { params?: Partial<Params>; networkId?: number } = {}): Promise<Net> {
+/** The fixture's governance delay: the minimum, so that a governed change moves the clock by one hour only. */
+export const GOV_DELAY = 3600;
+
+/** A root deployed with the fixture's measurement and verifier key in its genesis (its StateInit). */
+export async function createNet(opts: { params?: Partial<Params>; networkId?: number; governanceDelay?: number; moreVerifiers?: Ed25519Key[]; moreMeasurements?: [bigint, string][] } = {}): Promise<Net> {
     const chain = await Blockchain.create();
     chain.now = 1_800_000_000;
     const owner = await chain.treasury('owner');
     const params = defaultParams(opts.params as any);
-    const root = chain.openContract(await rootFor(owner.address, opts.networkId ?? 1, params));
+    const verifier = seededKey('verifier');
+    const root = chain.openContract(await rootFor(owner.address, opts.networkId ?? 1, params, 1, {
+        governanceDelay: opts.governanceDelay ?? GOV_DELAY,
+        measurements: [[MEASUREMENT, MODEL], ...(opts.moreMeasurements ?? [])],
+        verifierKeys: [verifier, ...(opts.moreVerifiers ?? [])].map((k) => publicKeyToBigInt(k.publicKey)),
+    }));
     const dep = await root.send(owner.getSender(), { value: toNano('1') }, null);
     expect(dep.transactions).toHaveTransaction({ to: root.address, deploy: true, success: true });
-    const verifier = seededKey('verifier');
-    await root.send(owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddMeasurement', queryId: 0n, measurement: MEASUREMENT, model: MODEL });
-    await root.send(owner.getSender(), { value: toNano('0.05') }, { $$type: 'AddVerifierKey', queryId: 0n, key: publicKeyToBigInt(verifier.publicKey) });
     return { chain, owner, root, verifier, params };
+}
+
+/**
+ * A change that adds power, the way governance makes it: the owner proposes it, the clock moves past
+ * the governance delay, and anyone (here the owner) executes it. Returns the three results.
+ */
+export async function governed(net: Net, change: GovernanceChange, from: SandboxContract<TreasuryContract> = net.owner) {
+    const [r] = await governedAll(net, [change], from);
+    return r;
+}
+
+/** Several changes proposed together and executed after one wait. */
+export async function governedAll(net: Net, changes: GovernanceChange[], from: SandboxContract<TreasuryContract> = net.owner) {
+    const eta = (net.chain.now ?? 0) + Number(await net.root.getGovernanceDelay());
+    const cells = changes.map((c, i) => changeCell(c, BigInt(i)));
+    const proposed: SendMessageResult[] = [];
+    for (const cell of cells) {
+        const r = await net.root.send(from.getSender(), { value: toNano('0.1') }, { $$type: 'Propose', queryId: 0n, change: cell });
+        expect(r.transactions).toHaveTransaction({ to: net.root.address, success: true });
+        proposed.push(r);
+    }
+    net.chain.now = eta;
+    const out: { proposed: SendMessageResult; executed: SendMessageResult }[] = [];
+    for (const [i, cell] of cells.entries()) {
+        const executed = await net.root.send(from.getSender(), { value: toNano('0.1') }, { $$type: 'Execute', queryId: 0n, id: proposalId(eta, cell) });
+        expect(executed.transactions).toHaveTransaction({ to: net.root.address, success: true });
+        out.push({ proposed: proposed[i], executed });
+    }
+    return out;
 }
 
 export interface WorkerHandle {

@@ -6,7 +6,10 @@
 // Byte layouts: Intel TDX DCAP Quote Generation Library / Quote Verification Library specs.
 import 'reflect-metadata';
 import { createHash, generateKeyPairSync, KeyObject, sign as nodeSign, webcrypto, X509Certificate as NodeX509 } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as x509 from '@peculiar/x509';
+import type { TsmFs } from '../../src/worker/attestation';
 import { Collateral, parseCollateral } from '../../src/verifier/collateral';
 import { trustAnchor, keyIdOf, TrustAnchor } from '../../src/verifier/trust';
 
@@ -269,4 +272,21 @@ export async function syntheticTdx(now: number) {
     const pki = await makeTestPki({ notBefore: new Date(now * 1000 - 365 * day), notAfter: new Date(now * 1000 + 5 * 365 * day) });
     const collateral = await makeCollateral(pki, { issueDate: new Date(now * 1000 - day), nextUpdate: new Date(now * 1000 + 29 * day) });
     return { pki, collateral, quote: (o: QuoteOptions) => makeQuote(pki, o) };
+}
+
+/** A fake configfs-tsm: a write of inblob makes the "kernel" produce a quote carrying that REPORTDATA. */
+export function fakeTsm(tdx: { quote: (o: QuoteOptions) => Buffer }): TsmFs {
+    return {
+        existsSync: (p) => existsSync(p),
+        mkdirSync: (p) => {
+            mkdirSync(p);
+            writeFileSync(join(p, 'provider'), 'tdx_guest\n');
+        },
+        writeFileSync: (p, d) => {
+            writeFileSync(p, d);
+            writeFileSync(join(dirname(p), 'outblob'), tdx.quote({ reportData: d }));
+        },
+        readFileSync: (p) => readFileSync(p),
+        rmdirSync: (p) => rmSync(p, { recursive: true }),
+    };
 }
