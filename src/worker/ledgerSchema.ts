@@ -1,6 +1,5 @@
 // The receipt ledger's SQLite layout (schema 2: cumulative tokens per class), the SQL the ledger and
 // the group-commit writer thread share, and the upgrade of a ledger of an earlier layout.
-import type Database from 'better-sqlite3';
 import type { IssuedReceipt } from './ledger';
 
 type Row = Record<string, any>;
@@ -109,7 +108,13 @@ CREATE TABLE IF NOT EXISTS tee_keys (tee_key TEXT PRIMARY KEY, started_at INTEGE
  * for the single-price contracts). Its receipts cannot be continued or claimed by this version: a
  * file holding any is refused with what to do; an empty one is rebuilt in the new layout.
  */
-export function upgradeSchema1(db: Database.Database, path: string): void {
+/** What upgradeSchema1 uses of a better-sqlite3 database (structural: the published declarations need no @types/better-sqlite3). */
+export interface SchemaDb {
+    prepare(sql: string): { all(...params: unknown[]): unknown[]; get(...params: unknown[]): unknown };
+    exec(sql: string): unknown;
+}
+
+export function upgradeSchema1(db: SchemaDb, path: string): void {
     const tables = new Set((db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as Row[]).map((r) => String(r.name)));
     if (!tables.has('receipts')) return; // a new file
     const cols = (db.prepare('PRAGMA table_info(receipts)').all() as Row[]).map((c) => String(c.name));
