@@ -505,6 +505,28 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push('  new parameters with the current ones (what may act at once).');
         L.push('');
     }
+    if (g('claim') !== undefined) {
+        // Single-price contracts (receipt tag CRCT, one price), as last measured before issue 16.
+        const before: Record<string, number> = { claim: 8_816, openEscrow: 23_109, setPrice: 8_069, setClientKey: 7_746 };
+        const allowed = Math.floor(before.claim * 1.05);
+        const row = (n: string) => {
+            const now = g(n)!;
+            const pct = (((now - before[n]) / before[n]) * 100).toFixed(1);
+            return `${fmt(before[n])} → ${fmt(now)} (${now >= before[n] ? '+' : ''}${pct}%)`;
+        };
+        L.push('## Prices per token class (issue 16)');
+        L.push('');
+        L.push(`- **claim**: ${row('claim')}; issue 16 allows +5% (at most ${fmt(allowed)}): ` +
+            `${g('claim')! <= allowed ? 'met' : '**not met**'}. The receipt carries three token counts (prompt, cached,`);
+        L.push('  completion) and the cap check is a sum of three products against three caps; the tokens stored for');
+        L.push('  the next claim are still one total.');
+        L.push(`- **openEscrow**: ${row('openEscrow')}: three caps and the root named by the client are checked, and the`);
+        L.push('  escrow\'s terms keep the root and the client key in one `parties` reference.');
+        L.push(`- **setPrice**: ${row('setPrice')}: three prices checked against the root\'s maxPrice, packed into one`);
+        L.push('  168-bit field of the Worker (56 bits per class), so no other Worker message pays for a new cell.');
+        L.push(`- **setClientKey**: ${row('setClientKey')}: the client key lives in the \`parties\` reference.`);
+        L.push('');
+    }
     L.push('## Storage after a typical flow');
     L.push('');
     L.push('Root with one whitelisted measurement and one verifier key; an active worker with its attestation,');
