@@ -248,7 +248,7 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
     const opSend = (w: W, value: bigint, msg: Parameters<Worker['send']>[3]) => w.worker.send(w.operator.getSender(), { value }, msg);
 
     await b.op('registerWorker', () => register(op1, toNano('100')));
-    await b.op('setPrice', () => opSend(op1, GOV_VALUE, { $$type: 'SetPrice', queryId: 0n, price: toNano('0.1') }));
+    await b.op('setPrice', () => opSend(op1, GOV_VALUE, { $$type: 'SetPrice', queryId: 0n, prices: { $$type: 'Prices', prompt: toNano('0.1'), cached: toNano('0.025'), completion: toNano('0.3') } }));
     await b.op('setEndpoint', () => opSend(op1, GOV_VALUE, { $$type: 'SetEndpoint', queryId: 0n, endpoint: 'https://worker-1.cocoon.example:8443' }));
     chain.now = START + 3600;
     await b.op('reattest', () => register(op1, 0n));
@@ -262,15 +262,18 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
     b.track(escrow.address, 'escrow', escrow.abi.types ?? []);
     const deposit = toNano('5');
     await b.op('openEscrow', () => escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, {
-        $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice: toNano('0.5'), clientKey: publicKeyToBigInt(seededKey('client-key').publicKey),
+        $$type: 'OpenEscrow', queryId: 1n, deposit, caps: { $$type: 'Prices', prompt: toNano('0.5'), cached: toNano('0.5'), completion: toNano('0.5') },
+        clientKey: publicKeyToBigInt(seededKey('client-key').publicKey), root: root.address,
     }));
     const epoch = (await escrow.getState()).epoch;
     if ((await escrow.getState()).state !== 2n) throw new Error('openEscrow: the escrow did not open');
     await b.op('topUpEscrow', () => escrow.send(client.getSender(), { value: toNano('1.05') }, { $$type: 'TopUpEscrow', queryId: 0n, amount: toNano('1') }));
     await b.op('setClientKey', () => escrow.send(client.getSender(), { value: GOV_VALUE }, { $$type: 'SetClientKey', queryId: 0n, clientKey: publicKeyToBigInt(seededKey('client-key-2').publicKey) }));
-    // at the worker's price of 0.1 TON per million tokens a token costs 100 nanoton
+    // at the worker's prices (0.1 / 0.025 / 0.3 TON per million tokens) 4 prompt, 2 cached and 1
+    // completion token cost 750 nanoton: `tokens` sevenths of that mix
     const claim = (seq: bigint, tokens: bigint) => {
-        const s = signReceipt({ escrow: escrow.address, epoch, seq, tokens, cost: tokens * 100n }, op1.tee);
+        const n = tokens / 7n;
+        const s = signReceipt({ escrow: escrow.address, epoch, seq, promptTokens: 4n * n, cachedTokens: 2n * n, completionTokens: n, cost: n * 750n }, op1.tee);
         return escrow.send(op1.operator.getSender(), { value: toNano('0.1') }, {
             $$type: 'Claim', queryId: seq, signature: s.signature, receipt: s.cell,
         });
@@ -300,8 +303,8 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
     // Slash op2 with two receipts of the same sequence and different totals
     const reporter = await chain.treasury('reporter');
     const someEscrow = (await escrowForOpening(op2.worker.address, reporter.address)).address;
-    const ra = signReceipt({ escrow: someEscrow, epoch: 7n, seq: 5n, tokens: 1000n, cost: 100_000n }, op2.tee);
-    const rb = signReceipt({ escrow: someEscrow, epoch: 7n, seq: 5n, tokens: 2000n, cost: 200_000n }, op2.tee);
+    const ra = signReceipt({ escrow: someEscrow, epoch: 7n, seq: 5n, promptTokens: 800n, cachedTokens: 100n, completionTokens: 100n, cost: 100_000n }, op2.tee);
+    const rb = signReceipt({ escrow: someEscrow, epoch: 7n, seq: 5n, promptTokens: 800n, cachedTokens: 100n, completionTokens: 1100n, cost: 200_000n }, op2.tee);
     await b.op('slash', () => op2.worker.send(reporter.getSender(), { value: toNano('0.1') }, {
         $$type: 'SlashProof', queryId: 0n, key: publicKeyToBigInt(op2.tee.publicKey), sigA: ra.signature, receiptA: ra.cell, proofB: signedReceiptCell(rb),
     }));
@@ -500,6 +503,28 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push('  that acted at once before now pay for the comparisons of the new receivers placed before them, or less');
         L.push('  (the direct AddMeasurement/AddVerifierKey receivers became a fallback); setParams pays for comparing the');
         L.push('  new parameters with the current ones (what may act at once).');
+        L.push('');
+    }
+    if (g('claim') !== undefined) {
+        // Single-price contracts (receipt tag CRCT, one price), as last measured before issue 16.
+        const before: Record<string, number> = { claim: 8_816, openEscrow: 23_109, setPrice: 8_069, setClientKey: 7_746 };
+        const allowed = Math.floor(before.claim * 1.05);
+        const row = (n: string) => {
+            const now = g(n)!;
+            const pct = (((now - before[n]) / before[n]) * 100).toFixed(1);
+            return `${fmt(before[n])} → ${fmt(now)} (${now >= before[n] ? '+' : ''}${pct}%)`;
+        };
+        L.push('## Prices per token class (issue 16)');
+        L.push('');
+        L.push(`- **claim**: ${row('claim')}; issue 16 allows +5% (at most ${fmt(allowed)}): ` +
+            `${g('claim')! <= allowed ? 'met' : '**not met**'}. The receipt carries three token counts (prompt, cached,`);
+        L.push('  completion) and the cap check is a sum of three products against three caps; the tokens stored for');
+        L.push('  the next claim are still one total.');
+        L.push(`- **openEscrow**: ${row('openEscrow')}: three caps and the root named by the client are checked, and the`);
+        L.push('  escrow\'s terms keep the root and the client key in one `parties` reference.');
+        L.push(`- **setPrice**: ${row('setPrice')}: three prices checked against the root\'s maxPrice, packed into one`);
+        L.push('  168-bit field of the Worker (56 bits per class), so no other Worker message pays for a new cell.');
+        L.push(`- **setClientKey**: ${row('setClientKey')}: the client key lives in the \`parties\` reference.`);
         L.push('');
     }
     L.push('## Storage after a typical flow');

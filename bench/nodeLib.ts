@@ -21,7 +21,7 @@ import { Blockchain, type SandboxContract, type TreasuryContract } from '@ton/sa
 import { Address, Cell, toNano, type Sender } from '@ton/core';
 import {
     CocoonOps, CocoonRoot, Worker as WorkerContract, SandboxChain, defaultParams, escrowForOpening, keyFromSeed, publicKeyToBigInt, parseSignedReceiptCell,
-    verifyReceipt, ESCROW_OPEN, bigIntToPublicKey, mintApiKey,
+    verifyReceipt, ESCROW_OPEN, bigIntToPublicKey, mintApiKey, asPrices
 } from '../src/sdk';
 import { hex256 } from '../src/sdk/tls';
 import { startWorkerNode, DevAttestationProvider, createLogger, type WorkerNodeHandle, type ChatTiming } from '../src/worker';
@@ -473,16 +473,16 @@ async function startNetworkAndNode(o: { escrows: number; backendUrl: string; dbP
         const rootC = bc.openContract(CocoonRoot.fromAddress(root));
         await rootC.send(operator.getSender(), { value: toNano('100.2') }, { $$type: 'RegisterWorker', queryId: 1n, stake: toNano('100'), attestation: node.attestation.cell });
         const workerC = bc.openContract(WorkerContract.fromAddress(node.worker));
-        await workerC.send(operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 2n, price: PRICE });
+        await workerC.send(operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 2n, prices: asPrices(PRICE) });
         const info = await workerC.getInfo();
-        if (!info.active || info.price !== PRICE) throw new Error(`bench setup: the worker is not active at the price (active ${info.active}, price ${info.price})`);
+        if (!info.active || info.prices.completion !== PRICE) throw new Error(`bench setup: the worker is not active at the price (active ${info.active}, completion price ${info.prices.completion})`);
         const escrows: { address: Address; epoch: bigint; apiKey: string }[] = [];
         for (let i = 0; i < o.escrows; i++) {
             const client = await bc.treasury(`client-${i + 1}`);
             const clientKey = keyFromSeed(seed(`client-key-${i + 1}`));
             const e = bc.openContract(await escrowForOpening(node.worker, client.address));
             await e.send(client.getSender(), { value: toNano('100.2') }, {
-                $$type: 'OpenEscrow', queryId: 3n, deposit: toNano('100'), maxPrice: PRICE, clientKey: publicKeyToBigInt(clientKey.publicKey),
+                $$type: 'OpenEscrow', queryId: 3n, deposit: toNano('100'), caps: asPrices(PRICE), clientKey: publicKeyToBigInt(clientKey.publicKey), root,
             });
             const st = await e.getState();
             if (st.state !== ESCROW_OPEN) throw new Error(`bench setup: escrow ${i + 1} is not open (state ${st.state})`);

@@ -20,7 +20,8 @@ import { intArg, tonArg, hexArg } from './args';
 
 const HELP = `
 Configuration (JSON file given with --config; every field can also be set by a flag below, flags win):
-  model               public model name clients ask for                      (required)
+  One model with one engine:
+  model               public model name clients ask for (the root must list it for the measurement)
   host, port          where to listen (default 127.0.0.1:8443)
   backend.url         OpenAI-compatible base URL of the engine, incl. /v1     (required unless --dev-backend)
                       e.g. vLLM/SGLang http://127.0.0.1:8000/v1, llama.cpp http://127.0.0.1:8080/v1,
@@ -29,6 +30,13 @@ Configuration (JSON file given with --config; every field can also be set by a f
   backend.timeoutMs   time allowed until the engine answers (default 120000)
   backend.features    {tools, responseFormat, logprobs}: what the engine supports (default tools and
                       responseFormat); requests using anything else get 400, never a silent drop
+  backend.capabilities  routes served: ["chat", "completions", "embeddings"] (default chat, completions)
+  Or several models, each with several engines (one per GPU), instead of model + backend:
+  models              [{name, upstreams: [{url, model?}, ...], capabilities?, features?, timeoutMs?}]:
+                      each call goes to the least loaded healthy upstream of its model; /v1/models
+                      lists them; every name must be one the root lists for the measurement
+  upstreamHealth      {intervalMs (10000), timeoutMs (2000), cooldownMs (5000)}: GET /models of each
+                      upstream of a model with several; a failed call leaves an upstream out for cooldownMs
   root                address of the network's root contract                  (required)
   operator            the operator wallet address (owner of the Worker)       (required)
   measurement         0x-hex TEE measurement of this image (whitelisted)      (required)
@@ -136,7 +144,10 @@ export function buildWorkerProgram(): Command {
         .option('--verifier-quorum <k>', "verifier signatures to collect (default: the root's verifierQuorum)", intArg('--verifier-quorum', 1, 16))
         .option('--dev-backend', 'start the development backend (deterministic, no model) on loopback and use it')
         .option('--dev-tokens <n>', 'completion tokens of each development-backend answer', intArg('--dev-tokens', 1, 100_000))
-        .option('--price <ton>', 'sandbox: the price set on-chain, TON per 1M tokens (default 0.1)', tonArg('--price'))
+        .option('--price <ton>', 'sandbox: the price set on-chain for every token class, TON per 1M tokens (default: 0.1 prompt, 0.025 cached, 0.3 completion)', tonArg('--price'))
+        .option('--price-prompt <ton>', 'sandbox: the price of prompt tokens (overrides --price)', tonArg('--price-prompt', { allowZero: true }))
+        .option('--price-cached <ton>', 'sandbox: the price of cached prompt tokens', tonArg('--price-cached', { allowZero: true }))
+        .option('--price-completion <ton>', 'sandbox: the price of completion tokens (reasoning included)', tonArg('--price-completion', { allowZero: true }))
         .option('--deposit <ton>', "sandbox: the client escrow's deposit (default 10)", tonArg('--deposit'))
         .addHelpText('after', HELP);
 }
@@ -165,9 +176,14 @@ export async function main(argv: string[] = process.argv): Promise<void> {
 
     let dev: DevBackend | null = null;
     if (o.devBackend) {
-        dev = await DevBackend.start({ model: raw.backend?.model ?? 'dev-model', tokens: o.devTokens });
-        setPath(raw, 'backend.url', dev.url);
-        setPath(raw, 'backend.model', dev.model);
+        dev = await DevBackend.start({ model: raw.backend?.model ?? 'dev-model', tokens: o.devTokens, promptCache: true });
+        if (Array.isArray(raw.models)) {
+            // every model's upstreams: the development backend (it answers chat, completions and embeddings)
+            for (const m of raw.models) if (m && typeof m === 'object') m.upstreams = [{ url: dev.url, model: dev.model }];
+        } else {
+            setPath(raw, 'backend.url', dev.url);
+            setPath(raw, 'backend.model', dev.model);
+        }
     }
 
     let chain: Chain;
@@ -176,7 +192,9 @@ export async function main(argv: string[] = process.argv): Promise<void> {
     let sandboxNet: Awaited<ReturnType<typeof import('../src/demo/workerSandbox').prepareWorkerSandbox>> | null = null;
     if (sandbox) {
         const { prepareWorkerSandbox } = await import('../src/demo/workerSandbox');
-        const model = String(raw.model ?? '');
+        // the image is whitelisted for every model the config serves
+        const names = Array.isArray(raw.models) ? raw.models.map((m: { name?: unknown }) => String(m?.name ?? '')) : [String(raw.model ?? '')];
+        const model = names.filter(Boolean).join(',');
         if (!model) throw new ConfigError([{ path: 'model', message: 'Required' }]);
         raw.measurement ??= '0x' + createHash('sha256').update('cocoon-worker-image:sandbox|' + model).digest('hex');
         const seed = process.env.COCOON_DEV_VERIFIER_SEED;
@@ -237,7 +255,10 @@ export async function main(argv: string[] = process.argv): Promise<void> {
         const { finishWorkerSandbox } = await import('../src/demo/workerSandbox');
         const { loadClientKey } = await import('../src/client/clientKey');
         const ck = loadClientKey({ create: true });
-        const { escrow } = await finishWorkerSandbox(sandboxNet, handle, { price: o.price ?? toNano('0.1'), deposit: o.deposit ?? toNano('10'), clientKey: ck.publicKey });
+        const price = {
+            prompt: o.pricePrompt ?? o.price ?? toNano('0.1'), cached: o.priceCached ?? o.price ?? toNano('0.025'), completion: o.priceCompletion ?? o.price ?? toNano('0.3'),
+        };
+        const { escrow } = await finishWorkerSandbox(sandboxNet, handle, { price, deposit: o.deposit ?? toNano('10'), clientKey: ck.publicKey });
         log.info({
             url: handle.url, worker: handle.worker.toString(), escrow: escrow.toString(), clientKey: ck.source, teeKey: hex256(handle.teeKey),
             next: `cocoon api-key --escrow ${escrow.toString()} --ttl 1h`,

@@ -1,7 +1,7 @@
 // The Cocoon client CLI: list workers, manage an escrow, chat with pinned TLS and verified receipts.
 //
-//   cocoon workers --model M                 active workers for a model, cheapest first
-//   cocoon open-escrow --worker W --deposit 1 --max-price 0.5
+//   cocoon workers --model M                 active workers for a model, cheapest first, with their reputation
+//   cocoon open-escrow --worker W --deposit 1 --max-price 0.5   (or --max-prompt/--max-cached/--max-completion)
 //   cocoon top-up --worker W --amount 1
 //   cocoon escrow --worker W                 the escrow's state and the latest receipt held
 //   cocoon chat "prompt" [--worker W]        streams the answer to stdout (with an API key minted on the fly)
@@ -21,7 +21,7 @@ import { Command, Option } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Address, toNano } from '@ton/core';
-import { ESCROW_OPEN, mintApiKey, type Chain } from '../src/sdk';
+import { ESCROW_OPEN, mintApiKey, type Chain, type PriceSet } from '../src/sdk';
 import { loadClientKey, type ClientKey } from '../src/client/clientKey';
 import { rotateClientKey } from '../src/client/rotate';
 import { intArg, tonArg, durationArg } from './args';
@@ -79,6 +79,21 @@ const ton = (n: bigint) => {
     return `${neg ? '-' : ''}${a / 1_000_000_000n}.${(a % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '') || '0'}`.replace(/\.$/, '');
 };
 
+interface CapOpts { maxPrice?: bigint; maxPrompt?: bigint; maxCached?: bigint; maxCompletion?: bigint }
+
+/** The caps the options give: --max-price for every class, a class option for its class; `base` for a class given neither. */
+function capsOf(o: CapOpts, base?: PriceSet): PriceSet | undefined {
+    const all = o.maxPrice;
+    const cls = (v: bigint | undefined, b: bigint | undefined) => v ?? all ?? b;
+    const p = { prompt: cls(o.maxPrompt, base?.prompt), cached: cls(o.maxCached, base?.cached), completion: cls(o.maxCompletion, base?.completion) };
+    if (p.prompt === undefined && p.cached === undefined && p.completion === undefined) return undefined;
+    const none = 1n << 64n;
+    // a class without a cap from any source is not limited by the filter (workers); an escrow always has base
+    return { prompt: p.prompt ?? none - 1n, cached: p.cached ?? none - 1n, completion: p.completion ?? none - 1n };
+}
+
+const priceText = (p: PriceSet) => `${ton(p.prompt)}/${ton(p.cached)}/${ton(p.completion)}`;
+
 /** The client key if there is one (a command that needs it fails with a hint when there is none). */
 function optionalClientKey(create: boolean): ClientKey | undefined {
     try {
@@ -92,9 +107,9 @@ function optionalClientKey(create: boolean): ClientKey | undefined {
 async function context(g: GlobalOpts): Promise<Ctx> {
     const verifyQuote = quoteCheckOf(g);
     if (g.network === 'sandbox') {
-        const { startLocalNetwork, senderOf } = await import('../src/demo/localNetwork');
+        const { startLocalNetwork, senderOf, DEMO_PRICES } = await import('../src/demo/localNetwork');
         const net = await startLocalNetwork({
-            workers: 3, prices: [toNano('100'), toNano('150'), toNano('200')], stake: toNano('100'), completionTokens: 48,
+            workers: 3, prices: DEMO_PRICES, stake: toNano('100'), completionTokens: 48,
             extraWallets: ['client'], print: g.verbose ? (l) => console.error(l) : undefined,
         });
         console.error(`[sandbox] local network with ${net.nodes.length} worker nodes started for this command (nothing persists)`);
@@ -157,7 +172,7 @@ async function sandboxEscrow(ctx: Ctx, w: WorkerListing): Promise<void> {
     if (ctx.network !== 'sandbox') return;
     const v = await ctx.client.escrows.view(w.worker);
     if (v.state?.state === ESCROW_OPEN) return;
-    await ctx.client.escrows.open(w.worker, toNano('1'), w.price, loadClientKey({ create: true }).publicKey);
+    await ctx.client.escrows.open(w.worker, toNano('1'), w.prices, loadClientKey({ create: true }).publicKey);
     console.error(`[sandbox] opened an escrow of 1 TON with ${w.worker.toString()}`);
 }
 
@@ -175,34 +190,45 @@ export function buildProgram(): Command {
         .option('--accept-tcb <statuses>', 'with --verify-quote: TCB statuses accepted, comma-separated (default UpToDate)')
         .showHelpAfterError();
 
-    program.command('workers')
-        .description('list active workers, cheapest first')
+    const capOptions = (c: Command, what: string) => c
+        .option('--max-price <ton>', `${what} for every token class (TON per 1M tokens)`, tonArg('--max-price'))
+        .option('--max-prompt <ton>', `${what} for prompt tokens (overrides --max-price for them)`, tonArg('--max-prompt', { allowZero: true }))
+        .option('--max-cached <ton>', `${what} for cached prompt tokens`, tonArg('--max-cached', { allowZero: true }))
+        .option('--max-completion <ton>', `${what} for completion tokens (reasoning included)`, tonArg('--max-completion', { allowZero: true }));
+
+    capOptions(program.command('workers')
+        .description('list active workers, cheapest first (3 prompt : 1 completion token), then by settled volume; slashed ones skipped')
         .option('--model <name>', 'only workers attested for this model')
-        .option('--max-price <ton>', 'only workers at or below this price (TON per 1M tokens)', tonArg('--max-price'))
-        .option('--all', 'also show skipped workers and why', false)
-        .action(action(program, async (ctx, o: { model?: string; maxPrice?: bigint; all: boolean }) => {
-            const r = await ctx.client.listWorkers({ model: o.model, maxPrice: o.maxPrice });
-            console.log(formatTable(['worker', 'model', 'price TON/1M', 'attested until', 'stake TON', 'endpoint'],
-                r.workers.map((w) => [w.worker.toString(), w.model, ton(w.price), formatTime(w.expiresAt), ton(w.stake), w.endpoint])));
+        .option('--include-slashed', 'also list workers with a proven equivocation', false)
+        .option('--all', 'also show skipped workers and why', false), 'only workers at or below this price')
+        .action(action(program, async (ctx, o: CapOpts & { model?: string; includeSlashed: boolean; all: boolean }) => {
+            const r = await ctx.client.listWorkers({ model: o.model, maxPrice: capsOf(o), includeSlashed: o.includeSlashed });
+            console.log(formatTable(['worker', 'models', 'prompt/cached/completion TON/1M', 'settled TON (escrows)', 'renewals', 'slashes', 'since', 'attested until', 'stake TON', 'endpoint'],
+                r.workers.map((w) => [
+                    w.worker.toString(), w.models.join(','), `${ton(w.prices.prompt)}/${ton(w.prices.cached)}/${ton(w.prices.completion)}`,
+                    w.reputation ? `${ton(w.reputation.settledVolume)} (${w.reputation.settledEscrows})` : '-',
+                    w.reputation ? w.reputation.renewals.toString() : '-', w.reputation ? w.reputation.slashes.toString() : '-',
+                    w.reputation && w.reputation.registeredAt > 0n ? formatTime(w.reputation.registeredAt) : '-',
+                    formatTime(w.expiresAt), ton(w.stake), w.endpoint,
+                ])));
             if (o.all && r.skipped.length) {
                 console.log('\nskipped');
                 console.log(formatTable(['worker', 'reason'], r.skipped.map((s) => [s.worker.toString(), s.reason])));
             }
-            if (r.workers.length === 0) console.error('no active worker matches; try without --model or --max-price');
+            if (r.workers.length === 0) console.error('no active worker matches; try without --model or the caps');
         }));
 
-    program.command('open-escrow')
+    capOptions(program.command('open-escrow')
         .description('open (deploy) your escrow with a worker')
         .requiredOption('--worker <address>', 'the Worker contract')
-        .requiredOption('--deposit <ton>', 'TON to deposit', tonArg('--deposit'))
-        .option('--max-price <ton>', "your cap, TON per 1M tokens (default: the worker's current price)", tonArg('--max-price'))
-        .action(action(program, async (ctx, o: { worker: string; deposit: bigint; maxPrice?: bigint }) => {
+        .requiredOption('--deposit <ton>', 'TON to deposit', tonArg('--deposit')), "your cap (default: the worker's current price of each class)")
+        .action(action(program, async (ctx, o: CapOpts & { worker: string; deposit: bigint }) => {
             const w = await ctx.client.listing(parseAddressArg('--worker', o.worker));
             const ck = loadClientKey({ create: true });
             if (ck.created) console.error(`created your client key in ${ck.source} (mode 0600): it signs your API keys; back it up`);
             else console.error(`client key: ${ck.source}`);
-            const st = await ctx.client.escrows.open(w.worker, o.deposit, o.maxPrice ?? w.price, ck.publicKey);
-            console.log(`escrow ${(await ctx.client.escrows.addressFor(w.worker)).toString()} open: deposit ${ton(st.deposit)} TON, max price ${ton(st.maxPrice)} TON/1M, epoch ${st.epoch}`);
+            const st = await ctx.client.escrows.open(w.worker, o.deposit, capsOf(o, w.prices)!, ck.publicKey);
+            console.log(`escrow ${(await ctx.client.escrows.addressFor(w.worker)).toString()} open: deposit ${ton(st.deposit)} TON, caps ${priceText(st.caps)} TON/1M, epoch ${st.epoch}`);
             console.error(`next: cocoon api-key --worker ${w.worker.toString()} --ttl 7d   (an API key for any OpenAI client, baseURL ${w.endpoint}/v1)`);
         }));
 
@@ -231,9 +257,9 @@ export function buildProgram(): Command {
             const r = ctx.client.receipts.latest(v.address);
             console.log(formatTable(['field', 'value'], [
                 ['escrow', v.address.toString()], ['state', stateName(s.state)], ['deposit', `${ton(s.deposit)} TON`], ['paid', `${ton(s.paid)} TON`],
-                ['max price', `${ton(s.maxPrice)} TON/1M`], ['epoch', s.epoch.toString()], ['settled seq', s.lastSeq.toString()],
+                ['caps prompt/cached/completion', `${priceText(s.caps)} TON/1M`], ['epoch', s.epoch.toString()], ['settled seq', s.lastSeq.toString()],
                 ['close at', formatTime(s.closeAt)],
-                ['latest receipt held', r ? `seq ${r.seq}, ${r.tokens} tokens, ${ton(r.cost)} TON` : '-'],
+                ['latest receipt held', r ? `seq ${r.seq}, ${r.promptTokens} prompt + ${r.cachedTokens} cached + ${r.completionTokens} completion tokens, ${ton(r.cost)} TON` : '-'],
             ]));
         }));
 
@@ -256,7 +282,8 @@ export function buildProgram(): Command {
             if (!o.stream) process.stdout.write(out.content);
             process.stdout.write('\n');
             const r = out.receipt;
-            console.error(`[receipt seq ${r.seq} verified: ${r.requestTokens} tokens, ${ton(r.requestCost)} TON; escrow total ${r.tokens} tokens, ${ton(r.cost)} TON]`);
+            console.error(`[receipt seq ${r.seq} verified: ${r.request.promptTokens} prompt + ${r.request.cachedTokens} cached + ${r.request.completionTokens} completion tokens, ${ton(r.requestCost)} TON; ` +
+                `escrow total ${r.tokens} tokens, ${ton(r.cost)} TON]`);
         }));
 
     program.command('api-key')

@@ -14,7 +14,7 @@ export async function run(provider: NetworkProvider, args: string[]) {
     write(formatKeyValues('claim', [
         ['escrow', addr(r.escrow)],
         ['seq', r.seq.toString()],
-        ['tokens', signed.receipt.tokens.toString()],
+        ['tokens', `${signed.receipt.promptTokens} prompt, ${signed.receipt.cachedTokens} cached, ${signed.receipt.completionTokens} completion`],
         ['paid', formatTon(r.paid)],
         ['protocol fee', formatTon(r.fee)],
         ['to operator', formatTon(r.toOperator)],

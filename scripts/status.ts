@@ -3,7 +3,7 @@
 // npx blueprint run status --testnet --tonconnect [operator=<address> | worker=<address>] [escrow=<address>]
 import { NetworkProvider } from '@ton/blueprint';
 import {
-    scriptContext, readNetwork, parseAddress, formatKeyValues, paramRows, formatTon, formatPrice, formatTime,
+    scriptContext, readNetwork, parseAddress, formatKeyValues, paramRows, formatTon, formatPrices, formatTime,
     formatHex256, formatWorkerStatus, formatEscrowState, formatBps, formatDuration, reportPending,
 } from '../src/sdk';
 
@@ -49,7 +49,7 @@ export async function run(provider: NetworkProvider, args: string[]) {
                 ['pending', formatTon(w.pending)],
                 ['unbonding', formatTon(w.unbonding)],
                 ['withdrawableAt', formatTime(w.withdrawableAt)],
-                ['price', formatPrice(w.price)],
+                ['prices', formatPrices(w.prices)],
                 ['endpoint', w.endpoint ?? '-'],
                 ['teeKey', formatHex256(w.teeKey)],
                 ['measurement', formatHex256(w.measurement)],
@@ -72,7 +72,7 @@ export async function run(provider: NetworkProvider, args: string[]) {
                 ['deposit', formatTon(e.deposit)],
                 ['paid', formatTon(e.paid)],
                 ['feesOwed', formatTon(e.feesOwed)],
-                ['maxPrice', formatPrice(e.maxPrice)],
+                ['caps', formatPrices(e.caps)],
                 ['epoch', e.epoch.toString()],
                 ['lastSeq', e.lastSeq.toString()],
                 ['lastTokens', e.lastTokens.toString()],

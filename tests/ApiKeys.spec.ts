@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import OpenAI from 'openai';
 import { Agent, request as httpsRequest } from 'node:https';
 import { Address, toNano } from '@ton/core';
-import { SandboxChain, escrowAddress, keyFromSeed, publicKeyToBigInt, tlsKeyHashOfCert, parseApiKey, mintApiKey, type Ed25519Key } from '../src/sdk';
+import { SandboxChain, escrowAddress, keyFromSeed, publicKeyToBigInt, tlsKeyHashOfCert, parseApiKey, mintApiKey, type Ed25519Key, asPrices } from '../src/sdk';
 import { CocoonClient, loadClientKey, rotateClientKey, sandboxEventSource } from '../src/client';
 import { DevBackend, devAnswerTokens } from '../src/backend';
 import { Authenticator, EscrowView, type WorkerNodeHandle } from '../src/worker';
@@ -57,7 +57,7 @@ describe('API keys: only the holder of a key for the escrow is served or billed'
         net = await createNet();
         fx = await nodeFixture(net);
         w = await registerWorker(net, 'op', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
-        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
         dev = await DevBackend.start({ tokens: 20, delayMs: 0 });
         node = await start();
         // opened after the node's start: they hold its key (no refresh involved)
@@ -298,7 +298,7 @@ describe('cocoon rotate-key (rotateClientKey)', () => {
         const dev = await DevBackend.start({ tokens: 8, delayMs: 0 });
         const w1 = await registerWorker(net, 'rot-op1', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
         const w2 = await registerWorker(net, 'rot-op2');
-        for (const w of [w1, w2]) await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+        for (const w of [w1, w2]) await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
         const node = await fx.start(w1, dev, { escrowCacheMs: 300 });
         const file = join(fx.dir, 'home', 'client-key');
         const old = loadClientKey({ file, create: true, env: {} });

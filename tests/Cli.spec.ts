@@ -68,11 +68,18 @@ describe('the CLIs, as processes', () => {
 
     it('cocoon-worker starts against a sandbox chain and serves: health, attestation, models', async () => {
         const h = await getJson(`${ready!.url}/healthz`);
-        expect(h).toEqual({ status: 200, json: { ok: true, stopping: false, ledger: { ok: true }, worker: { registered: true, active: true, currentKey: true } } });
+        expect(h).toEqual({
+            status: 200, json: {
+                ok: true, stopping: false, ledger: { ok: true }, worker: { registered: true, active: true, currentKey: true },
+                upstreams: { 'sandbox-model': [{ name: expect.stringMatching(/^openai-compatible http:\/\/127\.0\.0\.1:\d+\/v1$/), healthy: true, inflight: 0 }] },
+            },
+        });
         const a = await getJson(`${ready!.url}/attestation`);
         expect(a.json.worker).toBe(ready!.worker);
         expect(a.json.registered).toBe(true);
         expect(a.json.teeKey).toMatch(/^0x[0-9a-f]{64}$/);
+        // the sandbox's default prices: 0.1 prompt, 0.025 cached, 0.3 completion TON per 1M tokens
+        expect(a.json.prices).toEqual({ prompt: '100000000', cached: '25000000', completion: '300000000' });
         const m = await getJson(`${ready!.url}/v1/models`);
         expect(m.json.data[0].id).toBe('sandbox-model');
     });
@@ -140,6 +147,8 @@ describe('the CLIs, as processes', () => {
             [['open-escrow', '--worker', E, '--deposit', '1', '--max-price', '1e9'], /--max-price: "1e9" is not a TON amount/],
             [['top-up', '--worker', E, '--amount', 'NaN'], /--amount: "NaN" is not a TON amount/],
             [['workers', '--max-price', 'cheap'], /--max-price: "cheap" is not a TON amount/],
+            [['workers', '--max-completion', '-2'], /--max-completion: "-2" is not a TON amount/],
+            [['open-escrow', '--worker', E, '--deposit', '1', '--max-cached', 'x'], /--max-cached: "x" is not a TON amount/],
         ];
         for (const [args, msg] of cocoon) expect({ args, out: refusal(buildProgram(), args) }).toEqual({ args, out: expect.stringMatching(msg) });
         const worker: [string[], RegExp][] = [
@@ -149,6 +158,7 @@ describe('the CLIs, as processes', () => {
             [['--max-connections', '8'], /--max-connections: 8 is out of range/],
             [['--dev-tokens', 'many'], /--dev-tokens: "many" is not an integer/],
             [['--price', '0'], /--price: must be more than 0/],
+            [['--price-completion', 'lots'], /--price-completion: "lots" is not a TON amount/],
             [['--deposit', 'ten'], /--deposit: "ten" is not a TON amount/],
             [['--measurement', '12'], /--measurement: "12" must be 0x/],
         ];
@@ -161,7 +171,23 @@ describe('the CLIs, as processes', () => {
         const r = run(COCOON, ['--network', 'sandbox', 'chat', 'What is TON?', '--max-tokens', '16'], { COCOON_HOME: home }, cwd);
         expect(r.code).toBe(0);
         expect(r.stdout.trim().split(/\s+/).length).toBeGreaterThanOrEqual(8);
-        expect(r.stderr).toMatch(/\[receipt seq 1 verified: \d+ tokens/);
+        expect(r.stderr).toMatch(/\[receipt seq 1 verified: \d+ prompt \+ \d+ cached \+ 16 completion tokens, [\d.]+ TON; escrow total \d+ tokens/);
+    });
+
+    it('cocoon workers lists prices per class and what the chain proves of each worker (settled volume, renewals, slashes, since)', () => {
+        const r = run(COCOON, ['--network', 'sandbox', 'workers', '--model', 'llama-3-8b-instruct'], { COCOON_HOME: home }, cwd);
+        expect(r.code).toBe(0);
+        const lines = r.stdout.trim().split('\n');
+        expect(lines[0]).toMatch(/^worker\s+models\s+prompt\/cached\/completion TON\/1M\s+settled TON \(escrows\)\s+renewals\s+slashes\s+since\s+attested until\s+stake TON\s+endpoint/);
+        const rows = lines.slice(2);
+        expect(rows).toHaveLength(3);
+        // cheapest first: the demo's three price sets, 50/12.5/150, 75/18.75/225 and 100/25/300 TON per 1M tokens
+        expect(rows.map((l) => l.split(/\s+/)[2])).toEqual(['50.0/12.5/150.0', '75.0/18.75/225.0', '100.0/25.0/300.0']);
+        // fresh workers: nothing settled yet, no renewal, no slash
+        for (const l of rows) expect(l.split(/\s+/).slice(3, 7)).toEqual(['0.0', '(0)', '0', '0']);
+        // a cap per class filters: none of them is at or below 0.1 TON per 1M completion tokens
+        const none = run(COCOON, ['--network', 'sandbox', 'workers', '--max-completion', '0.1'], { COCOON_HOME: home }, cwd);
+        expect(none.stderr).toMatch(/no active worker matches/);
     });
 
     it('cocoon --verify-quote: bad flag combinations exit 1; a sandbox worker (dev attestation, no quote) is refused before the prompt', () => {

@@ -4,13 +4,14 @@ import https from 'node:https';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { fastSelfSignedCert } from '../src/demo/certs';
-import { SandboxChain, ClientEscrow, signReceipt, signedReceiptCell, publicKeyToBigInt, escrowAddress, parseApiKey, verifyApiKey, type Ed25519Key } from '../src/sdk';
+import { SandboxChain, ClientEscrow, signReceipt, signStatement, signedReceiptCell, publicKeyToBigInt, escrowAddress, parseApiKey, verifyApiKey, type Ed25519Key, asPrices, type ClassTokens, type PriceSet } from '../src/sdk';
 import { tlsKeyHashOfCert } from '../src/sdk/tls';
 import {
-    CocoonClient, PinnedAgent, ReceiptBook, pinnedRequest, verifyWireReceipt, sandboxEventSource, cumulativeCost,
+    CocoonClient, PinnedAgent, ReceiptBook, pinnedRequest, verifyWireReceipt, sandboxEventSource, cumulativeCost as classCost, usageClassesOf,
     isClientError, type WireReceipt,
 } from '../src/client';
-import { createNet, registerWorker, seededKey, governed, clientKeyOf, MODEL, type Net } from './helpers/network';
+import { createNet, registerWorker, seededKey, governed, clientKeyOf, openEscrow, signedReceiptFor, claimBody, makeStatement, REGISTER_GAS, MODEL, type Net } from './helpers/network';
+import { equivocatingPair, slashProofBody } from './helpers/money';
 
 // ---------------------------------------------------------------- helpers
 
@@ -43,29 +44,48 @@ async function recordingTlsServer(cert: Cert) {
 
 const settle = () => new Promise((r) => setTimeout(r, 50));
 
-const PRICE = toNano('0.5'); // nanoton per 1M tokens
+const PRICE = toNano('0.5'); // nanoton per 1M tokens, every class
+const PRICES = asPrices(PRICE);
 
-function wire(s: ReturnType<typeof signReceipt>, requestTokens: bigint, requestCost: bigint): WireReceipt {
+/** Tokens of a test: one number is that many completion tokens; or the three classes. */
+type Tok = bigint | ClassTokens;
+const T = (n: Tok): ClassTokens => (typeof n === 'bigint' ? { promptTokens: 0n, cachedTokens: 0n, completionTokens: n } : n);
+const plus = (a: Tok, b: Tok): ClassTokens => {
+    const x = T(a), y = T(b);
+    return { promptTokens: x.promptTokens + y.promptTokens, cachedTokens: x.cachedTokens + y.cachedTokens, completionTokens: x.completionTokens + y.completionTokens };
+};
+const cumulativeCost = (n: Tok, price: bigint | PriceSet = PRICE) => classCost(T(n), asPrices(price));
+
+function wire(s: ReturnType<typeof signReceipt>, request: Tok, requestCost: bigint): WireReceipt {
+    const q = T(request);
+    const r = s.receipt;
     return {
-        escrow: s.receipt.escrow.toString(), epoch: s.receipt.epoch.toString(), seq: s.receipt.seq.toString(),
-        tokens: s.receipt.tokens.toString(), cost: s.receipt.cost.toString(),
-        requestTokens: requestTokens.toString(), requestCost: requestCost.toString(),
+        escrow: r.escrow.toString(), epoch: r.epoch.toString(), seq: r.seq.toString(),
+        promptTokens: r.promptTokens.toString(), cachedTokens: r.cachedTokens.toString(), completionTokens: r.completionTokens.toString(),
+        tokens: (r.promptTokens + r.cachedTokens + r.completionTokens).toString(), cost: r.cost.toString(),
+        requestPromptTokens: q.promptTokens.toString(), requestCachedTokens: q.cachedTokens.toString(), requestCompletionTokens: q.completionTokens.toString(),
+        requestTokens: (q.promptTokens + q.cachedTokens + q.completionTokens).toString(), requestCost: requestCost.toString(),
         signature: s.signature.toString('hex'), boc: signedReceiptCell(s).toBoc().toString('base64'),
     };
 }
 
-/** An honest cumulative receipt for a request of `n` tokens after `before` tokens. */
-function honest(tee: Ed25519Key, escrow: Address, epoch: bigint, seq: bigint, before: bigint, n: bigint, price = PRICE): WireReceipt {
-    const s = signReceipt({ escrow, epoch, seq, tokens: before + n, cost: cumulativeCost(before + n, price) }, tee);
-    return wire(s, n, cumulativeCost(before + n, price) - cumulativeCost(before, price));
+/** An honest cumulative receipt for a request of `n` tokens after `before` tokens, at `price` (one or per class). */
+function honest(tee: Ed25519Key, escrow: Address, epoch: bigint, seq: bigint, before: Tok, n: Tok, price: bigint | PriceSet = PRICE): WireReceipt {
+    const after = plus(before, n);
+    const s = signReceipt({ escrow, epoch, seq, ...after, cost: cumulativeCost(after, price) }, tee);
+    return wire(s, n, cumulativeCost(after, price) - cumulativeCost(before, price));
 }
+
+/** What the fake node's answers show: 12 prompt tokens, 8 completion tokens. */
+const FAKE_USAGE = { prompt_tokens: 12, completion_tokens: 8, total_tokens: 20 };
+const FAKE_REQ: ClassTokens = { promptTokens: 12n, cachedTokens: 0n, completionTokens: 8n };
 
 /**
  * A stand-in worker node speaking the HTTP API (docs/HTTP-API.md) with a chosen misbehaviour, so the
  * client's checks are tested independently of src/worker.
  */
 async function fakeNode(cert: Cert, tee: Ed25519Key, epochOf: (escrow: Address) => Promise<bigint>, clientKeyOf: (escrow: Address) => Promise<bigint | null> = async () => null) {
-    const state = { mode: 'ok' as 'ok' | 'overcharge' | 'badsig' | 'rollback', requests: 0, seq: 0n, tokens: 0n, apiKeys: [] as string[] };
+    const state = { mode: 'ok' as 'ok' | 'overcharge' | 'badsig' | 'rollback', requests: 0, seq: 0n, tokens: T(0n), apiKeys: [] as string[] };
     const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, async (req, res) => {
         let body = '';
         for await (const c of req) body += c;
@@ -82,8 +102,8 @@ async function fakeNode(cert: Cert, tee: Ed25519Key, epochOf: (escrow: Address) 
             return;
         }
         const epoch = await epochOf(escrow);
-        const usage = { prompt_tokens: 12, completion_tokens: 8, total_tokens: 20 };
-        const n = BigInt(usage.total_tokens);
+        const usage = FAKE_USAGE;
+        const n = FAKE_REQ;
         let r: WireReceipt;
         if (state.mode === 'rollback') {
             r = honest(tee, escrow, epoch, 1n, 0n, n); // starts the counters over
@@ -92,10 +112,10 @@ async function fakeNode(cert: Cert, tee: Ed25519Key, epochOf: (escrow: Address) 
             const signer = state.mode === 'badsig' ? seededKey('impostor') : tee;
             r = honest(signer, escrow, epoch, state.seq, state.tokens, n);
             if (state.mode === 'overcharge') {
-                const s = signReceipt({ escrow, epoch, seq: state.seq, tokens: state.tokens + n, cost: cumulativeCost(state.tokens + n, PRICE) * 2n }, tee);
+                const s = signReceipt({ escrow, epoch, seq: state.seq, ...plus(state.tokens, n), cost: cumulativeCost(plus(state.tokens, n), PRICE) * 2n }, tee);
                 r = wire(s, n, BigInt(r.requestCost) * 2n);
             }
-            state.tokens += n;
+            state.tokens = plus(state.tokens, n);
         }
         const words = ['Hello', ' from', ' a', ' fake', ' node'];
         if (j.stream) {
@@ -118,7 +138,7 @@ async function fakeNode(cert: Cert, tee: Ed25519Key, epochOf: (escrow: Address) 
 async function liveWorker(net: Net, name: string, tlsHash: bigint, endpoint: string | null, over: Parameters<typeof registerWorker>[3] = {}) {
     const w = await registerWorker(net, name, toNano('100'), { tlsKeyHash: tlsHash, ...over });
     expect(w.result.transactions).toHaveTransaction({ to: w.worker.address, success: true });
-    await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+    await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
     if (endpoint) await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetEndpoint', queryId: 0n, endpoint });
     return w;
 }
@@ -202,7 +222,7 @@ describe('receipt verification', () => {
     const escrow = Address.parse('EQBvW8Z5huBkMJYdnfAEM5JqTNkuWX3diqYENkWsIL0XggGG');
     const epoch = 77n;
     const teeKey = publicKeyToBigInt(tee.publicKey);
-    const ctx = (usageTokens: bigint) => ({ escrow, epoch, teeKey, price: PRICE, maxPrice: PRICE, usageTokens });
+    const ctx = (usage: Tok) => ({ escrow, epoch, teeKey, prices: PRICES, caps: PRICES, usage: T(usage) });
 
     it('accepts honest receipts and keeps the latest per escrow', () => {
         const book = new ReceiptBook();
@@ -229,10 +249,10 @@ describe('receipt verification', () => {
         // the signed cost is right for the tokens, but the answer showed fewer tokens
         expect(() => verifyWireReceipt(honest(tee, escrow, epoch, 1n, 0n, 100n), ctx(90n))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
         // the cumulative cost is above price x tokens
-        const s = signReceipt({ escrow, epoch, seq: 1n, tokens: 100n, cost: cumulativeCost(100n, PRICE) + 1n }, tee);
+        const s = signReceipt({ escrow, epoch, seq: 1n, ...T(100n), cost: cumulativeCost(100n, PRICE) + 1n }, tee);
         expect(() => verifyWireReceipt(wire(s, 100n, cumulativeCost(100n, PRICE) + 1n), ctx(100n))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
         // the request cost does not follow from the cumulative totals
-        const t = signReceipt({ escrow, epoch, seq: 1n, tokens: 100n, cost: cumulativeCost(100n, PRICE) }, tee);
+        const t = signReceipt({ escrow, epoch, seq: 1n, ...T(100n), cost: cumulativeCost(100n, PRICE) }, tee);
         expect(() => verifyWireReceipt(wire(t, 100n, cumulativeCost(100n, PRICE) + 5n), ctx(100n))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
         // JSON fields claiming less than the signed cell
         const h = honest(tee, escrow, epoch, 1n, 0n, 100n);
@@ -268,6 +288,64 @@ describe('receipt verification', () => {
         expect(() => verifyWireReceipt(honest(tee, escrow, epoch, 3n, 500n, 100n), { ...ctx(100n), settled: { seq: 3n, tokens: 500n, cost: cumulativeCost(500n, PRICE) } }))
             .toThrow(expect.objectContaining({ code: 'STALE_RECEIPT' }));
     });
+
+    describe('per token class', () => {
+        const P = { prompt: 300_000n, cached: 75_000n, completion: 1_200_000n }; // fractions of a nanoton per token: rounding matters
+        const pctx = (usage: Tok, over: Record<string, unknown> = {}) => ({ ...ctx(usage), prices: P, caps: P, ...over });
+        const req = { promptTokens: 7n, cachedTokens: 5n, completionTokens: 3n };
+
+        it('accepts each class priced at its own price, every class rounded down on its own total', () => {
+            const book = new ReceiptBook();
+            const a = book.accept(honest(tee, escrow, epoch, 1n, 0n, req, P), pctx(req));
+            // 7 x 0.3 -> 2, 5 x 0.075 -> 0, 3 x 1.2 -> 3
+            expect(a.cost).toBe(5n);
+            expect(a.request).toEqual(req);
+            expect(a.prices).toEqual(P);
+            const b = book.accept(honest(tee, escrow, epoch, 2n, req, req, P), pctx(req));
+            // 14 x 0.3 -> 4, 10 x 0.075 -> 0, 6 x 1.2 -> 7: 11 in all, 6 for this request
+            expect([b.cost, b.requestCost]).toEqual([11n, 6n]);
+            expect([b.promptTokens, b.cachedTokens, b.completionTokens, b.tokens]).toEqual([14n, 10n, 6n, 30n]);
+        });
+
+        it('refuses cached tokens billed as prompt tokens, and classes that differ from the usage shown', () => {
+            // the same 15 tokens, none of them cached: dearer
+            const uncached = { promptTokens: 12n, cachedTokens: 0n, completionTokens: 3n };
+            expect(() => verifyWireReceipt(honest(tee, escrow, epoch, 1n, 0n, uncached, P), pctx(req)))
+                .toThrow(expect.objectContaining({ code: 'COST_MISMATCH', message: expect.stringMatching(/bills 12 prompt, 0 cached, 3 completion tokens but the answer's usage shows 7 prompt, 5 cached, 3 completion/) }));
+            // the right classes at the prompt price for every class
+            expect(() => verifyWireReceipt(honest(tee, escrow, epoch, 1n, 0n, req, { ...P, cached: P.prompt }), pctx(req)))
+                .toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
+        });
+
+        it('accepts the prices read after the answer (a change in between), nothing else', () => {
+            const changed = { ...P, completion: 2_000_000n };
+            const w = honest(tee, escrow, epoch, 1n, 0n, req, changed);
+            expect(() => verifyWireReceipt(w, pctx(req, { caps: changed }))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
+            expect(verifyWireReceipt(w, pctx(req, { caps: changed, otherPrices: [changed] })).prices).toEqual(changed);
+        });
+
+        it('reads the classes of an answer\'s usage: cached among the prompt tokens, none for embeddings', () => {
+            expect(usageClassesOf({ prompt_tokens: 12, completion_tokens: 8, total_tokens: 20, prompt_tokens_details: { cached_tokens: 5 } }))
+                .toEqual({ promptTokens: 7n, cachedTokens: 5n, completionTokens: 8n });
+            expect(usageClassesOf({ prompt_tokens: 9, total_tokens: 9 })).toEqual({ promptTokens: 9n, cachedTokens: 0n, completionTokens: 0n });
+            // reasoning tokens are completion tokens: nothing apart
+            expect(usageClassesOf({ prompt_tokens: 1, completion_tokens: 30, total_tokens: 31, completion_tokens_details: { reasoning_tokens: 20 } }).completionTokens).toBe(30n);
+            expect(() => usageClassesOf({ prompt_tokens: 3, completion_tokens: 1, total_tokens: 4, prompt_tokens_details: { cached_tokens: 4 } })).toThrow(/does not add up/);
+            expect(() => usageClassesOf({ prompt_tokens: 3, completion_tokens: 1, total_tokens: 5 })).toThrow(/does not add up/);
+        });
+
+        it('holds the cost within the escrow\'s caps: a worker charging above them is clamped, as on-chain', () => {
+            const caps = { prompt: 200_000n, cached: 75_000n, completion: 1_000_000n };
+            const big = { promptTokens: 1_000n, cachedTokens: 0n, completionTokens: 1_000n };
+            // at P: 300 + 1200 = 1500; the caps allow 200 + 1000 = 1200
+            const clamped = (() => {
+                const s = signReceipt({ escrow, epoch, seq: 1n, ...big, cost: 1200n }, tee);
+                return wire(s, big, 1200n);
+            })();
+            expect(verifyWireReceipt(clamped, pctx(big, { caps })).cost).toBe(1200n);
+            expect(() => verifyWireReceipt(honest(tee, escrow, epoch, 1n, 0n, big, P), pctx(big, { caps }))).toThrow(expect.objectContaining({ code: 'COST_MISMATCH' }));
+        });
+    });
 });
 
 // ---------------------------------------------------------------- listing and a session end to end
@@ -280,7 +358,7 @@ describe('worker listing and sessions on the sandbox', () => {
         const now = net.chain.now!;
         const good = await liveWorker(net, 'op-good', 1n, 'https://good.example:8443');
         const cheap = await liveWorker(net, 'op-cheap', 2n, 'https://cheap.example:8443');
-        await cheap.worker.send(cheap.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE / 2n });
+        await cheap.worker.send(cheap.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE / 2n) });
         const unbonded = await liveWorker(net, 'op-unbonded', 3n, 'https://unbonded.example:8443');
         await unbonded.worker.send(unbonded.operator.getSender(), { value: toNano('0.2') }, { $$type: 'Unbond', queryId: 0n });
         expect((await unbonded.worker.getInfo()).active).toBe(false);
@@ -291,7 +369,8 @@ describe('worker listing and sessions on the sandbox', () => {
         const { client } = await clientOn(net);
         const before = await client.listWorkers({ model: MODEL });
         expect(before.workers.map((w) => w.worker.toString())).toEqual([cheap.worker.address.toString(), good.worker.address.toString(), shortLived.worker.address.toString()]);
-        expect(before.workers[1]).toMatchObject({ price: PRICE, endpoint: 'https://good.example:8443', tlsKeyHash: 1n, model: MODEL, teeKey: publicKeyToBigInt(good.tee.publicKey) });
+        expect(before.workers[1]).toMatchObject({ prices: { prompt: PRICE, cached: PRICE, completion: PRICE }, endpoint: 'https://good.example:8443', tlsKeyHash: 1n, model: MODEL, models: [MODEL], teeKey: publicKeyToBigInt(good.tee.publicKey) });
+        expect(before.workers[1].reputation).toMatchObject({ renewals: 0n, slashes: 0n, settledEscrows: 0n, settledVolume: 0n });
 
         net.chain.now = now + 2 * 3600; // the short attestation has expired
         const after = await client.listWorkers({ model: MODEL });
@@ -305,6 +384,43 @@ describe('worker listing and sessions on the sandbox', () => {
         });
         // a price cap filters too
         expect((await client.listWorkers({ model: MODEL, maxPrice: PRICE / 2n })).workers.length).toBe(1);
+        client.close();
+    });
+
+    it('orders equal prices by settled volume and skips a worker with a proven equivocation unless asked', async () => {
+        const net = await createNet();
+        const a = await liveWorker(net, 'op-a', 11n, 'https://a.example:8443');
+        const b = await liveWorker(net, 'op-b', 12n, 'https://b.example:8443');
+        const { client } = await clientOn(net);
+        // b registered later; equal prices, nothing settled: the earlier registration first
+        net.chain.now = net.chain.now! + 10;
+        const first = await client.listWorkers({ model: MODEL });
+        expect(first.workers.map((w) => w.worker.toString())).toEqual([a.worker.address.toString(), b.worker.address.toString()]);
+        // an escrow with b settles 1 TON and is withdrawn: b's reputation counts it, b goes first
+        const e = await openEscrow(net, b, 'payer', toNano('3'), PRICE);
+        const r = await signedReceiptFor(e, b.tee, { seq: 1n, tokens: 2_000_000n, cost: toNano('1') });
+        await e.escrow.send(b.operator.getSender(), { value: toNano('0.1') }, claimBody(r));
+        await e.escrow.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'CloseEscrow', queryId: 0n });
+        net.chain.now = net.chain.now! + Number(net.params.disputeWindow);
+        await e.escrow.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'WithdrawEscrow', queryId: 0n });
+        const second = await client.listWorkers({ model: MODEL });
+        expect(second.workers.map((w) => w.worker.toString())).toEqual([b.worker.address.toString(), a.worker.address.toString()]);
+        expect(second.workers[0].reputation).toMatchObject({ settledEscrows: 1n, settledVolume: toNano('1') });
+        // b equivocates (two receipts, same seq, different totals), is slashed, and comes back with a new key and stake
+        const st = await e.escrow.getState().catch(() => null);
+        const [x, y] = equivocatingPair(e.escrow.address, st?.epoch ?? 1n, b.tee, 9n);
+        const reporter = await net.chain.treasury('reporter');
+        await b.worker.send(reporter.getSender(), { value: toNano('0.2') }, slashProofBody(x, y, b.tee));
+        net.chain.now = net.chain.now! + 60;
+        const again = signStatement(makeStatement(net, b.operator.address, seededKey('tee:op-b:2'), { tlsKeyHash: 12n }), net.verifier);
+        await net.root.send(b.operator.getSender(), { value: toNano('100') + REGISTER_GAS }, { $$type: 'RegisterWorker', queryId: 0n, stake: toNano('100'), attestation: again.cell });
+        expect((await b.worker.getInfo()).active).toBe(true);
+        expect((await b.worker.getReputation()).slashes).toBe(1n);
+        const third = await client.listWorkers({ model: MODEL });
+        expect(third.workers.map((w) => w.worker.toString())).toEqual([a.worker.address.toString()]);
+        expect(third.skipped.map((x) => [x.worker.toString(), x.reason])).toEqual([[b.worker.address.toString(), 'slashed']]);
+        const asked = await client.listWorkers({ model: MODEL, includeSlashed: true });
+        expect(asked.workers.map((w) => w.worker.toString())).toEqual([b.worker.address.toString(), a.worker.address.toString()]);
         client.close();
     });
 
@@ -327,11 +443,11 @@ describe('worker listing and sessions on the sandbox', () => {
 
             const a = await session.chat(body);
             expect(a.content).toBe('Hello from a fake node');
-            expect(a.receipt).toMatchObject({ seq: 1n, tokens: 20n, cost: cumulativeCost(20n, PRICE) });
+            expect(a.receipt).toMatchObject({ seq: 1n, tokens: 20n, promptTokens: 12n, completionTokens: 8n, cost: cumulativeCost(FAKE_REQ, PRICE) });
             const deltas: string[] = [];
             const b = await session.chat(body, { stream: true, onDelta: (d) => deltas.push(d) });
             expect(deltas.join('')).toBe('Hello from a fake node');
-            expect(b.receipt).toMatchObject({ seq: 2n, tokens: 40n, cost: cumulativeCost(40n, PRICE) });
+            expect(b.receipt).toMatchObject({ seq: 2n, tokens: 40n, promptTokens: 24n, completionTokens: 16n, cost: cumulativeCost(plus(FAKE_REQ, FAKE_REQ), PRICE) });
 
             for (const [mode, code] of [['overcharge', 'COST_MISMATCH'], ['badsig', 'BAD_RECEIPT_SIGNATURE'], ['rollback', 'STALE_RECEIPT']] as const) {
                 node.state.mode = mode;

@@ -101,7 +101,9 @@ describe('read endpoints', () => {
         const { body } = await get('/api/workers');
         expect(body.workers).toHaveLength(2);
         const [a, b] = body.workers;
-        expect([a.price, b.price]).toEqual([toNano('100').toString(), toNano('150').toString()]);
+        // one price for every token class in this network; the list sorts by a typical request's price
+        expect([a.prices, b.prices]).toEqual([toNano('100'), toNano('150')].map((p) => ({ prompt: p.toString(), cached: p.toString(), completion: p.toString() })));
+        expect([a.typicalPrice, b.typicalPrice]).toEqual([toNano('100').toString(), toNano('150').toString()]);
         const info = await net.bc.openContract(Worker.fromAddress(net.nodes[0].worker)).getInfo();
         expect(a).toMatchObject({
             model: DEMO_MODEL, active: true, status: 'active', stake: toNano('100').toString(), endpoint: net.nodes[0].url,
@@ -116,7 +118,7 @@ describe('read endpoints', () => {
     });
 
     it('/api/workers/:address answers 404 for an address that is no Worker and 400 for one that is no address', async () => {
-        expect((await get(`/api/workers/${net.nodes[1].worker.toString()}`)).body.worker.price).toBe(toNano('150').toString());
+        expect((await get(`/api/workers/${net.nodes[1].worker.toString()}`)).body.worker.prices.completion).toBe(toNano('150').toString());
         expect((await get(`/api/workers/${client().toString()}`)).status).toBe(404);
         const bad = await get('/api/workers/not-an-address');
         expect(bad.status).toBe(400);
@@ -154,7 +156,9 @@ describe('actions and the development wallet', () => {
         expect(m.address).toBe(formatAddress(escrow, 'sandbox', true));
         expect(m.amount).toBe((2_000_000_000n + attachFor('openEscrow')).toString());
         const open = loadOpenEscrow(Cell.fromBase64(m.payload).beginParse());
-        expect(open).toMatchObject({ deposit: 2_000_000_000n, maxPrice: toNano('100'), clientKey });
+        // the caps: the worker's prices, class by class; the root the dashboard serves
+        expect(open).toMatchObject({ deposit: 2_000_000_000n, caps: { prompt: toNano('100'), cached: toNano('100'), completion: toNano('100') }, clientKey });
+        expect(open.root.equals(net.root)).toBe(true);
         const init = loadStateInit(Cell.fromBase64(m.stateInit).beginParse());
         const expected = (await escrowForOpening(worker, client())).init!;
         expect(beginCell().store(storeStateInit(init)).endCell().hash().equals(beginCell().store(storeStateInit({ code: expected.code, data: expected.data })).endCell().hash())).toBe(true);
@@ -170,7 +174,7 @@ describe('actions and the development wallet', () => {
         expect(sent.trace.length).toBeGreaterThanOrEqual(4); // wallet, escrow (deploy), worker (query), escrow (info)
         expect(Cell.fromBase64(sent.boc)).toBeInstanceOf(Cell);
         const st = (await escrowState(worker))!;
-        expect(st).toMatchObject({ state: 2n, deposit: 2_000_000_000n, maxPrice: toNano('100'), paid: 0n, clientKey });
+        expect(st).toMatchObject({ state: 2n, deposit: 2_000_000_000n, caps: { prompt: toNano('100'), cached: toNano('100'), completion: toNano('100') }, paid: 0n, clientKey });
         expect(st.epoch).toBeGreaterThan(0n);
         // the escrow holds exactly the deposit and its storage reserve; the rest of the attached value came back
         await expectHolding(await escrowOf(worker), 2_000_000_000n + ESCROW_STORAGE_RESERVE);
@@ -179,7 +183,7 @@ describe('actions and the development wallet', () => {
         expect(spent).toBeLessThan(2_000_000_000n + ESCROW_STORAGE_RESERVE + attachFor('openEscrow'));
         const c = (await get(`/api/clients/${client().toString()}`)).body;
         expect(c.escrows).toHaveLength(1);
-        expect(c.escrows[0]).toMatchObject({ state: 'open', deposit: '2000000000', paid: '0', clientKey: hexKey });
+        expect(c.escrows[0]).toMatchObject({ state: 'open', deposit: '2000000000', paid: '0', clientKey: hexKey, caps: { prompt: '100000000000', cached: '100000000000', completion: '100000000000' } });
         expect(c.escrows[0].payUntil).toBe(Number(st.payUntil));
         const ev = (await get('/api/events?limit=1')).body.events[0];
         expect(ev).toMatchObject({ kind: 'open-escrow', amount: '2000000000' });
@@ -287,7 +291,7 @@ describe('actions and the development wallet', () => {
         const op = net.operators[0].address;
         const o = (await get(`/api/operators/${op.toString()}`)).body;
         expect(o.workerAddress.raw).toBe((await workerAddress(net.root, op)).toRawString());
-        expect(o.worker.price).toBe(toNano('100').toString());
+        expect(o.worker.prices.prompt).toBe(toNano('100').toString());
         expect(o.pendingRewards).toBe('0');
         expect(o.earnings).toEqual({ payouts: '0', claims: 0, rewards: '0' });
         const nothing = await post('/api/tx', { op: 'claimRewards', from: op.toRawString() });

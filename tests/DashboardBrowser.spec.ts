@@ -70,8 +70,8 @@ if (!chromium) {
             // network: fees collected by the demo, both lines drawn
             expect(report.feesCard).toMatch(/^0\.\d+.* TON$/);
             expect(report.feeLines).toBe(2);
-            // the demo's workers with the prices it set, on the page and in the chart
-            expect(report.pagePrices).toEqual(['100 TON', '150 TON', '200 TON']);
+            // the demo's workers with the prices per token class it set (prompt / cached / completion), on the page and in the chart
+            expect(report.pagePrices).toEqual(['50 / 12.5 / 150 TON', '75 / 18.75 / 225 TON', '100 / 25 / 300 TON']);
             expect(report.chartDots).toBe(3);
             // reputation from the Workers' getter: each demo escrow reported what it paid at withdrawal
             // (operator's share + fee), at least what the operator received in claims
@@ -84,11 +84,13 @@ if (!chromium) {
             // the client key made in the browser is the Node side's key of the same seed (src/client/clientKey.ts)
             expect(report.publicKey).toMatch(/^0x[0-9a-f]{64}$/);
             expect(BigInt(report.publicKey)).toBe(publicKeyToBigInt(keyFromSeed(Buffer.from(report.seed, 'hex')).publicKey));
-            // open: no escrow before, an open one after, with the deposit, the worker's price as cap, and the browser's key
+            // open: no escrow before, an open one after, with the deposit, the worker's prices as caps, and the browser's key
             expect(report.escrowsBefore).toEqual([]);
             expect(report.confirmText).toContain('open an escrow with 2.5 TON deposit');
             expect(report.afterOpen).toHaveLength(1);
-            expect(report.afterOpen[0]).toMatchObject({ state: 'open', deposit: '2500000000', paid: '0', maxPrice: '100000000000', clientKey: report.publicKey });
+            expect(report.afterOpen[0]).toMatchObject({
+                state: 'open', deposit: '2500000000', paid: '0', caps: { prompt: '50000000000', cached: '12500000000', completion: '150000000000' }, clientKey: report.publicKey,
+            });
             expect(report.afterOpen[0].worker.raw).toBe(report.openedWith.worker.raw);
             expect(report.pageDepositAfterOpen).toBe('2.5 TON');
             // top up, close, withdraw: each seen on-chain

@@ -8,12 +8,12 @@ import {
     ESCROW_OPEN, ESCROW_CLOSING, ESCROW_STORAGE_RESERVE, FEE_FLUSH_MIN,
     ERR_BAD_RECEIPT, ERR_BAD_RECEIPT_SIG, ERR_STALE_RECEIPT, ERR_PRICE_ABOVE_CAP, ERR_WRONG_STATE,
     ERR_DISPUTE_WINDOW_OVER, ERR_WINDOW_NOT_OVER, ERR_NOT_CLIENT, ERR_NOT_PARTY, ERR_ZERO_AMOUNT,
-    ERR_INSUFFICIENT_VALUE, ERR_BAD_CLIENT_KEY, type SignedUsageReceipt,
+    ERR_INSUFFICIENT_VALUE, ERR_BAD_CLIENT_KEY, asPrices, TOKEN_CLASSES, type SignedUsageReceipt, type PriceSet,
 } from '../src/sdk';
 import {
     createNet, registerWorker, openEscrow, signedReceiptFor, claimBody, makeStatement, seededKey,
     Net, WorkerHandle, EscrowHandle,
-    CLIENT_KEY, clientKeyOf,
+    CLIENT_KEY, clientKeyOf, usage,
 } from './helpers/network';
 import { withDelta, expectOnlyFees } from './helpers/rootWorker';
 import { Ledger, tracked, paymentsTo, OP, exitCodeAt, plain } from './helpers/money';
@@ -49,7 +49,7 @@ describe('ClientEscrow', () => {
         ledger = new Ledger([net.root.address, w.worker.address]);
     });
 
-    async function open(name = 'client1', deposit = DEPOSIT, maxPrice = MAX_PRICE, handle = w): Promise<EscrowHandle> {
+    async function open(name = 'client1', deposit = DEPOSIT, maxPrice: bigint | PriceSet = MAX_PRICE, handle = w): Promise<EscrowHandle> {
         const client = await chain.treasury(name);
         const escrow = chain.openContract(await escrowForOpening(handle.worker.address, client.address));
         ledger.add(escrow.address);
@@ -95,7 +95,7 @@ describe('ClientEscrow', () => {
             const st = await e.escrow.getState();
             expect(st.state).toBe(ESCROW_OPEN);
             expect(st.deposit).toBe(DEPOSIT);
-            expect(st.maxPrice).toBe(MAX_PRICE);
+            expect(plain(st.caps)).toEqual(plain(asPrices(MAX_PRICE)));
             expect(st.epoch).toBe(openTx.lt);
             expect(st.teeKey).toBe(publicKeyToBigInt(w.tee.publicKey));
             expect(st.operator!.equals(w.operator.address)).toBe(true);
@@ -133,14 +133,52 @@ describe('ClientEscrow', () => {
         });
 
         it("refunds the deposit and self-destructs when the worker's price is above the client's cap", async () => {
-            await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: MAX_PRICE + 1n });
+            await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(MAX_PRICE + 1n) });
             const e = await open();
             await expectRefunded(e);
         });
 
+        for (const cls of TOKEN_CLASSES) {
+            it(`refunds when the worker is above the client's cap in the ${cls} class only, opens at the cap`, async () => {
+                const prices = { prompt: toNano('0.1'), cached: toNano('0.02'), completion: toNano('0.3') };
+                const r = await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(prices) });
+                expect(r.transactions).toHaveTransaction({ to: w.worker.address, success: true });
+                const below = { ...prices, [cls]: prices[cls] - 1n };
+                const e = await open('client-' + cls, DEPOSIT, below);
+                await expectRefunded(e);
+                const ok = await open('client-' + cls, DEPOSIT, prices);
+                const st = await ok.escrow.getState();
+                expect(st.state).toBe(ESCROW_OPEN);
+                expect(plain(st.caps)).toEqual(plain(asPrices(prices)));
+            });
+        }
+
+        it('refunds the deposit when OpenEscrow names another root than the worker\'s', async () => {
+            const stranger = await chain.treasury('other-root');
+            const client = await chain.treasury('client-root');
+            const escrow = chain.openContract(await escrowForOpening(w.worker.address, client.address));
+            ledger.add(escrow.address);
+            const t = await tracked(ledger, chain, () => openEscrow(net, w, 'client-root', DEPOSIT, MAX_PRICE, stranger.address).then((x) => x.result));
+            const e: EscrowHandle = { client, escrow, result: t.res };
+            await expectRefunded(e);
+            // no fee could ever flow to the named address: nothing was sent there
+            expect(t.res.transactions).not.toHaveTransaction({ to: stranger.address });
+        });
+
+        it('refuses caps of zero in every class (ERR_ZERO_AMOUNT)', async () => {
+            const client = await chain.treasury('client-nocap');
+            const escrow = chain.openContract(await escrowForOpening(w.worker.address, client.address));
+            ledger.add(escrow.address);
+            const t = await tracked(ledger, chain, () => escrow.send(client.getSender(), { value: DEPOSIT + toNano('0.2') }, {
+                $$type: 'OpenEscrow', queryId: 1n, deposit: DEPOSIT, caps: asPrices(0n), clientKey: CLIENT_KEY, root: net.root.address,
+            }));
+            expect(t.res.transactions).toHaveTransaction({ from: client.address, to: escrow.address, success: false, exitCode: Number(ERR_ZERO_AMOUNT) });
+            expect(await balanceOf(escrow.address)).toBe(0n);
+        });
+
         it('refuses a second OpenEscrow while open (ERR_WRONG_STATE) and keeps the deposit intact', async () => {
             const e = await open();
-            const t = await tracked(ledger, chain, () => e.escrow.send(e.client.getSender(), { value: toNano('2') }, { $$type: 'OpenEscrow', queryId: 2n, deposit: toNano('1'), maxPrice: 1n, clientKey: CLIENT_KEY }));
+            const t = await tracked(ledger, chain, () => e.escrow.send(e.client.getSender(), { value: toNano('2') }, { $$type: 'OpenEscrow', queryId: 2n, deposit: toNano('1'), caps: asPrices(1n), clientKey: CLIENT_KEY, root: net.root.address }));
             expect(t.res.transactions).toHaveTransaction({ to: e.escrow.address, exitCode: Number(ERR_WRONG_STATE) });
             expect((await e.escrow.getState()).deposit).toBe(DEPOSIT);
             await expectBacked(e);
@@ -162,7 +200,7 @@ describe('ClientEscrow', () => {
             const escrow = chain.openContract(await escrowForOpening(w.worker.address, client.address));
             ledger.add(escrow.address);
             const t = await tracked(ledger, chain, () => escrow.send(client.getSender(), { value: DEPOSIT + toNano('0.2') }, {
-                $$type: 'OpenEscrow', queryId: 1n, deposit: DEPOSIT, maxPrice: MAX_PRICE, clientKey: 0n,
+                $$type: 'OpenEscrow', queryId: 1n, deposit: DEPOSIT, caps: asPrices(MAX_PRICE), clientKey: 0n, root: net.root.address,
             }));
             expect(t.res.transactions).toHaveTransaction({ from: client.address, to: escrow.address, success: false, exitCode: Number(ERR_BAD_CLIENT_KEY) });
             expect(t.res.transactions).toHaveTransaction({ from: escrow.address, to: client.address, inMessageBounced: true });
@@ -349,6 +387,62 @@ describe('ClientEscrow', () => {
             await expectBacked(e);
         });
 
+        describe('caps per token class', () => {
+            // the client's caps: completion dearest, cached cheapest
+            const CAPS = { prompt: toNano('0.2'), cached: toNano('0.05'), completion: toNano('0.6') };
+            const T = { promptTokens: 3_000_000n, cachedTokens: 2_000_000n, completionTokens: 1_000_000n };
+            // 3 x 0.2 + 2 x 0.05 + 1 x 0.6 = 1.3 TON: the most a receipt with these totals may cost
+            const CAP_COST = toNano('1.3');
+
+            it('each class is capped at its own price: cost at sum(tokens x cap) is paid exactly', async () => {
+                const e = await open('client-cls', DEPOSIT, CAPS);
+                const t = await claim(e, await signedReceiptFor(e, w.tee, { seq: 1n, ...T, cost: CAP_COST }));
+                expect(t.res.transactions).toHaveTransaction({ to: e.escrow.address, success: true });
+                const st = await e.escrow.getState();
+                expect(st.paid).toBe(CAP_COST);
+                expect(st.lastTokens).toBe(6_000_000n);
+                expect(paymentsTo(t.payments, w.operator.address, OP.EscrowPayout)[0].amount).toBe(CAP_COST - CAP_COST * feeBps / BPS);
+                await expectBacked(e);
+            });
+
+            it('a nanoton above sum(tokens x cap) is refused (ERR_PRICE_ABOVE_CAP)', async () => {
+                const e = await open('client-cls', DEPOSIT, CAPS);
+                const t = await claim(e, await signedReceiptFor(e, w.tee, { seq: 1n, ...T, cost: CAP_COST + 1n }));
+                expect(t.res.transactions).toHaveTransaction({ to: e.escrow.address, success: false, exitCode: Number(ERR_PRICE_ABOVE_CAP) });
+                expect((await e.escrow.getState()).paid).toBe(0n);
+            });
+
+            for (const [cls, field] of [['prompt', 'promptTokens'], ['cached', 'cachedTokens'], ['completion', 'completionTokens']] as const) {
+                it(`the ${cls} cap is enforced: the tokens priced a nanoton above it are refused, at it accepted`, async () => {
+                    const e = await open('client-' + cls, DEPOSIT, CAPS);
+                    // a million tokens of this class alone: the cost may be at most the class's cap
+                    const only = { promptTokens: 0n, cachedTokens: 0n, completionTokens: 0n, [field]: 1_000_000n };
+                    const over = await claim(e, await signedReceiptFor(e, w.tee, { seq: 1n, ...only, cost: CAPS[cls] + 1n }));
+                    expect(over.res.transactions).toHaveTransaction({ to: e.escrow.address, success: false, exitCode: Number(ERR_PRICE_ABOVE_CAP) });
+                    // the same tokens counted in a dearer class would have passed: the class matters
+                    if (cls !== 'completion') {
+                        const dearer = await claim(e, await signedReceiptFor(e, w.tee, { seq: 1n, promptTokens: 0n, cachedTokens: 0n, completionTokens: 1_000_000n, cost: CAPS[cls] + 1n }));
+                        expect(dearer.res.transactions).toHaveTransaction({ to: e.escrow.address, success: true });
+                        return;
+                    }
+                    const at = await claim(e, await signedReceiptFor(e, w.tee, { seq: 1n, ...only, cost: CAPS[cls] }));
+                    expect(at.res.transactions).toHaveTransaction({ to: e.escrow.address, success: true });
+                    expect((await e.escrow.getState()).paid).toBe(CAPS[cls]);
+                });
+            }
+
+            it('a later receipt counts the sum of the classes for staleness: fewer tokens in all is refused', async () => {
+                const e = await open('client-cls', DEPOSIT, CAPS);
+                await claim(e, await signedReceiptFor(e, w.tee, { seq: 1n, ...T, cost: toNano('1') }));
+                // tokens moved from one class to another, the sum unchanged: accepted by the escrow
+                // (a slash proof would catch it if the same key signed both, tests/Slashing.spec.ts)
+                const moved = await claim(e, await signedReceiptFor(e, w.tee, { seq: 2n, promptTokens: 2_000_000n, cachedTokens: 2_000_000n, completionTokens: 2_000_000n, cost: toNano('1') }));
+                expect(moved.res.transactions).toHaveTransaction({ to: e.escrow.address, success: true });
+                const fewer = await claim(e, await signedReceiptFor(e, w.tee, { seq: 3n, promptTokens: 2_000_000n, cachedTokens: 2_000_000n, completionTokens: 1_999_999n, cost: toNano('1') }));
+                expect(fewer.res.transactions).toHaveTransaction({ to: e.escrow.address, success: false, exitCode: Number(ERR_STALE_RECEIPT) });
+            });
+        });
+
         describe('refusals leave the escrow untouched', () => {
             let e: EscrowHandle;
             const c1 = toNano('0.5');
@@ -380,7 +474,7 @@ describe('ClientEscrow', () => {
             it('receipt for another escrow', async () => {
                 const other = await open('client2');
                 const st = await e.escrow.getState();
-                await refused(signReceipt({ escrow: other.escrow.address, epoch: st.epoch, seq: 6n, tokens: tokensFor(toNano('1')), cost: toNano('1') }, w.tee), ERR_BAD_RECEIPT);
+                await refused(signReceipt(usage(other.escrow.address, st.epoch, { seq: 6n, tokens: tokensFor(toNano('1')), cost: toNano('1') }), w.tee), ERR_BAD_RECEIPT);
             });
             it('receipt for another epoch', async () => {
                 const st = await e.escrow.getState();
@@ -416,7 +510,7 @@ describe('ClientEscrow', () => {
         it('refuses a claim on an escrow that was never opened (ERR_WRONG_STATE)', async () => {
             const client = await chain.treasury('client9');
             const fresh = chain.openContract(await escrowForOpening(w.worker.address, client.address));
-            const r = signReceipt({ escrow: fresh.address, epoch: 0n, seq: 1n, tokens: 1_000_000n, cost: 1n }, w.tee);
+            const r = signReceipt(usage(fresh.address, 0n, { seq: 1n, tokens: 1_000_000n, cost: 1n }), w.tee);
             const res = await fresh.send(w.operator.getSender(), { value: CLAIM_VALUE }, claimBody(r));
             expect(exitCodeAt(res, fresh.address)).toBe(Number(ERR_WRONG_STATE));
         });
@@ -583,6 +677,25 @@ describe('ClientEscrow', () => {
             expect(stale.res.transactions).toHaveTransaction({ to: e.escrow.address, exitCode: Number(ERR_BAD_RECEIPT_SIG) });
             const ok = await claim(e, await signedReceiptFor(e, tee2, { seq: 2n, tokens: tokensFor(c2), cost: c2 }));
             expect(paymentsTo(ok.payments, w.operator.address, OP.EscrowPayout)[0].amount).toBe((c2 - c1) - (c2 - c1) * feeBps / BPS);
+        });
+
+        it('a refresh moves the escrow to a new key even when the worker now charges more than the caps (the caps still bound every claim)', async () => {
+            const e = await open('client-rp', DEPOSIT, MAX_PRICE);
+            await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices({ prompt: MAX_PRICE * 2n, cached: MAX_PRICE * 2n, completion: MAX_PRICE * 2n }) });
+            chain.now = chain.now! + 60;
+            const tee2 = seededKey('tee2:op1');
+            const att = signStatement(makeStatement(net, w.operator.address, tee2), net.verifier);
+            await net.root.send(w.operator.getSender(), { value: toNano('0.3') }, { $$type: 'RegisterWorker', queryId: 2n, stake: 0n, attestation: att.cell });
+            const r = await tracked(ledger, chain, () => e.escrow.send(e.client.getSender(), { value: toNano('0.1') }, { $$type: 'RefreshWorker', queryId: 0n }));
+            expect(r.res.transactions).toHaveTransaction({ from: w.worker.address, to: e.escrow.address, success: true });
+            const st = await e.escrow.getState();
+            expect(st.state).toBe(ESCROW_OPEN);
+            expect(st.teeKey).toBe(publicKeyToBigInt(tee2.publicKey));
+            expect(plain(st.caps)).toEqual(plain(asPrices(MAX_PRICE)));
+            // the worker's higher price never reaches the escrow: a receipt above the caps is refused
+            const over = await claim(e, await signedReceiptFor(e, tee2, { seq: 1n, tokens: 1_000_000n, cost: MAX_PRICE + 1n }));
+            expect(over.res.transactions).toHaveTransaction({ to: e.escrow.address, exitCode: Number(ERR_PRICE_ABOVE_CAP) });
+            await expectBacked(e, true);
         });
 
         it("the operator may refresh too: its change comes back to it at once, only the query budget's leftover goes to the client", async () => {

@@ -5,17 +5,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Address, toNano } from '@ton/core';
 import { writeFileAtomic } from '../src/client';
+import { asPrices, type PriceSet } from '../src/sdk';
 import {
     selectWorkers, WorkerStats, StickyMap, conversationKey, parseGatewayConfig, GatewayConfigError, worstCaseFor, servedModels, type Candidate,
 } from '../src/gateway';
 
 const addr = (i: number) => new Address(0, Buffer.alloc(32, i));
-const cand = (i: number, price: bigint, o: Partial<Candidate> = {}): Candidate => ({
-    worker: addr(i), key: addr(i).toRawString(), price, expiresAt: 10_000, models: ['m'], ...o,
+/** A candidate whose price is `price` in every token class (or the prices given). */
+const cand = (i: number, price: bigint | PriceSet, o: Partial<Candidate> = {}): Candidate => ({
+    worker: addr(i), key: addr(i).toRawString(), prices: plainPrices(price), expiresAt: 10_000, models: ['m'], ...o,
 });
+const plainPrices = (p: bigint | PriceSet): PriceSet => {
+    const a = asPrices(p);
+    return { prompt: a.prompt, cached: a.cached, completion: a.completion };
+};
 const NOW = 1_000;
 const q = (o: Partial<Parameters<typeof selectWorkers>[2]> = {}) => ({
-    model: 'm', now: NOW, nowMs: 5_000_000, maxPrice: 100n, leaseMarginSec: 300, maxQueue: 2, hasEscrow: () => false, ...o,
+    model: 'm', now: NOW, nowMs: 5_000_000, maxPrice: plainPrices(100n), leaseMarginSec: 300, maxQueue: 2, hasEscrow: () => false, ...o,
 });
 
 describe('worker selection policy', () => {
@@ -39,6 +45,16 @@ describe('worker selection policy', () => {
         expect(selectWorkers(cs, stats, q({ nowMs: 5_001_001 })).ranked.map((c) => c.key)).toContain(cs[4].key);
         // a lease of exactly the margin is enough
         expect(selectWorkers([cand(9, 1n, { expiresAt: NOW + 300 })], stats, q()).ranked).toHaveLength(1);
+        // the cap holds in every class: above it in the cached class alone is skipped
+        const cachedDear = cand(10, { prompt: 10n, cached: 101n, completion: 10n });
+        expect(selectWorkers([cachedDear], stats, q()).skipped).toEqual([{ key: cachedDear.key, reason: 'above-max-price' }]);
+    });
+
+    it('orders prices by a typical request: 3 prompt tokens to 1 completion token', () => {
+        const stats = new WorkerStats();
+        const cheapCompletion = cand(1, { prompt: 30n, cached: 0n, completion: 10n });  // 100
+        const cheapPrompt = cand(2, { prompt: 10n, cached: 50n, completion: 60n });     // 90
+        expect(selectWorkers([cheapCompletion, cheapPrompt], stats, q()).ranked.map((c) => c.key)).toEqual([cheapPrompt.key, cheapCompletion.key]);
     });
 
     it('orders by sticky, price, existing escrow, latency, error rate, then address', () => {
@@ -83,9 +99,9 @@ describe('worker selection policy', () => {
     it('lists the models of usable workers (a measurement may name several)', () => {
         const stats = new WorkerStats();
         const cs = [cand(1, 50n, { models: ['a', 'b'] }), cand(2, 30n, { models: ['b'] }), cand(3, 500n, { models: ['c'] }), cand(4, 1n, { models: ['d'], expiresAt: NOW })];
-        const m = servedModels(cs, stats, { now: NOW, maxPrice: 100n, leaseMarginSec: 300 });
+        const m = servedModels(cs, stats, { now: NOW, maxPrice: plainPrices(100n), leaseMarginSec: 300 });
         expect([...m.keys()].sort()).toEqual(['a', 'b']);
-        expect(m.get('b')).toEqual({ workers: 2, minPrice: 30n });
+        expect(m.get('b')).toEqual({ workers: 2, minPrices: plainPrices(30n) });
     });
 });
 
@@ -145,8 +161,11 @@ describe('worst case and atomic files', () => {
         const body = { model: 'm', messages: [{ role: 'user', content: 'x'.repeat(290) }], max_tokens: 1000 };
         const promptTokens = Math.ceil(Buffer.byteLength(JSON.stringify(body.messages)) / 3);
         // 1000 + ~103 tokens at 1e9 nanoton per 1M tokens
-        expect(worstCaseFor(body, 1_000_000_000n, 1024)).toBe(BigInt(Math.ceil((promptTokens + 1000) * 1000)));
-        expect(worstCaseFor({ ...body, max_tokens: undefined }, 1_000_000_000n, 1024)).toBe(BigInt(Math.ceil((promptTokens + 1024) * 1000)));
+        expect(worstCaseFor(body, plainPrices(1_000_000_000n), 1024)).toBe(BigInt(Math.ceil((promptTokens + 1000) * 1000)));
+        expect(worstCaseFor({ ...body, max_tokens: undefined }, plainPrices(1_000_000_000n), 1024)).toBe(BigInt(Math.ceil((promptTokens + 1024) * 1000)));
+        // per class: the prompt at the dearer prompt price, max_tokens at the completion price
+        expect(worstCaseFor(body, { prompt: 1_000_000_000n, cached: 2_000_000_000n, completion: 3_000_000_000n }, 1024))
+            .toBe(BigInt(promptTokens * 2000 + 1000 * 3000));
     });
 
     it('writes files atomically with mode 0600 and leaves no temporary file', () => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import Database from 'better-sqlite3';
 import { Address, toNano } from '@ton/core';
-import { keyFromSeed, tlsKeyHashOfCert, publicKeyToBigInt } from '../src/sdk';
+import { keyFromSeed, tlsKeyHashOfCert, publicKeyToBigInt, asPrices } from '../src/sdk';
 import { DevBackend, countPromptTokens } from '../src/backend';
 import {
     AdmissionControl, GroupCommitWriter, ReceiptLedger, LedgerOpenError, SpendBook, createMetrics, createLogger, parseWorkerConfig,
@@ -68,7 +68,7 @@ describe('hardening (issue 12)', () => {
     /** A worker of its own (each node re-registers its Worker with its fresh key) and its node. */
     async function workerAndNode(over: Parameters<NodeFixture['start']>[2] = {}, deps: Parameters<NodeFixture['start']>[3] = {}) {
         const w = await registerWorker(net, `op-h${++n}`, toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
-        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
         const node = await fx.start(w, dev, over, deps);
         return { w, node };
     }
@@ -212,7 +212,7 @@ describe('hardening (issue 12)', () => {
     describe('item 7: a failing ledger', () => {
         it('disk full: a stream that cannot be billed ends with an error event and no [DONE]; then 503 with the reason, and /healthz says so', async () => {
             const w = await registerWorker(net, 'op-full', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
-            await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+            await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
             const dbPath = join(fx.dir, 'full.db');
             const pre = new ReceiptLedger(dbPath);
             pre.close();
@@ -250,7 +250,7 @@ describe('hardening (issue 12)', () => {
 
         it('a stock openai client sees the cut stream as an error', async () => {
             const w = await registerWorker(net, 'op-full2', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
-            await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+            await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
             const dbPath = join(fx.dir, 'full2.db');
             new ReceiptLedger(dbPath).close();
             const pages = Number(new Database(dbPath).pragma('page_count', { simple: true }));
@@ -294,7 +294,8 @@ describe('hardening (issue 12)', () => {
             const writer = new GroupCommitWriter(ledger, { signingKey: tee });
             const escrow = new Address(0, randomBytes(32));
             const worker = new Address(0, randomBytes(32));
-            const ask = () => writer.issue({ escrow, epoch: 1n, requestTokens: 10n, price: PRICE, maxPrice: PRICE });
+            const P = asPrices(PRICE);
+            const ask = () => writer.issue({ escrow, epoch: 1n, request: { promptTokens: 6n, cachedTokens: 0n, completionTokens: 4n }, prices: P, caps: P });
             await ask();
             // the writer's thread commits receipt 2; the main thread is kept busy, so it has not read the reply
             const second = ask();
@@ -306,18 +307,18 @@ describe('hardening (issue 12)', () => {
             let chainSeq = 2n;
             const snap = () => ({
                 address: escrow, worker, fetchedAt: Date.now(),
-                state: { state: 2n, deposit: toNano('1'), paid: 0n, maxPrice: PRICE, epoch: 1n, lastSeq: chainSeq, lastTokens: chainSeq * 10n, lastCost: chainSeq * 5000n, closeAt: 0n, teeKey, clientKey: 1n, payUntil: 1_900_000_000n },
+                state: { state: 2n, deposit: toNano('1'), paid: 0n, caps: P, epoch: 1n, lastSeq: chainSeq, lastTokens: chainSeq * 10n, lastCost: chainSeq * 5000n, closeAt: 0n, teeKey, clientKey: 1n, payUntil: 1_900_000_000n },
             }) as unknown as EscrowSnapshot;
             const metrics = createMetrics(() => 0n);
             const adm = new AdmissionControl({
                 config: { maxInflight: 4, closingMarginSec: 0, auth: parseWorkerConfig({ model: 'm', backend: { url: 'http://127.0.0.1:1/v1' }, root: escrow.toString(), operator: escrow.toString(), measurement: '0x1', dbPath }).auth },
                 worker, teeKey, escrows: { lookup: async () => ({ kind: 'escrow', snap: snap() }) } as unknown as EscrowView,
-                workerInfo: async () => ({ active: true, teeKey, price: PRICE }) as any, now: async () => 1,
+                workerInfo: async () => ({ active: true, teeKey, prices: P }) as any, now: async () => 1,
                 positions: writer, ledgerHealth: () => ({ ok: true }), refresh: async (s) => s, spend: new SpendBook(ledger),
-                counter: { countPrompt: async () => 10 }, metrics, log: createLogger('silent'),
+                counter: { countTexts: async () => 10 }, metrics, log: createLogger('silent'),
             });
             const principal = { key: { id: 'k', limit: 0n } as any, escrow, snap: snap(), peer: 'p' };
-            const up = { request: { model: 'm', messages, maxTokens: 8 }, extra: [], maxTokens: 8, stream: false };
+            const up = { promptBound: 64, promptTexts: { texts: ['user', 'x'], framing: 7 }, maxTokens: 8 };
             const a = await adm.admit(principal, up);
             expect(a.floor).toBeNull();
             adm.release(a, 0n);
@@ -383,7 +384,7 @@ describe('hardening (issue 12)', () => {
 
         it('a backend configured without tools refuses them with 400 and bills nothing', async () => {
             const w2 = await registerWorker(net, 'op-notools', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
-            await w2.worker.send(w2.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+            await w2.worker.send(w2.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
             noTools = await fx.start(w2, dev, { backend: { url: dev.url, model: 'dev-model', features: { tools: false, responseFormat: false } } });
             const e2 = await openEscrow(net, w2, 'notools-client', toNano('1'), PRICE);
             const ai = openai(noTools, apiKeyFor(net, e2, 'notools-client'), fx.agent);

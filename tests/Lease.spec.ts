@@ -4,7 +4,7 @@
 // claims what is unclaimed before payUntil passes, and refuses to serve what it could not be paid for.
 import '@ton/test-utils';
 import { toNano } from '@ton/core';
-import { tlsKeyHashOfCert } from '../src/sdk';
+import { tlsKeyHashOfCert, asPrices } from '../src/sdk';
 import { DevBackend } from '../src/backend';
 import type { WorkerNodeHandle } from '../src/worker';
 import { createNet, registerWorker, openEscrow, MODEL, type Net, type WorkerHandle, type EscrowHandle } from './helpers/network';
@@ -29,7 +29,7 @@ describe('the lease of the node key', () => {
         net = await createNet({ params: { disputeWindow: BigInt(WINDOW) } });
         fx = await nodeFixture(net);
         w = await registerWorker(net, 'lease-op', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
-        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
         dev = await DevBackend.start({ tokens: 8, delayMs: 0 });
         t0 = net.chain.now!;
         node = await fx.start(w, dev, { attestationTtlSec: TTL, closingMarginSec: 600, escrowCacheMs: 0, workerCacheMs: 0 });

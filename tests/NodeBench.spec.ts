@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Address, Cell } from '@ton/core';
 import {
-    keyFromSeed, signReceipt, verifyReceipt, parseSignedReceiptCell, buildReceiptCell, receiptCellHash, signedReceiptBoc, signedReceiptCell, type UsageReceipt,
+    keyFromSeed, signReceipt, verifyReceipt, parseSignedReceiptCell, buildReceiptCell, receiptCellHash, signedReceiptBoc, signedReceiptCell, type UsageReceipt, asPrices,
 } from '../src/sdk';
 import { ReceiptLedger, GroupCommitWriter, signReceiptOffLoop, cumulativeCost } from '../src/worker';
 import { runNodeBench, renderNodeMd, historyEntry, percentile, type NodeBenchResult } from '../bench/nodeLib';
@@ -89,6 +89,9 @@ describe('group commit of receipts', () => {
     const tee = keyFromSeed(createHash('sha256').update('node-bench-spec-tee').digest());
     const escrows = ['11', '22', '33'].map((b) => Address.parse('0:' + b.repeat(32)));
     const PRICE = 500_000_000n;
+    const P = asPrices(PRICE);
+    /** A request of `n` tokens: all of them completion tokens. */
+    const q = (n: bigint) => ({ promptTokens: 0n, cachedTokens: 0n, completionTokens: n });
     let dir: string;
     beforeEach(() => {
         dir = mkdtempSync(join(tmpdir(), 'cocoon-group-'));
@@ -98,7 +101,7 @@ describe('group commit of receipts', () => {
     });
 
     it('signs off the event loop with the same bytes as the SDK', async () => {
-        const u: UsageReceipt = { escrow: escrows[0], epoch: 3n, seq: 9n, tokens: 12345n, cost: 6172500n };
+        const u: UsageReceipt = { escrow: escrows[0], epoch: 3n, seq: 9n, promptTokens: 12345n, cachedTokens: 7n, completionTokens: 100n, cost: 6172500n };
         const a = await signReceiptOffLoop(u, tee);
         const b = signReceipt(u, tee);
         expect(a.signature.equals(b.signature)).toBe(true);
@@ -114,7 +117,8 @@ describe('group commit of receipts', () => {
         for (let i = 0; i < 300; i++) {
             cases.push({
                 escrow: new Address(i % 3 === 0 ? -1 : 0, createHash('sha256').update(`e${i}`).digest()),
-                epoch: i % 5 === 0 ? U64 : rnd(i % 9), seq: i % 7 === 0 ? 0n : rnd(1 + (i % 8)), tokens: rnd(i % 9),
+                epoch: i % 5 === 0 ? U64 : rnd(i % 9), seq: i % 7 === 0 ? 0n : rnd(1 + (i % 8)),
+                promptTokens: i % 11 === 0 ? U64 : rnd(i % 9), cachedTokens: rnd((i * 7) % 9), completionTokens: i % 13 === 0 ? U64 : rnd((i * 5) % 9),
                 cost: i < edges.length ? edges[i] : rnd(i % 16),
             });
         }
@@ -131,10 +135,10 @@ describe('group commit of receipts', () => {
         const ledger = new ReceiptLedger(join(dir, 'l.db'));
         const writer = new GroupCommitWriter(ledger, undefined, tee);
         const got = await Promise.all(Array.from({ length: 12 }, (_, i) =>
-            writer.issue({ escrow: escrows[i % 2], epoch: 4n, requestTokens: BigInt(1000 + i), price: PRICE, maxPrice: PRICE }),
+            writer.issue({ escrow: escrows[i % 2], epoch: 4n, request: q(BigInt(1000 + i)), prices: P, caps: P }),
         ));
         for (const r of got) {
-            const s = signReceipt({ escrow: r.escrow, epoch: r.epoch, seq: r.seq, tokens: r.tokens, cost: r.cost }, tee);
+            const s = signReceipt({ escrow: r.escrow, epoch: r.epoch, seq: r.seq, promptTokens: r.promptTokens, cachedTokens: r.cachedTokens, completionTokens: r.completionTokens, cost: r.cost }, tee);
             expect(r.signature.toString('hex')).toBe(s.signature.toString('hex'));
             expect(r.boc.toString('hex')).toBe(signedReceiptCell(s).toBoc().toString('hex'));
             expect(r.receiptCell.hash().equals(s.cell.hash())).toBe(true);
@@ -145,7 +149,7 @@ describe('group commit of receipts', () => {
         await writer.close();
         // a writer without a key refuses a request without a signer, and issues nothing
         const keyless = new GroupCommitWriter(ledger);
-        await expect(keyless.issue({ escrow: escrows[2], epoch: 4n, requestTokens: 1n, price: PRICE, maxPrice: PRICE })).rejects.toThrow('no signer');
+        await expect(keyless.issue({ escrow: escrows[2], epoch: 4n, request: q(1n), prices: P, caps: P })).rejects.toThrow('no signer');
         await keyless.close();
         expect(ledger.position(escrows[2], 4n).seq).toBe(0n);
         ledger.close();
@@ -156,7 +160,7 @@ describe('group commit of receipts', () => {
         const ledger = new ReceiptLedger(path);
         const writer = new GroupCommitWriter(ledger);
         const asks = Array.from({ length: 90 }, (_, i) =>
-            writer.issue({ escrow: escrows[i % 3], epoch: 1n, requestTokens: BigInt(10 + i), price: PRICE, maxPrice: PRICE, sign: (u) => signReceiptOffLoop(u, tee) }),
+            writer.issue({ escrow: escrows[i % 3], epoch: 1n, request: q(BigInt(10 + i)), prices: P, caps: P, sign: (u) => signReceiptOffLoop(u, tee) }),
         );
         const got = await Promise.all(asks);
         // fewer transactions than receipts: they were grouped
@@ -166,7 +170,7 @@ describe('group commit of receipts', () => {
             const mine = got.filter((r) => r.escrow.equals(e));
             expect(mine.map((r) => r.seq)).toEqual(Array.from({ length: 30 }, (_, i) => BigInt(i + 1)));
             const tokens = Array.from({ length: 30 }, (_, i) => BigInt(10 + k + 3 * i)).reduce((a, b) => a + b, 0n);
-            expect(ledger.position(e, 1n)).toEqual({ seq: 30n, tokens, cost: cumulativeCost(tokens, PRICE) });
+            expect(ledger.position(e, 1n)).toEqual({ seq: 30n, ...q(tokens), cost: cumulativeCost(q(tokens), P) });
             expect(writer.position(e, 1n)).toEqual(ledger.position(e, 1n));
             // what the callers got is what the ledger holds, and it verifies
             expect(ledger.receipts(e, 1n).map((r) => r.boc.toString('base64'))).toEqual(mine.map((r) => r.boc.toString('base64')));
@@ -184,10 +188,10 @@ describe('group commit of receipts', () => {
         const path = join(dir, 'l.db');
         const ledger = new ReceiptLedger(path);
         const writer = new GroupCommitWriter(ledger, undefined, tee);
-        const ask = (e: number, tokens: bigint) => writer.issue({ escrow: escrows[e], epoch: 1n, requestTokens: tokens, price: PRICE, maxPrice: PRICE });
+        const ask = (e: number, tokens: bigint) => writer.issue({ escrow: escrows[e], epoch: 1n, request: q(tokens), prices: P, caps: P });
         expect((await ask(0, 5n)).seq).toBe(1n); // the writer now remembers escrow 0 at seq 1
         // seq 2 of escrow 0 written behind the writer's back: its next commit for escrow 0 fails
-        ledger.issue({ escrow: escrows[0], epoch: 1n, requestTokens: 6n, price: PRICE, maxPrice: PRICE, sign: (u) => signReceipt(u, tee) });
+        ledger.issue({ escrow: escrows[0], epoch: 1n, request: q(6n), prices: P, caps: P, sign: (u) => signReceipt(u, tee) });
         // another connection holds the write lock for a moment, so the groups queue up in the writer
         const lock = new Database(path);
         lock.exec('BEGIN IMMEDIATE');
@@ -224,10 +228,10 @@ describe('group commit of receipts', () => {
         const writer = new GroupCommitWriter(ledger);
         const ok = (u: UsageReceipt) => signReceiptOffLoop(u, tee);
         const asks = [
-            writer.issue({ escrow: escrows[0], epoch: 1n, requestTokens: 5n, price: PRICE, maxPrice: PRICE, sign: ok }),
-            writer.issue({ escrow: escrows[0], epoch: 1n, requestTokens: 6n, price: PRICE, maxPrice: PRICE, sign: async () => { throw new Error('hsm down'); } }),
-            writer.issue({ escrow: escrows[0], epoch: 1n, requestTokens: 7n, price: PRICE, maxPrice: PRICE, sign: ok }),
-            writer.issue({ escrow: escrows[1], epoch: 1n, requestTokens: 8n, price: PRICE, maxPrice: PRICE, sign: ok }),
+            writer.issue({ escrow: escrows[0], epoch: 1n, request: q(5n), prices: P, caps: P, sign: ok }),
+            writer.issue({ escrow: escrows[0], epoch: 1n, request: q(6n), prices: P, caps: P, sign: async () => { throw new Error('hsm down'); } }),
+            writer.issue({ escrow: escrows[0], epoch: 1n, request: q(7n), prices: P, caps: P, sign: ok }),
+            writer.issue({ escrow: escrows[1], epoch: 1n, request: q(8n), prices: P, caps: P, sign: ok }),
         ];
         const settled = await Promise.allSettled(asks);
         expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);

@@ -299,7 +299,7 @@ describe('the npm package', () => {
             }
             export async function state(chain: Chain, sender: Sender, worker: Address): Promise<bigint | null> {
                 const info: WorkerInfo | null = await new CocoonOps(chain, sender).workerInfo(worker);
-                return info ? info.price + toNano('1') : null;
+                return info ? info.prices.completion + toNano('1') : null;
             }
             export function notAny(): void {
                 // @ts-expect-error: an address is an Address (the declarations are real types, not any)
@@ -407,7 +407,7 @@ describe('the README example', () => {
             );
 
             expect(printed).toHaveLength(1);
-            expect(printed[0]).toMatch(/\S \| [1-9]\d* tokens, [1-9]\d* nanoton so far, receipt signature ok: true$/);
+            expect(printed[0]).toMatch(/\S \| [1-9]\d* prompt \+ \d+ cached \+ [1-9]\d* completion tokens, [1-9]\d* nanoton so far, receipt signature ok: true$/);
             const escrow = await sdk.escrowAddress(await sdk.workerAddress(net.root, net.operators[0].address), wallet.address);
             const st = await net.chain.open(sdk.ClientEscrow.fromAddress(escrow)).getState();
             expect(st.state).toBe(ESCROW_OPEN);

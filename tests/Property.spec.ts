@@ -1,5 +1,7 @@
 // Property test: random sequences of escrow, reward, stake and slashing operations across 3 workers
-// and 3 clients, on a snapshot of a deployed network. After every step: conservation of value across
+// and 3 clients, on a snapshot of a deployed network. Escrows open with random caps per token class,
+// workers set random prices per class, and receipts carry random mixes of prompt, cached and
+// completion tokens. After every step: conservation of value across
 // our contracts, no receipt paid twice, no claim above the deposit, rewards paid <= rewards funded,
 // every contract holds at least what it accounts for.
 import '@ton/test-utils';
@@ -11,7 +13,8 @@ import {
     storeClaim, storeOpenEscrow, storeTopUpEscrow, storeCloseEscrow, storeWithdrawEscrow, storeFundRewards,
     storeClaimRewards, storeUnbond, storeWithdrawStake, storeSlashProof, storeRegisterWorker, storeRefreshWorker,
     storeDropInactive, storeDeactivateWorker, signStatement, publicKeyToBigInt, type Ed25519Key,
-    ESCROW_OPEN, ESCROW_CLOSING, type EscrowState, type SignedUsageReceipt,
+    ESCROW_OPEN, ESCROW_CLOSING, type EscrowState, type SignedUsageReceipt, storeSetPrice, asPrices, capCost,
+    type ClassTokens, type PriceSet,
 } from '../src/sdk';
 import { createNet, registerWorker, seededKey, claimBody, makeStatement, governed, Net, WorkerHandle, CLIENT_KEY, REGISTER_GAS, MEASUREMENT, MODEL } from './helpers/network';
 import { Ledger, tracked, OP, slashProofBody, equivocatingPair, Payment } from './helpers/money';
@@ -23,16 +26,26 @@ const SCALE = 10n ** 18n;
 const NW = 3;
 const NC = 3;
 const DEPOSITS = [toNano('0.5'), toNano('2'), toNano('7')];
-const MAX_PRICES = [toNano('0.1'), toNano('0.5'), toNano('1')];
+// the client's cap per class: prompt and completion from CAPS, cached from CACHED_CAPS (0: free)
+const CAPS = [toNano('0.1'), toNano('0.5'), toNano('1')];
+const CACHED_CAPS = [0n, toNano('0.02'), toNano('0.5')];
+// a worker's price per class (above the root's maxPrice of 1 TON: SetPrice is refused)
+const WORKER_PRICES = [0n, toNano('0.05'), toNano('0.4'), toNano('1.2')];
+// how a receipt's new tokens split across the classes (weights for prompt, cached, completion)
+const MIXES: [bigint, bigint, bigint][] = [[1n, 0n, 0n], [0n, 1n, 0n], [0n, 0n, 1n], [3n, 1n, 1n], [1n, 4n, 2n], [0n, 2n, 5n]];
+const capsOf = (p: [number, number, number]): PriceSet => ({ prompt: CAPS[p[0]], cached: CACHED_CAPS[p[1]], completion: CAPS[p[2]] });
+const add = (t: ClassTokens, w: [bigint, bigint, bigint], k: bigint): ClassTokens =>
+    ({ promptTokens: t.promptTokens + w[0] * k, cachedTokens: t.cachedTokens + w[1] * k, completionTokens: t.completionTokens + w[2] * k });
 const COST_STEPS = [0n, 1n, toNano('0.05'), toNano('0.3'), toNano('1.5'), toNano('4')];
 const TIME_JUMPS = [60, 3600, 86401, 7 * 86400 + 1];
 const RESTAKES = [0n, toNano('10'), toNano('25')];
 const FUNDS = [1n, 12345n, toNano('0.3'), toNano('2')];
 
 type Op =
-    | { k: 'open'; w: number; c: number; d: number; p: number }
+    | { k: 'open'; w: number; c: number; d: number; p: [number, number, number] }
+    | { k: 'setPrice'; w: number; p: [number, number, number] }
     | { k: 'topUp'; w: number; c: number; d: number }
-    | { k: 'claim'; w: number; c: number; step: number; kind: 'valid' | 'forged' | 'replay' | 'overCap' | 'oldEpoch'; relayer: boolean }
+    | { k: 'claim'; w: number; c: number; step: number; mix: number; kind: 'valid' | 'forged' | 'replay' | 'overCap' | 'oldEpoch'; relayer: boolean }
     | { k: 'close'; w: number; c: number }
     | { k: 'withdraw'; w: number; c: number }
     | { k: 'fund'; a: number }
@@ -50,11 +63,12 @@ type Op =
 const wI = fc.integer({ min: 0, max: NW - 1 });
 const cI = fc.integer({ min: 0, max: NC - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-    { weight: 2, arbitrary: fc.record({ k: fc.constant('open' as const), w: wI, c: cI, d: fc.integer({ min: 0, max: 2 }), p: fc.integer({ min: 0, max: 2 }) }) },
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('open' as const), w: wI, c: cI, d: fc.integer({ min: 0, max: 2 }), p: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })) }) },
+    { weight: 1, arbitrary: fc.record({ k: fc.constant('setPrice' as const), w: wI, p: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 3 })) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('topUp' as const), w: wI, c: cI, d: fc.integer({ min: 0, max: 2 }) }) },
     {
         weight: 6, arbitrary: fc.record({
-            k: fc.constant('claim' as const), w: wI, c: fc.constantFrom(0, 0, 1, 1, 2), step: fc.integer({ min: 0, max: COST_STEPS.length - 1 }),
+            k: fc.constant('claim' as const), w: wI, c: fc.constantFrom(0, 0, 1, 1, 2), step: fc.integer({ min: 0, max: COST_STEPS.length - 1 }), mix: fc.integer({ min: 0, max: MIXES.length - 1 }),
             kind: fc.constantFrom('valid' as const, 'valid' as const, 'valid' as const, 'forged' as const, 'replay' as const, 'overCap' as const, 'oldEpoch' as const),
             relayer: fc.boolean(),
         }),
@@ -78,7 +92,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 interface EpochModel {
     epoch: bigint;
     seq: bigint;
-    tokens: bigint;
+    tokens: ClassTokens;   // cumulative tokens per class the TEE signed in this epoch
     cost: bigint;          // highest cost the TEE signed in this epoch
     last: SignedUsageReceipt | null;
     toOperator: bigint;    // sum of EscrowPayout amounts
@@ -134,7 +148,7 @@ describe('money paths under random sequences', () => {
         // start with the first two clients' escrows open at every worker
         for (let w = 0; w < NW; w++) {
             for (let c = 0; c < 2; c++) {
-                await escrows[w][c].send(clients[c].getSender(), { value: DEPOSITS[1] + toNano('0.2') }, { $$type: 'OpenEscrow', queryId: 0n, deposit: DEPOSITS[1], maxPrice: MAX_PRICES[1], clientKey: CLIENT_KEY });
+                await escrows[w][c].send(clients[c].getSender(), { value: DEPOSITS[1] + toNano('0.2') }, { $$type: 'OpenEscrow', queryId: 0n, deposit: DEPOSITS[1], caps: asPrices(capsOf([1, 1, 1])), clientKey: CLIENT_KEY, root: net.root.address });
                 expect((await escrows[w][c].getState()).state).toBe(ESCROW_OPEN);
             }
         }
@@ -159,6 +173,7 @@ describe('money paths under random sequences', () => {
     it(`keeps every nanoton accounted for (${RUNS} sequences)`, async () => {
         let steps = 0;
         let payoutsSeen = 0;
+        let mixedPaid = 0;
         const okSteps = new Map<string, number>();
         const cpu0 = process.cpuUsage();
         const wall0 = Date.now();
@@ -186,7 +201,7 @@ describe('money paths under random sequences', () => {
                 const key = `${w}:${c}`;
                 let m = models.get(key);
                 if (!m || m.epoch !== st.epoch) {
-                    m = { epoch: st.epoch, seq: st.lastSeq, tokens: st.lastTokens, cost: st.lastCost, last: null, toOperator: 0n, fees: 0n };
+                    m = { epoch: st.epoch, seq: st.lastSeq, tokens: { promptTokens: st.lastTokens, cachedTokens: 0n, completionTokens: 0n }, cost: st.lastCost, last: null, toOperator: 0n, fees: 0n };
                     // the snapshot's escrows start fresh: nothing paid yet
                     expect(st.paid).toBe(0n);
                     models.set(key, m);
@@ -213,7 +228,12 @@ describe('money paths under random sequences', () => {
                     case 'open': {
                         touched = [op.w, op.c];
                         const deposit = DEPOSITS[op.d];
-                        send = sendFrom(clients[op.c].address, escrows[op.w][op.c], deposit + toNano('0.2'), body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit, maxPrice: MAX_PRICES[op.p], clientKey: CLIENT_KEY })));
+                        send = sendFrom(clients[op.c].address, escrows[op.w][op.c], deposit + toNano('0.2'), body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit, caps: asPrices(capsOf(op.p)), clientKey: CLIENT_KEY, root: net.root.address })));
+                        break;
+                    }
+                    case 'setPrice': {
+                        const prices = asPrices({ prompt: WORKER_PRICES[op.p[0]], cached: WORKER_PRICES[op.p[1]], completion: WORKER_PRICES[op.p[2]] });
+                        send = sendFrom(ws[op.w].operator.address, ws[op.w].worker, toNano('0.05'), body(storeSetPrice({ $$type: 'SetPrice', queryId: 0n, prices })));
                         break;
                     }
                     case 'topUp': {
@@ -231,23 +251,32 @@ describe('money paths under random sequences', () => {
                         const tee = (before && keyByPub(op.w, before.teeKey)) ?? ws[op.w].tee;
                         let r: SignedUsageReceipt;
                         if (!model || !before) {
-                            r = signReceipt({ escrow: e.address, epoch: 0n, seq: 1n, tokens: 1_000_000n, cost: 1n }, tee);
+                            r = signReceipt({ escrow: e.address, epoch: 0n, seq: 1n, promptTokens: 1_000_000n, cachedTokens: 0n, completionTokens: 0n, cost: 1n }, tee);
                         } else if (op.kind === 'replay' && model.last) {
                             r = model.last;
                         } else if (op.kind === 'oldEpoch') {
-                            r = signReceipt({ escrow: e.address, epoch: model.epoch - 1n, seq: model.seq + 1n, tokens: model.tokens + 1_000_000n, cost: model.cost + 1n }, tee);
+                            r = signReceipt({ escrow: e.address, epoch: model.epoch - 1n, seq: model.seq + 1n, ...add(model.tokens, MIXES[op.mix], 1_000_000n), cost: model.cost + 1n }, tee);
                         } else {
                             const cost = model.cost + COST_STEPS[op.step];
-                            const need = (cost * 1_000_000n + before.maxPrice - 1n) / before.maxPrice;
-                            const tokens = need > model.tokens ? need : model.tokens;
+                            // the fewest tokens of this mix that make the cost fit the caps: sum(T x cap) >= cost x 1e6
+                            const caps = before.caps;
+                            let mix = MIXES[op.mix];
+                            if (mix[0] * caps.prompt + mix[1] * caps.cached + mix[2] * caps.completion === 0n) mix = [0n, 0n, 1n];
+                            const per = mix[0] * caps.prompt + mix[1] * caps.cached + mix[2] * caps.completion;
+                            const have = model.tokens.promptTokens * caps.prompt + model.tokens.cachedTokens * caps.cached + model.tokens.completionTokens * caps.completion;
+                            const short = cost * 1_000_000n - have;
+                            const tokens = add(model.tokens, mix, short > 0n ? (short + per - 1n) / per : 0n);
+                            expect(capCost(tokens, caps)).toBeGreaterThanOrEqual(cost);
                             if (op.kind === 'forged') {
-                                r = signReceipt({ escrow: e.address, epoch: model.epoch, seq: model.seq + 1n, tokens, cost }, forger);
+                                r = signReceipt({ escrow: e.address, epoch: model.epoch, seq: model.seq + 1n, ...tokens, cost }, forger);
                             } else if (op.kind === 'overCap') {
-                                const t = model.tokens + 1_000_000n;
-                                r = signReceipt({ escrow: e.address, epoch: model.epoch, seq: model.seq + 1n, tokens: t, cost: t * before.maxPrice / 1_000_000n + 1n + model.cost }, tee);
+                                // a nanoton above the caps of these tokens (of this mix)
+                                const t = add(model.tokens, mix, 1_000_000n);
+                                const over = capCost(t, caps) + 1n;
+                                r = signReceipt({ escrow: e.address, epoch: model.epoch, seq: model.seq + 1n, ...t, cost: over > model.cost ? over : model.cost + 1n }, tee);
                             } else {
                                 // the TEE signs it: this is now a valid receipt of this epoch
-                                r = signReceipt({ escrow: e.address, epoch: model.epoch, seq: model.seq + 1n, tokens, cost }, tee);
+                                r = signReceipt({ escrow: e.address, epoch: model.epoch, seq: model.seq + 1n, ...tokens, cost }, tee);
                                 model.seq += 1n;
                                 model.tokens = tokens;
                                 model.cost = cost;
@@ -365,6 +394,10 @@ describe('money paths under random sequences', () => {
                         expect(after!.deposit).toBe(before!.deposit - payout);
                         model!.toOperator += payout - fee;
                         model!.fees += fee;
+                        // what was paid for fits the caps of the tokens it names, class by class
+                        const rr = model!.last!.receipt;
+                        expect(rr.cost).toBeLessThanOrEqual(capCost(rr, before!.caps));
+                        if ([rr.promptTokens, rr.cachedTokens, rr.completionTokens].filter((x) => x > 0n).length >= 2) mixedPaid++;
                     } else if (after && before) {
                         // refused (or no claimable state): nothing moved
                         expect(after.paid).toBe(before.paid);
@@ -378,6 +411,12 @@ describe('money paths under random sequences', () => {
                         expect(after.paid).toBeLessThanOrEqual(model.cost);
                     }
                     payoutsSeen += escrowPayouts.length;
+                }
+                // an escrow opens only against a worker within the client's caps in every class
+                if (op.k === 'open' && after && after.state === ESCROW_OPEN && (!before || before.state !== ESCROW_OPEN)) {
+                    const wp = (await ws[op.w].worker.getInfo()).prices;
+                    const caps = capsOf(op.p);
+                    expect([wp.prompt <= caps.prompt, wp.cached <= caps.cached, wp.completion <= caps.completion]).toEqual([true, true, true]);
                 }
                 // refunds go to the escrow's own client only
                 for (const p of pays.filter((x) => x.op === OP.EscrowRefund)) {
@@ -427,8 +466,10 @@ describe('money paths under random sequences', () => {
         }
         expect(steps).toBeGreaterThan(RUNS * 8 - 1);
         expect(payoutsSeen).toBeGreaterThan(0);
+        // receipts with several token classes were paid, not only single-class ones
+        expect(mixedPaid).toBeGreaterThan(0);
         // the key-lifecycle steps went through (not only refusals)
-        for (const k of ['rotate', 'register', 'refresh', 'dropInactive', 'deactivate', 'slash']) {
+        for (const k of ['rotate', 'register', 'refresh', 'dropInactive', 'deactivate', 'slash', 'setPrice', 'open']) {
             expect([k, (okSteps.get(k) ?? 0) > 0]).toEqual([k, true]);
         }
         if (process.env.COCOON_PROPERTY_TIMING) console.log('steps that went through:', Object.fromEntries(okSteps));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import '@ton/test-utils';
 import { Address, toNano } from '@ton/core';
-import { SandboxChain, hex256, keyBinding, publicKeyToBigInt, tlsKeyHashOfCert, TCB_STATUS, type WorkerInfo } from '../src/sdk';
+import { SandboxChain, hex256, keyBinding, publicKeyToBigInt, tlsKeyHashOfCert, TCB_STATUS, asPrices, type WorkerInfo } from '../src/sdk';
 import { DevBackend } from '../src/backend';
 import { CocoonClient, checkWorkerQuote, isClientError, sandboxEventSource, type QuoteCheckOptions } from '../src/client';
 import { parseTdxQuote, startVerifierService, type VerifierServiceHandle } from '../src/verifier';
@@ -39,7 +39,7 @@ describe('verifyQuote: the client checks the TDX quote itself', () => {
     let check: QuoteCheckOptions;
 
     const live = async (w: WorkerHandle, node: WorkerNodeHandle) => {
-        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: toNano('0.5') });
+        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(toNano('0.5')) });
         await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetEndpoint', queryId: 0n, endpoint: node.url });
         await client.escrows.open(w.worker.address, toNano('5'), toNano('1'), publicKeyToBigInt(clientKeyOf('client').publicKey));
     };

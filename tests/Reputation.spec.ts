@@ -3,7 +3,7 @@
 import '@ton/test-utils';
 import { toNano } from '@ton/core';
 import { publicKeyToBigInt, signStatement, signReceipt, signedReceiptCell, storeEscrowSettled, ERR_NOT_ESCROW, type Reputation } from '../src/sdk';
-import { createNet, registerWorker, openEscrow, makeStatement, seededKey, signedReceiptFor, claimBody, REGISTER_GAS, type Net, type WorkerHandle } from './helpers/network';
+import { createNet, registerWorker, openEscrow, makeStatement, seededKey, signedReceiptFor, claimBody, REGISTER_GAS, usage, type Net, type WorkerHandle } from './helpers/network';
 import { failures } from './helpers/attacks';
 import { beginCell } from '@ton/core';
 
@@ -44,8 +44,8 @@ describe('reputation', () => {
     it('counts a slash', async () => {
         const e = await openEscrow(net, w, 'client1');
         const st = await e.escrow.getState();
-        const a = signReceipt({ escrow: e.escrow.address, epoch: st.epoch, seq: 1n, tokens: 10n, cost: 1n }, w.tee);
-        const b = signReceipt({ escrow: e.escrow.address, epoch: st.epoch, seq: 1n, tokens: 10n, cost: 2n }, w.tee);
+        const a = signReceipt(usage(e.escrow.address, st.epoch, { seq: 1n, tokens: 10n, cost: 1n }), w.tee);
+        const b = signReceipt(usage(e.escrow.address, st.epoch, { seq: 1n, tokens: 10n, cost: 2n }), w.tee);
         const reporter = await net.chain.treasury('reporter');
         await w.worker.send(reporter.getSender(), { value: toNano('0.2') }, {
             $$type: 'SlashProof', queryId: 0n, key: publicKeyToBigInt(w.tee.publicKey), sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b),
@@ -56,7 +56,7 @@ describe('reputation', () => {
     it('an escrow reports what it paid once, at its withdrawal; the client gets the report\'s leftover back', async () => {
         const e = await openEscrow(net, w, 'client1');
         for (const [seq, cost] of [[1n, toNano('0.5')], [2n, toNano('1.25')]] as const) {
-            const r = await signedReceiptFor(e, w.tee, { seq, tokens: 10_000_000n, cost });
+            const r = await signedReceiptFor(e, w.tee, { seq, promptTokens: 6_000_000n, cachedTokens: 1_000_000n, completionTokens: 3_000_000n, cost });
             expect(failures(await e.escrow.send(w.operator.getSender(), { value: toNano('0.1') }, claimBody(r)))).toEqual([]);
         }
         // claims alone report nothing: no message to the Worker per claim

@@ -131,7 +131,10 @@ describe('scripts against the sandbox', () => {
         expect(reg.text()).toContain('100 TON');
 
         await setPrice(sandboxProvider(chain, operator).provider, ['price=0.25']);
-        expect((await worker.getInfo()).price).toBe(toNano('0.25'));
+        expect((await worker.getInfo()).prices).toMatchObject({ prompt: toNano('0.25'), cached: toNano('0.25'), completion: toNano('0.25') });
+        // per class: the classes not given take price=
+        await setPrice(sandboxProvider(chain, operator).provider, ['price=0.25', 'cached=0.05', 'completion=0.5']);
+        expect((await worker.getInfo()).prices).toMatchObject({ prompt: toNano('0.25'), cached: toNano('0.05'), completion: toNano('0.5') });
         await setEndpoint(sandboxProvider(chain, operator).provider, ['endpoint=https://node.example:8443']);
         expect((await worker.getInfo()).endpoint).toBe('https://node.example:8443');
 
@@ -153,12 +156,13 @@ describe('scripts against the sandbox', () => {
         expect(sk.text()).toContain('0x' + 'cd'.repeat(32));
 
         // claim from the worker node's cocoon_receipt JSON (the whole response)
-        const s = signReceipt({ escrow: escrowAddr, epoch: st.epoch, seq: 1n, tokens: 2_000_000n, cost: toNano('0.5') }, tee);
+        const s = signReceipt({ escrow: escrowAddr, epoch: st.epoch, seq: 1n, promptTokens: 1_000_000n, cachedTokens: 200_000n, completionTokens: 800_000n, cost: toNano('0.5') }, tee);
         const receiptFile = join(dir, 'response.json');
         writeFileSync(receiptFile, JSON.stringify({
             id: 'chatcmpl-1', object: 'chat.completion',
             cocoon_receipt: {
-                escrow: escrowAddr.toString(), epoch: st.epoch.toString(), seq: '1', tokens: '2000000', cost: toNano('0.5').toString(),
+                escrow: escrowAddr.toString(), epoch: st.epoch.toString(), seq: '1',
+                promptTokens: '1000000', cachedTokens: '200000', completionTokens: '800000', tokens: '2000000', cost: toNano('0.5').toString(),
                 requestTokens: '2000000', requestCost: toNano('0.5').toString(), signature: s.signature.toString('hex'),
                 boc: signedReceiptCell(s).toBoc().toString('base64'),
             },
@@ -176,6 +180,7 @@ describe('scripts against the sandbox', () => {
         expect(opGain).toBeLessThan(toNano('0.5') - fee);
         expect(opGain).toBeGreaterThan(toNano('0.5') - fee - toNano('0.01'));
         expect(cl.text()).toContain('0.48 TON'); // to operator: 0.5 - 4%
+        expect(cl.text()).toContain('1000000 prompt, 200000 cached, 800000 completion');
 
         // the same receipt again is refused before anything is sent
         await expect(claim(sandboxProvider(chain, operator).provider, [`file=${receiptFile}`])).rejects.toThrow(/not newer than the last settled 1/);
@@ -189,7 +194,8 @@ describe('scripts against the sandbox', () => {
         expect(text).toMatch(/totalStake\s+100 TON/);
         expect(text).toMatch(/minStake\s+20 TON/);
         expect(text).toMatch(/status\s+active/);
-        expect(text).toMatch(/price\s+0.25 TON \/ 1M tokens/);
+        expect(text).toMatch(/prices\s+prompt 0.25 \/ cached 0.05 \/ completion 0.5 TON per 1M tokens/);
+        expect(text).toMatch(/caps\s+prompt 0.5 \/ cached 0.5 \/ completion 0.5 TON per 1M tokens/);
         expect(text).toMatch(/state\s+closing/);
         expect(text).toMatch(/deposit\s+2.5 TON/);
     });

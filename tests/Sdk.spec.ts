@@ -21,6 +21,7 @@ import {
     GAS_WORKER_RESULT, GAS_WORKER_OP, GAS_WORKER_SLASH, GAS_ROOT_SYNC, GAS_ROOT_PAY, GAS_ROOT_DEACTIVATE,
     GAS_ESCROW_OPEN, GAS_WORKER_QUERY, GAS_ESCROW_INFO, GAS_ESCROW_CLAIM, GAS_ROOT_FEE, GAS_SIMPLE,
     ERR_PAUSED, ERR_PRICE_TOO_HIGH, ERR_BAD_RECEIPT, ERR_NOT_OWNER, ERR_STAKE_TOO_LOW,
+    asPrices, pricesWithin, capCost, nextCost, maxPriceOf, typicalPrice, byPriceThenStake, describePrices, formatPrices, receiptTokens,
     type Statement, type Ed25519Key, type SignedUsageReceipt,
 } from '../src/sdk';
 
@@ -155,8 +156,10 @@ describe('signing vectors (tests/vectors/signing.json)', () => {
     it.each(vectors.receipts.map((v: any) => [v.name, v]) as [string, any][])('receipt %s', (_n: string, v: any) => {
         const r = {
             escrow: Address.parseRaw(v.receipt.escrow), epoch: BigInt(v.receipt.epoch), seq: BigInt(v.receipt.seq),
-            tokens: BigInt(v.receipt.tokens), cost: BigInt(v.receipt.cost),
+            promptTokens: BigInt(v.receipt.promptTokens), cachedTokens: BigInt(v.receipt.cachedTokens), completionTokens: BigInt(v.receipt.completionTokens),
+            cost: BigInt(v.receipt.cost),
         };
+        expect(vectors.tags.receipt).toBe('0x' + TAG_RECEIPT.toString(16));
         const cell = buildReceiptCell(r);
         expect(cell.hash().toString('hex')).toBe(v.receiptHash);
         expect(cell.toBoc().toString('base64')).toBe(v.receiptBoc);
@@ -177,6 +180,54 @@ describe('signing vectors (tests/vectors/signing.json)', () => {
         expect(readSignedReceipt(JSON.stringify(json)).cell.hash().toString('hex')).toBe(v.receiptHash);
         expect(() => readSignedReceipt(JSON.stringify({ ...json.cocoon_receipt, cost: (r.cost + 1n).toString() })))
             .toThrow(/cost .* differs from .* in the signed cell/);
+    });
+});
+
+describe('prices per token class (src/sdk/prices.ts)', () => {
+    it('one number is the same price for every class; each class must fit uint64', () => {
+        expect(asPrices(5n)).toEqual({ $$type: 'Prices', prompt: 5n, cached: 5n, completion: 5n });
+        expect(asPrices({ prompt: 1n, cached: 0n, completion: 3n })).toEqual({ $$type: 'Prices', prompt: 1n, cached: 0n, completion: 3n });
+        expect(() => asPrices(-1n, 'maxPrice')).toThrow(/maxPrice.prompt must be a nanoton amount/);
+        expect(() => asPrices({ prompt: 1n, cached: 1n << 64n, completion: 1n })).toThrow(/prices.cached/);
+    });
+
+    it('within: every class at most its cap; the cap cost is floor(sum tokens x cap / 1e6)', () => {
+        const caps = { prompt: 300n, cached: 100n, completion: 900n };
+        expect(pricesWithin(caps, caps)).toBe(true);
+        expect(pricesWithin({ ...caps, cached: 101n }, caps)).toBe(false);
+        expect(maxPriceOf(caps)).toBe(900n);
+        // one sum, one floor: 1 x 300 + 1 x 100 + 1 x 900 = 1300 -> 0; 1000 of each -> 1
+        expect(capCost({ promptTokens: 1n, cachedTokens: 1n, completionTokens: 1n }, caps)).toBe(0n);
+        expect(capCost({ promptTokens: 1000n, cachedTokens: 1000n, completionTokens: 1000n }, caps)).toBe(1n);
+        expect(receiptTokens({ promptTokens: 1n, cachedTokens: 2n, completionTokens: 3n })).toBe(6n);
+    });
+
+    it('cheapest first by a typical request (3 prompt : 1 completion), then the completion price, then the larger stake', () => {
+        const a = { prices: { prompt: 100n, cached: 0n, completion: 400n }, stake: 1n }; // 700
+        const b = { prices: { prompt: 200n, cached: 0n, completion: 50n }, stake: 1n };  // 650
+        const c = { prices: { prompt: 150n, cached: 0n, completion: 250n }, stake: 2n }; // 700, cheaper completion
+        const d = { prices: { prompt: 150n, cached: 0n, completion: 250n }, stake: 3n }; // same, more stake
+        expect(typicalPrice(a.prices)).toBe(700n);
+        expect([a, b, c, d].sort(byPriceThenStake)).toEqual([b, d, c, a]);
+        expect(describePrices({ prompt: 1_000_000_000n, cached: 250_000_000n, completion: 3_000_000_000n }, formatTon)).toBe('prompt 1 TON / cached 0.25 TON / completion 3 TON');
+        expect(formatPrices({ prompt: 100_000_000n, cached: 0n, completion: 300_000_000n })).toBe('prompt 0.1 / cached 0 / completion 0.3 TON per 1M tokens');
+    });
+});
+
+describe('pricing vectors (tests/vectors/signing.json "pricing")', () => {
+    const cls = (o: any) => ({ promptTokens: BigInt(o.promptTokens), cachedTokens: BigInt(o.cachedTokens), completionTokens: BigInt(o.completionTokens) });
+    const ps = (o: any) => ({ prompt: BigInt(o.prompt), cached: BigInt(o.cached), completion: BigInt(o.completion) });
+    it.each(vectors.pricing.map((v: any) => [v.name, v]) as [string, any][])('%s', (_n: string, v: any) => {
+        // the one rule the node signs by and the client checks (src/sdk/prices.ts)
+        const r = nextCost(cls(v.before), BigInt(v.before.cost), cls(v.request), ps(v.prices), ps(v.caps));
+        expect(r.tokens).toEqual(cls(v.after));
+        expect(r.cost).toBe(BigInt(v.after.cost));
+        expect(r.cost - BigInt(v.before.cost)).toBe(BigInt(v.requestCost));
+        expect(capCost(r.tokens, ps(v.caps))).toBe(BigInt(v.capCost));
+        expect(r.cost).toBeLessThanOrEqual(BigInt(v.capCost));
+    });
+    it('covers rounding per class, a price change and the clamp', () => {
+        expect(vectors.pricing.map((v: any) => v.name)).toEqual(['first request', 'each class rounds down on its own cumulative total', 'a price change: the increment at the new prices', 'clamped to the caps']);
     });
 });
 
@@ -419,8 +470,9 @@ describe('ops on the sandbox', () => {
         // the Worker holds exactly the stake plus its storage reserve
         expect((await w.chain.getContract(op.reg.worker)).balance).toBe(toNano('100') + WORKER_STORAGE_RESERVE);
 
-        expect((await op.ops.setPrice(toNano('0.2'))).price).toEqual({ before: 0n, after: toNano('0.2') });
-        await expect(op.ops.setPrice(toNano('2'))).rejects.toThrow(/above the root's maxPrice/);
+        expect((await op.ops.setPrice(toNano('0.2'))).price).toMatchObject({ before: { prompt: 0n, cached: 0n, completion: 0n }, after: { prompt: toNano('0.2'), cached: toNano('0.2'), completion: toNano('0.2') } });
+        await expect(op.ops.setPrice(toNano('2'))).rejects.toThrow(/the prompt price 2000000000 nanoton per 1M tokens is above the root's maxPrice/);
+        await expect(op.ops.setPrice({ prompt: 1n, cached: 1n, completion: toNano('2') })).rejects.toThrow(/the completion price .* is above the root's maxPrice/);
         expect((await op.ops.setEndpoint('https://op1.example:8443')).endpoint).toEqual({ before: null, after: 'https://op1.example:8443' });
         expect((await op.ops.topUpStake(toNano('5'))).stake).toEqual({ before: toNano('100'), after: toNano('105') });
 
@@ -484,21 +536,26 @@ describe('ops on the sandbox', () => {
         const client = w.gov.as(clientWallet.getSender());
         await expect(client.openEscrow(op.reg.worker, toNano('5'), toNano('0.3'), 7n)).rejects.toThrow(/price .* is above your maxPrice/);
         await expect(client.openEscrow(op.reg.worker, 0n, toNano('0.5'), 7n)).rejects.toThrow('deposit must be positive, got 0');
-        const opened = await client.openEscrow(op.reg.worker, toNano('5'), toNano('0.5'), 7n);
+        // a cap per class: the completion cap below the worker's price is named
+        await expect(client.openEscrow(op.reg.worker, toNano('5'), { prompt: toNano('1'), cached: toNano('1'), completion: toNano('0.39') }, 7n))
+            .rejects.toThrow(/completion price 400000000 is above your maxPrice 390000000 for completion tokens/);
+        await expect(client.openEscrow(op.reg.worker, toNano('5'), 0n, 7n)).rejects.toThrow(/positive for at least one token class/);
+        const opened = await client.openEscrow(op.reg.worker, toNano('5'), { prompt: toNano('0.5'), cached: toNano('0.4'), completion: toNano('0.5') }, 7n);
+        expect(opened.caps).toMatchObject({ prompt: toNano('0.5'), cached: toNano('0.4'), completion: toNano('0.5') });
         expect(opened.escrow.equals((await escrowFor(op.reg.worker, clientWallet.address)).address)).toBe(true);
         expect(opened.deposit).toBe(toNano('5'));
         expect(opened.teeKey).toBe(publicKeyToBigInt(op.tee.publicKey));
         expect((await w.chain.getContract(opened.escrow)).balance).toBe(toNano('5') + ESCROW_STORAGE_RESERVE);
 
         const receipt = (seq: bigint, tokens: bigint, over: Partial<{ escrow: Address; epoch: bigint }> = {}): SignedUsageReceipt =>
-            signReceipt({ escrow: opened.escrow, epoch: opened.epoch, seq, tokens, cost: (tokens * toNano('0.4')) / 1_000_000n, ...over }, op.tee);
+            signReceipt({ escrow: opened.escrow, epoch: opened.epoch, seq, promptTokens: tokens, cachedTokens: 0n, completionTokens: 0n, cost: (tokens * toNano('0.4')) / 1_000_000n, ...over }, op.tee);
 
         const other = await escrowFor(op.reg.worker, op.wallet.address);
         await expect(op.ops.claim(opened.escrow, receipt(1n, 1000n, { escrow: other.address }))).rejects.toThrow(/the receipt is for escrow .*, not/);
         await expect(op.ops.claim(opened.escrow, receipt(1n, 1000n, { epoch: 5n }))).rejects.toThrow(/the receipt is for epoch 5/);
-        await expect(op.ops.claim(opened.escrow, signReceipt({ escrow: opened.escrow, epoch: opened.epoch, seq: 1n, tokens: 10n, cost: toNano('1') }, op.tee)))
-            .rejects.toThrow(/above the client's price cap/);
-        await expect(op.ops.claim(opened.escrow, signReceipt({ escrow: opened.escrow, epoch: opened.epoch, seq: 1n, tokens: 1000n, cost: 1n }, key('intruder'))))
+        await expect(op.ops.claim(opened.escrow, signReceipt({ escrow: opened.escrow, epoch: opened.epoch, seq: 1n, promptTokens: 10n, cachedTokens: 0n, completionTokens: 0n, cost: toNano('1') }, op.tee)))
+            .rejects.toThrow(/above the client's price caps/);
+        await expect(op.ops.claim(opened.escrow, signReceipt({ escrow: opened.escrow, epoch: opened.epoch, seq: 1n, promptTokens: 1000n, cachedTokens: 0n, completionTokens: 0n, cost: 1n }, key('intruder'))))
             .rejects.toThrow(/not signed by the worker's attested TEE key/);
         const raw = new CocoonOps(w.gov.chain, op.wallet.getSender(), w.root, { checkOnChain: false });
         await expect(raw.claim(opened.escrow, receipt(1n, 1000n, { epoch: 5n }))).rejects.toMatchObject({ exitCode: Number(ERR_BAD_RECEIPT), errorName: 'BadReceipt' });
@@ -563,8 +620,8 @@ describe('ops on the sandbox', () => {
         const clientWallet = await w.chain.treasury('client');
         const client = w.gov.as(clientWallet.getSender());
         const e = await client.openEscrow(b.reg.worker, toNano('1'), toNano('1'), 7n);
-        const r1 = signReceipt({ escrow: e.escrow, epoch: e.epoch, seq: 3n, tokens: 10n, cost: 1n }, b.tee);
-        const r2 = signReceipt({ escrow: e.escrow, epoch: e.epoch, seq: 3n, tokens: 20n, cost: 1n }, b.tee);
+        const r1 = signReceipt({ escrow: e.escrow, epoch: e.epoch, seq: 3n, promptTokens: 10n, cachedTokens: 0n, completionTokens: 5n, cost: 1n }, b.tee);
+        const r2 = signReceipt({ escrow: e.escrow, epoch: e.epoch, seq: 3n, promptTokens: 5n, cachedTokens: 5n, completionTokens: 5n, cost: 1n }, b.tee);
         await expect(client.slash(b.reg.worker, r1, r1)).rejects.toThrow('slash: the two receipts do not contradict each other');
         const s = await client.slash(b.reg.worker, r1, r2);
         expect(s.slashed).toBe(toNano('150'));
@@ -615,10 +672,13 @@ describe('ops on the sandbox', () => {
         const chain = new SandboxChain(w.chain);
         const all = await listWorkers(chain, w.root, txs, { model: MODEL });
         expect(all.map((l) => l.worker.toRawString())).toEqual([b, a].map((x) => x.reg.worker.toRawString()));
-        expect(all[0].price).toBe(toNano('0.1'));
+        expect(all[0].prices).toMatchObject({ prompt: toNano('0.1'), cached: toNano('0.1'), completion: toNano('0.1') });
         expect(all[0].endpoint).toBe('https://b.example');
         expect(all[0].model).toBe(MODEL);
         expect((await listWorkers(chain, w.root, txs, { maxPrice: toNano('0.2') })).length).toBe(1);
+        // a cap per class: a (0.3 everywhere) is above a completion cap of 0.2, b (0.1) within
+        expect((await listWorkers(chain, w.root, txs, { maxPrice: { prompt: toNano('0.3'), cached: toNano('0.3'), completion: toNano('0.2') } })).map((l) => l.worker.toRawString()))
+            .toEqual([b.reg.worker.toRawString()]);
         expect((await listWorkers(chain, w.root, txs, { requireEndpoint: true })).length).toBe(1);
         expect(await listWorkers(chain, w.root, txs, { model: 'other-model' })).toEqual([]);
         expect(await listWorkers(chain, w.root, txs, { minRemaining: 8 * 86400 })).toEqual([]);

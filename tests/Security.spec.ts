@@ -21,12 +21,12 @@ import {
     storeSetPrice, storeSetEndpoint, storeUnbond, storeWithdrawStake, storeClaimRewards, storeOpenEscrow,
     storeTopUpEscrow, storeCloseEscrow, storeWithdrawEscrow, storeRefreshWorker, storeFundRewards, storeSlashProof,
     Params, Worker, rootFor, workerFor, escrowForOpening, emptyWorkerState, paramsCell, publicKeyToBigInt, signStatement,
-    signReceipt, signedReceiptCell, signedAttestationCell, loadStakeWithdrawn, changeCell,
+    signReceipt, signedReceiptCell, signedAttestationCell, loadStakeWithdrawn, changeCell, asPrices,
 } from '../src/sdk';
 import {
     Net, WorkerHandle, EscrowHandle, createNet, registerWorker, openEscrow, signedReceiptFor,
     makeStatement, seededKey, governed, MEASUREMENT, MODEL, REGISTER_GAS,
-    CLIENT_KEY,
+    CLIENT_KEY, usage,
 } from './helpers/network';
 import {
     balancesOf, expectBalancesUnchanged, dataHashes, minFor, failures, accountState,
@@ -168,7 +168,7 @@ describe('wrong signers', () => {
     it('a receipt signed by the verifier key or by the operator key instead of the TEE key does not pay', async () => {
         const x = await world();
         const st = await x.e.escrow.getState();
-        const fields = { escrow: x.e.escrow.address, epoch: st.epoch, seq: 1n, tokens: TOKENS, cost: toNano('1') };
+        const fields = usage(x.e.escrow.address, st.epoch, { seq: 1n, tokens: TOKENS, cost: toNano('1') });
         const before = await balancesOf(x.net.chain, honest(x));
         const data = await dataHashes(x.net.chain, [x.e.escrow.address]);
         for (const key of [x.net.verifier, seededKey('operator-wallet:op1')]) {
@@ -399,7 +399,7 @@ describe('too little TON to finish a flow', () => {
         const escrow = x.net.chain.openContract(await escrowForOpening(x.w.worker.address, client.address));
         const deposit = toNano('2');
         const min = deposit + minFor(x.net.chain, 'openEscrow');
-        const msg = body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice: toNano('0.5'), clientKey: CLIENT_KEY }));
+        const msg = body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 1n, deposit, caps: asPrices(toNano('0.5')), clientKey: CLIENT_KEY, root: x.net.root.address }));
         await boundary(x, escrow.address, client, min, msg, [escrow.address, x.w.worker.address, x.net.root.address, x.w.operator.address], escrow.init);
         expect((await escrow.getState()).state).toBe(ESCROW_OPEN);
         expect((await x.net.chain.getContract(escrow.address)).balance).toBe(deposit + ESCROW_STORAGE_RESERVE);
@@ -834,7 +834,7 @@ describe('fake child messages', () => {
     it('a wallet sending EscrowInfo to an escrow (opening or open) is refused', async () => {
         const x = await world();
         const evil = (active: boolean) => body(storeEscrowInfo({
-            $$type: 'EscrowInfo', queryId: 0n, active, teeKey: publicKeyToBigInt(seededKey('evil-tee').publicKey), price: 0n,
+            $$type: 'EscrowInfo', queryId: 0n, active, teeKey: publicKeyToBigInt(seededKey('evil-tee').publicKey),
             feeBps: 0n, disputeWindow: 1n, payUntil: 0xffffffffn, operator: x.attacker.address, root: x.attacker.address,
         }));
         const before = await balancesOf(x.net.chain, honest(x));
@@ -863,14 +863,14 @@ describe('fake child messages', () => {
         const x = await world();
         const toWorker: Cell[] = [
             body(storeTopUpStake({ $$type: 'TopUpStake', queryId: 0n, amount: toNano('1') })),
-            body(storeSetPrice({ $$type: 'SetPrice', queryId: 0n, price: toNano('1') })),
+            body(storeSetPrice({ $$type: 'SetPrice', queryId: 0n, prices: asPrices(toNano('1')) })),
             body(storeSetEndpoint({ $$type: 'SetEndpoint', queryId: 0n, endpoint: 'https://evil.example:443' })),
             body(storeUnbond({ $$type: 'Unbond', queryId: 0n })),
             body(storeWithdrawStake({ $$type: 'WithdrawStake', queryId: 0n })),
             body(storeClaimRewards({ $$type: 'ClaimRewards', queryId: 0n })),
         ];
         const toEscrow: [Cell, bigint][] = [
-            [body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: toNano('1'), maxPrice: toNano('1'), clientKey: CLIENT_KEY })), ERR_NOT_CLIENT],
+            [body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: toNano('1'), caps: asPrices(toNano('1')), clientKey: CLIENT_KEY, root: x.net.root.address })), ERR_NOT_CLIENT],
             [body(storeTopUpEscrow({ $$type: 'TopUpEscrow', queryId: 0n, amount: toNano('1') })), ERR_NOT_CLIENT],
             [body(storeCloseEscrow({ $$type: 'CloseEscrow', queryId: 0n })), ERR_NOT_CLIENT],
             [body(storeWithdrawEscrow({ $$type: 'WithdrawEscrow', queryId: 0n })), ERR_NOT_CLIENT],
@@ -899,8 +899,8 @@ describe('integer edges', () => {
         const client2 = await x.net.chain.treasury('client2');
         const e2 = await escrowForOpening(x.w.worker.address, client2.address);
         const cases: [string, Wallet, Address, Cell, bigint, any][] = [
-            ['OpenEscrow deposit 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: 0n, maxPrice: toNano('1'), clientKey: CLIENT_KEY })), ERR_ZERO_AMOUNT, e2.init],
-            ['OpenEscrow maxPrice 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: toNano('1'), maxPrice: 0n, clientKey: CLIENT_KEY })), ERR_ZERO_AMOUNT, e2.init],
+            ['OpenEscrow deposit 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: 0n, caps: asPrices(toNano('1')), clientKey: CLIENT_KEY, root: x.net.root.address })), ERR_ZERO_AMOUNT, e2.init],
+            ['OpenEscrow caps 0', client2, e2.address, body(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: 0n, deposit: toNano('1'), caps: asPrices(0n), clientKey: CLIENT_KEY, root: x.net.root.address })), ERR_ZERO_AMOUNT, e2.init],
             ['TopUpEscrow 0', x.e.client, x.e.escrow.address, body(storeTopUpEscrow({ $$type: 'TopUpEscrow', queryId: 0n, amount: 0n })), ERR_ZERO_AMOUNT, undefined],
             ['TopUpStake 0', x.w.operator, x.w.worker.address, body(storeTopUpStake({ $$type: 'TopUpStake', queryId: 0n, amount: 0n })), ERR_ZERO_AMOUNT, undefined],
             ['FundRewards 0', x.attacker, x.net.root.address, body(storeFundRewards({ $$type: 'FundRewards', queryId: 0n, amount: 0n })), ERR_ZERO_AMOUNT, undefined],
@@ -943,13 +943,26 @@ describe('integer edges', () => {
         await expectBalancesUnchanged(x.net.chain, before);
     });
 
+    it('2^64 - 1 tokens in every class: the sum does not fit the escrow\'s uint64 book, refused, nothing moves; two full classes of 2^63 fit', async () => {
+        const x = await world();
+        const MAX64 = (1n << 64n) - 1n;
+        const before = await balancesOf(x.net.chain, honest(x));
+        const over = await claim(x, await signedReceiptFor(x.e, x.w.tee, { seq: 1n, promptTokens: MAX64, cachedTokens: MAX64, completionTokens: MAX64, cost: toNano('1') }), x.attacker);
+        expect(over.transactions).toHaveTransaction({ to: x.e.escrow.address, success: false });
+        await expectBalancesUnchanged(x.net.chain, before);
+        const half = 1n << 63n;
+        const ok = await claim(x, await signedReceiptFor(x.e, x.w.tee, { seq: 1n, promptTokens: half - 1n, cachedTokens: 0n, completionTokens: half, cost: toNano('1') }), x.w.operator);
+        expect(failures(ok)).toEqual([]);
+        expect((await x.e.escrow.getState()).lastTokens).toBe(MAX64);
+    });
+
     it('a cost near 2^120 is refused by the price cap; a cost just under 2^64 pays at most the deposit', async () => {
         const net = await createNet();
         const w = await registerWorker(net, 'op1');
         const MAX64 = (1n << 64n) - 1n;
         const e = await openEscrow(net, w, 'client1', toNano('5'), MAX64); // the client accepts any price
         const x: World = { net, w, e, attacker: await net.chain.treasury('attacker') };
-        expect((await e.escrow.getState()).maxPrice).toBe(MAX64);
+        expect((await e.escrow.getState()).caps.completion).toBe(MAX64);
         const before = await balancesOf(net.chain, honest(x));
         const huge = await claim(x, await receipt(x, 1n, (1n << 120n) - 1n, MAX64), x.attacker);
         expect(huge.transactions).toHaveTransaction({ to: e.escrow.address, success: false, exitCode: code(ERR_PRICE_ABOVE_CAP) });
@@ -1130,8 +1143,8 @@ describe('key lifecycle', () => {
         // a key this worker never had is refused the same way
         const stranger = seededKey('never-a-key-of-op1');
         const st = await x.e.escrow.getState();
-        const p = signReceipt({ escrow: x.e.escrow.address, epoch: st.epoch, seq: 1n, tokens: 10n, cost: 1n }, stranger);
-        const q = signReceipt({ escrow: x.e.escrow.address, epoch: st.epoch, seq: 1n, tokens: 10n, cost: 2n }, stranger);
+        const p = signReceipt(usage(x.e.escrow.address, st.epoch, { seq: 1n, tokens: 10n, cost: 1n }), stranger);
+        const q = signReceipt(usage(x.e.escrow.address, st.epoch, { seq: 1n, tokens: 10n, cost: 2n }), stranger);
         const res2 = await x.attacker.send({ to: x.w.worker.address, value: toNano('0.2'), body: proof(stranger, p, q), bounce: true });
         expect(res2.transactions).toHaveTransaction({ to: x.w.worker.address, success: false, exitCode: code(ERR_KEY_NOT_ACCOUNTABLE) });
         expect((await x.w.worker.getInfo()).status).toBe(STATUS_ACTIVE);
@@ -1261,7 +1274,7 @@ describe('key lifecycle', () => {
         const client = await x.net.chain.treasury('client-lost');
         const escrow = x.net.chain.openContract(await escrowForOpening(notAWorker.address, client.address));
         const deposit = toNano('3');
-        const open = await escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, { $$type: 'OpenEscrow', queryId: 0n, deposit, maxPrice: toNano('1'), clientKey: CLIENT_KEY });
+        const open = await escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, { $$type: 'OpenEscrow', queryId: 0n, deposit, caps: asPrices(toNano('1')), clientKey: CLIENT_KEY, root: x.net.root.address });
         expect(failures(open)).toEqual([]);
         const st = await escrow.getState();
         expect(st.state).toBe(1n); // OPENING forever: the wallet took the query and said nothing
@@ -1288,7 +1301,7 @@ describe('key lifecycle', () => {
         expect(failures(await claim(x, unclaimed, x.w.operator))).toEqual([{ to: x.e.escrow.address.toString(), phase: 'compute', exitCode: code(ERR_BAD_RECEIPT_SIG) }]);
         // the node re-signs its latest totals with K2 at the next seq: every earned nanoton is paid
         const st = await x.e.escrow.getState();
-        const resigned = signReceipt({ escrow: x.e.escrow.address, epoch: st.epoch, seq: 4n, tokens: unclaimed.receipt.tokens, cost: unclaimed.receipt.cost }, k2);
+        const resigned = signReceipt({ ...unclaimed.receipt, seq: 4n }, k2);
         const opBefore = (await x.net.chain.getContract(x.w.operator.address)).balance;
         expect(failures(await claim(x, resigned, x.w.operator))).toEqual([]);
         const after = await x.e.escrow.getState();

@@ -43,8 +43,11 @@ describe('slashing', () => {
         ledger = new Ledger([net.root.address, w.worker.address, other.worker.address]);
     });
 
-    const rc = (seq: bigint, tokens: bigint, cost: bigint, escrow = escrowA, epoch = EPOCH, key = w.tee) =>
-        signReceipt({ escrow, epoch, seq, tokens, cost }, key);
+    // `tokens` as prompt tokens (the other classes 0), or the three classes
+    const rc = (seq: bigint, tokens: bigint | [bigint, bigint, bigint], cost: bigint, escrow = escrowA, epoch = EPOCH, key = w.tee) => {
+        const [promptTokens, cachedTokens, completionTokens] = typeof tokens === 'bigint' ? [tokens, 0n, 0n] : tokens;
+        return signReceipt({ escrow, epoch, seq, promptTokens, cachedTokens, completionTokens, cost }, key);
+    };
 
     async function prove(a: SignedUsageReceipt, b: SignedUsageReceipt, value = PROOF_VALUE, key: Ed25519Key | bigint = w.tee) {
         return tracked(ledger, chain, () => w.worker.send(reporter.getSender(), { value }, slashProofBody(a, b, key)));
@@ -91,6 +94,19 @@ describe('slashing', () => {
         await expectSlashed(rc(3n, 999n, 60n), rc(2n, 1000n, 50n), STAKE, 0n);
     });
 
+    it('per class: the same seq with tokens moved between classes (same sum, same cost) is an equivocation', async () => {
+        await expectSlashed(rc(5n, [600n, 100n, 300n], 90n), rc(5n, [500n, 200n, 300n], 90n), STAKE, 0n);
+        await chain.loadFrom(snap);
+        await expectSlashed(rc(5n, [600n, 100n, 300n], 90n), rc(5n, [600n, 100n, 299n], 90n), STAKE, 0n);
+    });
+
+    it('per class: a later receipt with less of one class is an equivocation even when its sum and cost grow', async () => {
+        // cached went down while prompt grew more: the escrow alone would accept both (it checks the sum)
+        await expectSlashed(rc(2n, [600n, 100n, 300n], 50n), rc(3n, [700n, 99n, 300n], 60n), STAKE, 0n);
+        await chain.loadFrom(snap);
+        await expectSlashed(rc(3n, [700n, 100n, 299n], 60n), rc(2n, [600n, 100n, 300n], 50n), STAKE, 0n);
+    });
+
     it('slashes unbonding stake too', async () => {
         await w.worker.send(w.operator.getSender(), { value: toNano('0.2') }, { $$type: 'Unbond', queryId: 0n });
         // re-register with new stake under the same key (a newer statement)
@@ -134,6 +150,9 @@ describe('slashing', () => {
             await refused(rc(1n, 10n, 5n), rc(2n, 10n, 5n), ERR_NOT_EQUIVOCATION);
             await refused(rc(1n, 10n, 5n), rc(2n, 20n, 9n), ERR_NOT_EQUIVOCATION);
             await refused(rc(3n, 20n, 9n), rc(2n, 10n, 5n), ERR_NOT_EQUIVOCATION);
+            // every class growing (or equal) with a later seq is honest
+            await refused(rc(1n, [600n, 100n, 300n], 50n), rc(2n, [600n, 150n, 301n], 51n), ERR_NOT_EQUIVOCATION);
+            await refused(rc(1n, [600n, 100n, 300n], 50n), rc(1n, [600n, 100n, 300n], 50n), ERR_NOT_EQUIVOCATION);
         });
 
         it('receipts for different escrows or epochs (ERR_NOT_EQUIVOCATION)', async () => {
@@ -143,9 +162,16 @@ describe('slashing', () => {
 
         it('a payload that is not a receipt (ERR_BAD_TAG)', async () => {
             const cell = beginCell().storeUint(0x43415454, 32).storeAddress(escrowA).storeUint(EPOCH, 64)
-                .storeUint(1n, 64).storeUint(10n, 64).storeCoins(6n).endCell();
-            const fake: SignedUsageReceipt = { receipt: { escrow: escrowA, epoch: EPOCH, seq: 1n, tokens: 10n, cost: 6n }, cell, signature: signHash(cell.hash(), w.tee) };
+                .storeUint(1n, 64).storeUint(10n, 64).storeUint(0n, 64).storeUint(0n, 64).storeCoins(6n).endCell();
+            const fake: SignedUsageReceipt = { receipt: { escrow: escrowA, epoch: EPOCH, seq: 1n, promptTokens: 10n, cachedTokens: 0n, completionTokens: 0n, cost: 6n }, cell, signature: signHash(cell.hash(), w.tee) };
             await refused(rc(1n, 10n, 5n), fake, ERR_BAD_TAG);
+        });
+
+        it('a receipt of the single-price layout (tag CRCT, one token count) does not parse as a receipt (TVM cell underflow, 9)', async () => {
+            const cell = beginCell().storeUint(0x43524354, 32).storeAddress(escrowA).storeUint(EPOCH, 64)
+                .storeUint(1n, 64).storeUint(10n, 64).storeCoins(6n).endCell();
+            const fake: SignedUsageReceipt = { receipt: { escrow: escrowA, epoch: EPOCH, seq: 1n, promptTokens: 10n, cachedTokens: 0n, completionTokens: 0n, cost: 6n }, cell, signature: signHash(cell.hash(), w.tee) };
+            await refused(rc(1n, 10n, 5n), fake, 9n);
         });
 
         it('too little value for the hops to the root and back (ERR_INSUFFICIENT_VALUE)', async () => {

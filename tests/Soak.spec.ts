@@ -17,7 +17,7 @@ import { Worker } from 'node:worker_threads';
 import { Agent } from 'node:https';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { toNano } from '@ton/core';
-import { tlsKeyHashOfCert } from '../src/sdk';
+import { tlsKeyHashOfCert, asPrices } from '../src/sdk';
 import { DevBackend } from '../src/backend';
 import type { WorkerNodeHandle } from '../src/worker';
 import { createNet, registerWorker, openEscrow, MODEL, type Net } from './helpers/network';
@@ -109,7 +109,7 @@ describe('soak: slow uploads, huge prompts, idle connections and paying clients 
         fx = await nodeFixture(net);
         dev = await DevBackend.start({ tokens: 16, delayMs: 2 });
         const w = await registerWorker(net, 'soak-op', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
-        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
         node = await fx.start(w, dev, {
             maxInflight: 16, bodyTimeoutMs: 1000, headersTimeoutMs: 1000, idleTimeoutMs: 1000, maxConnections: 300, maxBodyBytes: 2 * 1024 * 1024,
             escrowCacheMs: 60_000,

@@ -8,14 +8,15 @@
 // and a client who withholds its latest receipts and then tries every pair it holds as a SlashProof.
 // The honest client's book (the client library's checks) accepts every answer throughout.
 import '@ton/test-utils';
+
 import { copyFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Cell, toNano } from '@ton/core';
-import { bigIntToPublicKey, parseSignedReceiptCell, tlsKeyHashOfCert, verifyReceipt, type SignedUsageReceipt } from '../src/sdk';
+import { bigIntToPublicKey, parseSignedReceiptCell, tlsKeyHashOfCert, verifyReceipt, type SignedUsageReceipt, asPrices } from '../src/sdk';
 import { DevBackend } from '../src/backend';
 import { ReceiptLedger, type WorkerNodeHandle } from '../src/worker';
-import { ReceiptBook, type WireReceipt } from '../src/client';
+import { ReceiptBook, usageClassesOf, type WireReceipt } from '../src/client';
 import { createNet, registerWorker, openEscrow, MODEL, type Net, type WorkerHandle, type EscrowHandle } from './helpers/network';
 import { slashProofBody } from './helpers/money';
 import { nodeFixture, apiKeyFor, openai, type NodeFixture } from './helpers/node';
@@ -29,6 +30,9 @@ interface Held {
     signed: SignedUsageReceipt;
     boc: string;
 }
+
+/** A receipt's totals as one string: every class and the cost. */
+const totals = (r: { promptTokens: bigint; cachedTokens: bigint; completionTokens: bigint; cost: bigint }) => `${r.promptTokens}/${r.cachedTokens}/${r.completionTokens}/${r.cost}`;
 
 describe('a fresh TEE key per start: no restart, swap or restore makes the node contradict itself', () => {
     let net: Net;
@@ -69,8 +73,8 @@ describe('a fresh TEE key per start: no restart, swap or restore makes the node 
                 held.push({ signed: parseSignedReceiptCell(Cell.fromBase64(wire.boc)), boc: wire.boc });
                 const after = await e.escrow.getState();
                 const v = book.accept(wire, {
-                    escrow: e.escrow.address, epoch: st.epoch, teeKey: (await w.worker.getInfo()).teeKey, price: info.price, maxPrice: st.maxPrice,
-                    usageTokens: BigInt(r.usage!.total_tokens), escrowKey: after.teeKey, settled: { seq: st.lastSeq, tokens: st.lastTokens, cost: st.lastCost },
+                    escrow: e.escrow.address, epoch: st.epoch, teeKey: (await w.worker.getInfo()).teeKey, prices: info.prices, caps: st.caps,
+                    usage: usageClassesOf(r.usage as any), escrowKey: after.teeKey, settled: { seq: st.lastSeq, tokens: st.lastTokens, cost: st.lastCost },
                 });
                 if (v.note) notes.push(v.note);
                 codes.push('ok');
@@ -99,7 +103,7 @@ describe('a fresh TEE key per start: no restart, swap or restore makes the node 
         net = await createNet();
         fx = await nodeFixture(net);
         w = await registerWorker(net, 'op', stakeBefore, { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
-        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+        await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
         dev = await DevBackend.start({ tokens: 8, delayMs: 0 });
         e = await openEscrow(net, w, 'client', toNano('5'), PRICE);
         live = join(fx.dir, 'live.db');
@@ -181,15 +185,17 @@ describe('a fresh TEE key per start: no restart, swap or restore makes the node 
             for (const a of list) for (const b of list) {
                 pairs++;
                 const [x, y] = [a.receipt, b.receipt];
-                // the SlashProof rule (contracts/worker.tact): same seq with other totals, or totals going backwards
-                if (x.seq === y.seq) expect([x.tokens, x.cost]).toEqual([y.tokens, y.cost]);
-                else if (x.seq < y.seq) expect(y.tokens >= x.tokens && y.cost >= x.cost).toBe(true);
+                // the SlashProof rule (contracts/worker.tact): same seq with other totals (any class or cost), or any total going backwards
+                if (x.seq === y.seq) expect([x.promptTokens, x.cachedTokens, x.completionTokens, x.cost]).toEqual([y.promptTokens, y.cachedTokens, y.completionTokens, y.cost]);
+                else if (x.seq < y.seq) {
+                    expect(y.promptTokens >= x.promptTokens && y.cachedTokens >= x.cachedTokens && y.completionTokens >= x.completionTokens && y.cost >= x.cost).toBe(true);
+                }
             }
         }
         expect(pairs).toBeGreaterThan(50);
         // across keys the same seqs carry other totals (that is the restore): the reason keys are fresh
         const seqs = new Map<bigint, Set<string>>();
-        for (const s of all) seqs.set(s.receipt.seq, (seqs.get(s.receipt.seq) ?? new Set()).add(`${s.receipt.tokens}/${s.receipt.cost}`));
+        for (const s of all) seqs.set(s.receipt.seq, (seqs.get(s.receipt.seq) ?? new Set()).add(totals(s.receipt)));
         expect([...seqs.values()].some((v) => v.size > 1)).toBe(true);
     });
 
@@ -199,7 +205,7 @@ describe('a fresh TEE key per start: no restart, swap or restore makes the node 
         // the most damning pairs it has: same seq, other totals (the restores); and every pair of one key
         const bySeq = new Map<bigint, Held[]>();
         for (const h of held) bySeq.set(h.signed.receipt.seq, [...(bySeq.get(h.signed.receipt.seq) ?? []), h]);
-        const conflicting = [...bySeq.values()].filter((v) => new Set(v.map((h) => `${h.signed.receipt.tokens}/${h.signed.receipt.cost}`)).size > 1);
+        const conflicting = [...bySeq.values()].filter((v) => new Set(v.map((h) => totals(h.signed.receipt))).size > 1);
         expect(conflicting.length).toBeGreaterThan(0);
         const pairs: [Held, Held][] = [];
         for (const group of conflicting) for (const a of group) for (const b of group) if (a !== b) pairs.push([a, b]);

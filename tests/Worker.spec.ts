@@ -11,7 +11,7 @@ import {
     ERR_ATTESTATION_TOO_LONG, ERR_UNKNOWN_MEASUREMENT, ERR_STAKE_TOO_LOW, ERR_PAUSED, ERR_BAD_TAG,
     ERR_INSUFFICIENT_VALUE, ERR_NOT_OPERATOR, ERR_NOT_ACTIVE, ERR_ZERO_AMOUNT, ERR_PRICE_TOO_HIGH, ERR_NO_STAKE,
     ERR_STILL_UNBONDING, ERR_NOTHING_TO_WITHDRAW, ERR_NOT_ROOT,
-    STATUS_ACTIVE, STATUS_UNBONDING, WORKER_STORAGE_RESERVE, REWARD_SCALE, TAG_RECEIPT, storeTopUpStake,
+    STATUS_ACTIVE, STATUS_UNBONDING, WORKER_STORAGE_RESERVE, REWARD_SCALE, TAG_RECEIPT, storeTopUpStake, asPrices, TOKEN_CLASSES, type PriceSet, MAX_WORKER_PRICE, loadEscrowInfo,
 } from '../src/sdk';
 import { Net, createNet, MEASUREMENT, seededKey } from './helpers/network';
 import { failures } from './helpers/attacks';
@@ -70,7 +70,7 @@ describe('Worker', () => {
             expect(info.root.equals(net.root.address)).toBe(true);
             expect(info.operator.equals(op.wallet.address)).toBe(true);
             expect(info).toMatchObject({
-                status: STATUS_ACTIVE, active: true, stake: STAKE, pending: 0n, unbonding: 0n, withdrawableAt: 0n, price: 0n,
+                status: STATUS_ACTIVE, active: true, stake: STAKE, pending: 0n, unbonding: 0n, withdrawableAt: 0n, prices: { $$type: 'Prices', prompt: 0n, cached: 0n, completion: 0n },
                 teeKey: publicKeyToBigInt(op.tee.publicKey), measurement: MEASUREMENT, tlsKeyHash: a.statement.tlsKeyHash,
                 expiresAt: BigInt(a.statement.expiresAt), issuedAt: BigInt(a.statement.issuedAt),
                 rewardStake: STAKE, checkpoint: 0n, accrued: 0n, feeBps: net.params.protocolFeeBps,
@@ -370,21 +370,64 @@ describe('Worker', () => {
     // ------------------------------------------------------------ SetPrice / SetEndpoint
 
     describe('SetPrice', () => {
-        const setPrice = (o: Operator, from: SandboxContract<TreasuryContract>, price: bigint) =>
-            o.worker.send(from.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price });
+        const setPrice = (o: Operator, from: SandboxContract<TreasuryContract>, price: bigint | PriceSet) =>
+            o.worker.send(from.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(price) });
+        const pricesOf = async (o: Operator) => {
+            const p = (await o.worker.getInfo()).prices;
+            return { prompt: p.prompt, cached: p.cached, completion: p.completion };
+        };
 
         it('sets a price up to maxPrice and refuses one above (ERR_PRICE_TOO_HIGH)', async () => {
             await registerOk();
             const ok = await withDelta(net.chain, op.wallet.address, () => setPrice(op, op.wallet, net.params.maxPrice));
             expect(ok.res.transactions).toHaveTransaction({ from: op.wallet.address, to: op.worker.address, success: true });
             expectOnlyFees(ok.delta, toNano('0.01'));
-            expect((await op.worker.getInfo()).price).toBe(net.params.maxPrice);
+            expect(await pricesOf(op)).toEqual({ prompt: net.params.maxPrice, cached: net.params.maxPrice, completion: net.params.maxPrice });
 
             const high = await withDelta(net.chain, op.wallet.address, () => setPrice(op, op.wallet, net.params.maxPrice + 1n));
             expect(high.res.transactions).toHaveTransaction({ from: op.wallet.address, to: op.worker.address, success: false, exitCode: n(ERR_PRICE_TOO_HIGH) });
             expectOnlyFees(high.delta);
-            expect((await op.worker.getInfo()).price).toBe(net.params.maxPrice);
+            expect((await pricesOf(op)).prompt).toBe(net.params.maxPrice);
             await expectWorkerHoldsItsBook(net.chain, op.worker);
+        });
+
+        it('sets one price per token class; any class above maxPrice refuses the whole message', async () => {
+            await registerOk();
+            const p = { prompt: net.params.maxPrice / 4n, cached: net.params.maxPrice / 16n, completion: net.params.maxPrice };
+            const ok = await setPrice(op, op.wallet, p);
+            expect(ok.transactions).toHaveTransaction({ from: op.wallet.address, to: op.worker.address, success: true });
+            expect(await pricesOf(op)).toEqual(p);
+            for (const cls of TOKEN_CLASSES) {
+                const r = await setPrice(op, op.wallet, { prompt: 1n, cached: 1n, completion: 1n, [cls]: net.params.maxPrice + 1n });
+                expect(r.transactions).toHaveTransaction({ from: op.wallet.address, to: op.worker.address, success: false, exitCode: n(ERR_PRICE_TOO_HIGH) });
+                expect(await pricesOf(op)).toEqual(p);
+            }
+        });
+
+        it('keeps each price in 56 bits: up to MAX_WORKER_PRICE in every class round-trips, one nanoton more is refused', async () => {
+            const big = await createNet({ params: { maxPrice: 1n << 60n } });
+            const o = await operatorOf(big, 'op-max');
+            const a = attest(big, o);
+            expect(failures(await register(big, o, a.cell, STAKE, STAKE + toNano('0.2'), o.wallet, 1n))).toEqual([]);
+            const top = { prompt: MAX_WORKER_PRICE, cached: MAX_WORKER_PRICE - 1n, completion: 1n };
+            const ok = await setPrice(o, o.wallet, top);
+            expect(ok.transactions).toHaveTransaction({ from: o.wallet.address, to: o.worker.address, success: true });
+            expect(await pricesOf(o)).toEqual(top);
+            for (const cls of TOKEN_CLASSES) {
+                const r = await setPrice(o, o.wallet, { prompt: 1n, cached: 1n, completion: 1n, [cls]: MAX_WORKER_PRICE + 1n });
+                expect(r.transactions).toHaveTransaction({ from: o.wallet.address, to: o.worker.address, success: false, exitCode: n(ERR_PRICE_TOO_HIGH) });
+            }
+            expect(await pricesOf(o)).toEqual(top);
+            // EscrowQuery compares each class with the asker's cap: one nanoton under one class's price is inactive
+            const asker = await big.chain.treasury('asker');
+            const query = (caps: PriceSet) => o.worker.send(asker.getSender(), { value: toNano('0.1') }, { $$type: 'EscrowQuery', queryId: 7n, caps: asPrices(caps) });
+            const infoOf = (r: Awaited<ReturnType<typeof query>>) => {
+                const tx = r.transactions.find((t) => t.inMessage?.info.src?.toString?.() === o.worker.address.toString())!;
+                return loadEscrowInfo(tx.inMessage!.body.beginParse());
+            };
+            expect(infoOf(await query(top)).active).toBe(true);
+            expect(infoOf(await query({ ...top, cached: top.cached - 1n })).active).toBe(false);
+            expect(infoOf(await query({ prompt: (1n << 64n) - 1n, cached: (1n << 64n) - 1n, completion: (1n << 64n) - 1n })).active).toBe(true);
         });
 
         it('refuses a stranger (ERR_NOT_OPERATOR) and a Worker never attested (ERR_NOT_ACTIVE)', async () => {
@@ -392,7 +435,7 @@ describe('Worker', () => {
             const s = await withDelta(net.chain, stranger.address, () => setPrice(op, stranger, 1n));
             expect(s.res.transactions).toHaveTransaction({ from: stranger.address, to: op.worker.address, success: false, exitCode: n(ERR_NOT_OPERATOR) });
             expectOnlyFees(s.delta);
-            expect((await op.worker.getInfo()).price).toBe(0n);
+            expect(await pricesOf(op)).toEqual({ prompt: 0n, cached: 0n, completion: 0n });
 
             // through the SDK's wrapper (no StateInit) a message to a Worker never registered bounces and
             // deploys nothing
@@ -404,7 +447,7 @@ describe('Worker', () => {
             // a blank Worker deployed by hand with its StateInit refuses it (ERR_NOT_ACTIVE)
             const blank = net.chain.openContract(await Worker.fromInit(net.root.address, fresh.wallet.address, emptyWorkerState()));
             const g = await withDelta(net.chain, fresh.wallet.address, () =>
-                blank.send(fresh.wallet.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: 1n }));
+                blank.send(fresh.wallet.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(1n) }));
             expect(g.res.transactions).toHaveTransaction({ from: fresh.wallet.address, to: fresh.worker.address, deploy: true, success: false, exitCode: n(ERR_NOT_ACTIVE) });
             expectOnlyFees(g.delta, toNano('0.1')); // includes the forward fee of the Worker's StateInit
         });

@@ -12,11 +12,11 @@ import OpenAI from 'openai';
 import { Address, Cell, toNano } from '@ton/core';
 import {
     escrowAddress, parseSignedReceiptCell, verifyReceipt, parseSignedAttestation, verifySignedAttestation,
-    publicKeyToBigInt, bigIntToPublicKey, loadEscrowPayout, tlsKeyHashOfCert, hex256, keyFromSeed, signStatement, buildStatementCell, NO_QUOTE, keyBinding,
+    publicKeyToBigInt, bigIntToPublicKey, loadEscrowPayout, tlsKeyHashOfCert, hex256, keyFromSeed, signStatement, buildStatementCell, NO_QUOTE, keyBinding, asPrices
 } from '../src/sdk';
 import { DevBackend, devAnswerTokens, countPromptTokens } from '../src/backend';
 import {
-    WorkerNodeHandle, DevAttestationProvider, cumulativeCost, parseWorkerConfig, ConfigError, TdxAttestationProvider, TdxUnavailableError, TsmFs,
+    WorkerNodeHandle, DevAttestationProvider, parseWorkerConfig, ConfigError, TdxAttestationProvider, TdxUnavailableError, TsmFs, type LedgerPosition,
 } from '../src/worker';
 import { chatBodySchema, parseChatBody, describeIssues } from '../src/worker/chatBody';
 import { createNet, registerWorker, openEscrow, MODEL, MEASUREMENT, Net, WorkerHandle, EscrowHandle } from './helpers/network';
@@ -25,8 +25,13 @@ import { nodeFixture, apiKeyFor, openai, raw as rawOn, refused, type NodeFixture
 /** Chat messages as both the openai client and the backend accept them. */
 type Msg = { role: 'system' | 'user'; content: string };
 
-const PRICE = toNano('0.5'); // nanoton per million tokens: 500 nanoton per token
+const PRICE = toNano('0.5'); // nanoton per million tokens, every class: 500 nanoton per token
 const THRESHOLD = 50_000n;
+/** The cost of `t` tokens at PRICE in every class (a whole number of nanoton per token: no rounding). */
+const cumulativeCost = (t: bigint, price: bigint) => (t * price) / 1_000_000n;
+const sumOf = (p: LedgerPosition) => p.promptTokens + p.cachedTokens + p.completionTokens;
+/** OpenAI's usage with no cached tokens. */
+const usageOf = (prompt: number, completion: number) => ({ prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: { cached_tokens: 0 } });
 
 describe('worker node (sandbox, HTTPS, openai client)', () => {
     let net: Net;
@@ -52,13 +57,13 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         // node makes its own fresh key at start and re-registers the Worker with it.
         w = await registerWorker(net, 'op1', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
         expect((await w.worker.getInfo()).active).toBe(true);
-        const setPrice = (price: bigint) => w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price });
+        const setPrice = (price: bigint) => w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(price) });
         // an escrow whose cap is below the price the node will charge
         await setPrice(toNano('0.4'));
         capped = await openEscrow(net, w, 'capped', toNano('1'), toNano('0.4'));
         expect((await capped.escrow.getState()).state).toBe(2n);
         await setPrice(PRICE);
-        expect((await w.worker.getInfo()).price).toBe(PRICE);
+        expect((await w.worker.getInfo()).prices.completion).toBe(PRICE);
         main = await openEscrow(net, w, 'client1', toNano('5'), PRICE);
         expect((await main.escrow.getState()).state).toBe(2n);
 
@@ -85,7 +90,7 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
 
     it('serves its model list and an attestation bound to the TLS key it presents', async () => {
         const models = await ai(main, 'client1').models.list();
-        expect(models.data.map((m) => [m.id, m.object, m.owned_by])).toEqual([[MODEL, 'model', 'cocoon']]);
+        expect(models.data.map((m) => [m.id, m.object, m.owned_by, (m as any).capabilities])).toEqual([[MODEL, 'model', 'cocoon', ['chat', 'completions']]]);
 
         const r = await raw('GET', '/attestation');
         expect(r.status).toBe(200);
@@ -100,7 +105,8 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         expect(Address.parse(r.json.worker).equals(w.worker.address)).toBe(true);
         expect(Address.parse(r.json.root).equals(net.root.address)).toBe(true);
         expect(Address.parse(r.json.operator).equals(w.operator.address)).toBe(true);
-        expect(r.json.price).toBe(PRICE.toString());
+        expect(r.json.prices).toEqual({ prompt: PRICE.toString(), cached: PRICE.toString(), completion: PRICE.toString() });
+        expect(r.json.models).toEqual([{ id: MODEL, capabilities: ['chat', 'completions'] }]);
         expect(r.json.expiresAt).toBe(att.statement.expiresAt);
         expect(r.json.registered).toBe(true);
         // the development provider has no TEE evidence to show
@@ -138,13 +144,16 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         expect((await main.escrow.getState()).teeKey).toBe(node.teeKey);
         const prompt = countPromptTokens(messages);
         expect(data.choices[0].message.content).toBe(devAnswerTokens(messages, 50).join(''));
-        expect(data.usage).toEqual({ prompt_tokens: prompt, completion_tokens: 50, total_tokens: prompt + 50 });
+        expect(data.usage).toEqual(usageOf(prompt, 50));
         const rc = (data as any).cocoon_receipt;
         const total = BigInt(prompt + 50);
+        const P = PRICE.toString();
         expect(rc).toEqual({
-            escrow: main.escrow.address.toString(), epoch: st.epoch.toString(), seq: '1', tokens: total.toString(),
-            cost: cumulativeCost(total, PRICE).toString(), requestTokens: total.toString(), requestCost: cumulativeCost(total, PRICE).toString(),
-            price: PRICE.toString(), signature: expect.stringMatching(/^[0-9a-f]{128}$/), boc: expect.any(String),
+            escrow: main.escrow.address.toString(), epoch: st.epoch.toString(), seq: '1',
+            promptTokens: String(prompt), cachedTokens: '0', completionTokens: '50', tokens: total.toString(), cost: cumulativeCost(total, PRICE).toString(),
+            requestPromptTokens: String(prompt), requestCachedTokens: '0', requestCompletionTokens: '50', requestTokens: total.toString(),
+            requestCost: cumulativeCost(total, PRICE).toString(),
+            prices: { prompt: P, cached: P, completion: P }, signature: expect.stringMatching(/^[0-9a-f]{128}$/), boc: expect.any(String),
         });
         expect(rc.cost).toBe((total * 500n).toString());
         expect(response.headers.get('x-cocoon-receipt')).toBe(rc.boc);
@@ -152,7 +161,8 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         expect(verifyReceipt(s, tee())).toBe(true);
         expect(s.signature.toString('hex')).toBe(rc.signature);
         expect(s.receipt.escrow.equals(main.escrow.address)).toBe(true);
-        expect([s.receipt.epoch, s.receipt.seq, s.receipt.tokens, s.receipt.cost]).toEqual([st.epoch, 1n, total, total * 500n]);
+        expect([s.receipt.epoch, s.receipt.seq, s.receipt.promptTokens, s.receipt.cachedTokens, s.receipt.completionTokens, s.receipt.cost])
+            .toEqual([st.epoch, 1n, BigInt(prompt), 0n, 50n, total * 500n]);
         // persisted before it was returned, with the key that signed it and the API key it was spent under
         const stored = node.ledger.latestReceipt(main.escrow.address, st.epoch)!;
         expect(stored.boc.toString('base64')).toBe(rc.boc);
@@ -178,16 +188,17 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         const request = BigInt(countPromptTokens(msgs) + 50);
         expect(last.choices).toEqual([]);
         expect(last.object).toBe('chat.completion.chunk');
-        expect(last.usage).toEqual({ prompt_tokens: countPromptTokens(msgs), completion_tokens: 50, total_tokens: Number(request) });
+        expect(last.usage).toEqual(usageOf(countPromptTokens(msgs), 50));
         const rc = last.cocoon_receipt;
-        const tokens = before.tokens + request;
+        const tokens = sumOf(before) + request;
         expect([rc.seq, rc.tokens, rc.cost, rc.requestTokens, rc.requestCost]).toEqual([
             (before.seq + 1n).toString(), tokens.toString(), cumulativeCost(tokens, PRICE).toString(), request.toString(),
             (cumulativeCost(tokens, PRICE) - before.cost).toString(),
         ]);
         const s = receiptOf(rc.boc);
         expect(verifyReceipt(s, tee())).toBe(true);
-        expect([s.receipt.seq, s.receipt.tokens, s.receipt.cost]).toEqual([before.seq + 1n, tokens, cumulativeCost(tokens, PRICE)]);
+        expect([s.receipt.seq, s.receipt.promptTokens + s.receipt.cachedTokens + s.receipt.completionTokens, s.receipt.completionTokens, s.receipt.cost])
+            .toEqual([before.seq + 1n, tokens, before.completionTokens + 50n, cumulativeCost(tokens, PRICE)]);
     });
 
     it('gives concurrent requests on one escrow consecutive receipts', async () => {
@@ -199,8 +210,8 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         expect(seqs).toEqual([before.seq + 1n, before.seq + 2n, before.seq + 3n]);
         const added = answers.reduce((s, a) => s + BigInt(a.usage!.total_tokens), 0n);
         const after = node.ledger.position(main.escrow.address, st.epoch);
-        expect(after.tokens).toBe(before.tokens + added);
-        expect(after.cost).toBe(cumulativeCost(after.tokens, PRICE));
+        expect(sumOf(after)).toBe(sumOf(before) + added);
+        expect(after.cost).toBe(cumulativeCost(sumOf(after), PRICE));
         const all = node.ledger.receipts(main.escrow.address, st.epoch);
         expect(all.map((r) => r.seq)).toEqual(all.map((_, i) => BigInt(i + 1)));
     });
@@ -272,14 +283,14 @@ describe('worker node (sandbox, HTTPS, openai client)', () => {
         expect(ok).toHaveLength(1);
         expect(no).toHaveLength(1);
         expect([no[0].reason.status, no[0].reason.code]).toEqual([402, 'insufficient_balance']);
-        expect(node.ledger.position(twins.escrow.address, (await twins.escrow.getState()).epoch)).toEqual({ seq: 1n, tokens: BigInt(prompt + 10), cost: worst });
+        expect(node.ledger.position(twins.escrow.address, (await twins.escrow.getState()).epoch)).toEqual({ seq: 1n, promptTokens: BigInt(prompt), cachedTokens: 0n, completionTokens: 10n, cost: worst });
     });
 
     it('bills the tokens a stream produced when the client goes away mid-stream', async () => {
         // a second operator's node with a slow backend
         const slow = await DevBackend.start({ tokens: 50, delayMs: 25 });
         const w3 = await registerWorker(net, 'op-slow', toNano('100'), { tlsKeyHash: tlsKeyHashOfCert(fx.certPem) });
-        await w3.worker.send(w3.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, price: PRICE });
+        await w3.worker.send(w3.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetPrice', queryId: 0n, prices: asPrices(PRICE) });
         const other = await fx.start(w3, slow, { backend: { url: slow.url, model: 'dev-model' } });
         const aborter = await openEscrow(net, w3, 'aborter', toNano('1'), PRICE);
         try {
@@ -465,9 +476,41 @@ describe('worker node configuration', () => {
         }
         expect(err).toBeInstanceOf(ConfigError);
         const paths = (err as ConfigError).issues.map((i) => i.path);
-        expect(paths).toEqual(expect.arrayContaining(['model', 'port', 'backend.url', 'root', 'operator', 'measurement', 'dbPath', 'claim.threshold', '(root)']));
+        expect(paths).toEqual(expect.arrayContaining(['port', 'backend.url', 'root', 'operator', 'measurement', 'dbPath', 'claim.threshold', '(root)']));
         expect((err as ConfigError).message).toContain('  - root: must be a TON address');
         expect((err as ConfigError).message).toContain("Unrecognized key(s) in object: 'surprise'");
+    });
+
+    const valid = { root: '0:' + '00'.repeat(32), operator: '0:' + '01'.repeat(32), measurement: '0x01', dbPath: '/tmp/x.db' };
+    const issues = (raw: unknown) => {
+        try {
+            parseWorkerConfig(raw);
+            return [];
+        } catch (e) {
+            return (e as ConfigError).issues.map((i) => `${i.path}: ${i.message}`);
+        }
+    };
+
+    it('takes one model with its backend, or several models each with upstreams and capabilities', () => {
+        expect(issues(valid)).toEqual(['model: Required (or give models)', 'backend: Required (or give models)']);
+        const one = parseWorkerConfig({ ...valid, model: 'm', backend: { url: 'http://127.0.0.1:8000/v1', model: 'engine-m' } });
+        expect(one.models).toEqual([{ name: 'm', upstreams: [{ url: 'http://127.0.0.1:8000/v1', model: 'engine-m' }], capabilities: ['chat', 'completions'],
+            features: { tools: true, responseFormat: true, logprobs: false }, timeoutMs: 120_000 }]);
+        const two = parseWorkerConfig({
+            ...valid, models: [
+                { name: 'llama', upstreams: [{ url: 'http://10.0.0.1:8000/v1' }, { url: 'http://10.0.0.2:8000/v1' }] },
+                { name: 'bge', upstreams: [{ url: 'http://10.0.0.3:8000/v1' }], capabilities: ['embeddings'] },
+            ],
+        });
+        expect(two.model).toBe('llama');
+        expect(two.models.map((m) => [m.name, m.upstreams.length, m.capabilities])).toEqual([['llama', 2, ['chat', 'completions']], ['bge', 1, ['embeddings']]]);
+        expect(two.upstreamHealth).toEqual({ intervalMs: 10_000, timeoutMs: 2_000, cooldownMs: 5_000 });
+        expect(issues({ ...valid, models: [{ name: 'a', upstreams: [{ url: 'http://x/v1' }] }, { name: 'a', upstreams: [{ url: 'http://y/v1' }] }] })).toEqual(['models.1.name: a is listed twice']);
+        expect(issues({ ...valid, model: 'm', backend: { url: 'http://x/v1' }, models: [{ name: 'm', upstreams: [{ url: 'http://x/v1' }] }] }))
+            .toEqual(['backend: give either models or model + backend, not both']);
+        expect(issues({ ...valid, models: [{ name: 'a,b', upstreams: [{ url: 'http://x/v1' }] }] })[0]).toMatch(/^models.0.name: a model name has no commas/);
+        expect(issues({ ...valid, models: [{ name: 'a', upstreams: [] }] })[0]).toMatch(/^models.0.upstreams: /);
+        expect(issues({ ...valid, models: [{ name: 'a', upstreams: [{ url: 'http://x/v1' }], capabilities: ['images'] }] })[0]).toMatch(/^models.0.capabilities.0: /);
     });
 
     it('fills defaults and parses amounts as bigint', () => {

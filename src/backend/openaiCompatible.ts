@@ -1,12 +1,13 @@
-// Any upstream that speaks OpenAI's /v1/chat/completions: vLLM, SGLang, llama.cpp server, Ollama
-// (its /v1 endpoint), or the DevBackend. Usage the upstream does not report is counted locally.
+// Any upstream that speaks OpenAI's API: /v1/chat/completions, /v1/completions and /v1/embeddings
+// (vLLM, SGLang, llama.cpp server, Ollama's /v1 endpoint, or the DevBackend). Usage the upstream does
+// not report is counted locally (all prompt tokens then count as uncached).
 //
 // It speaks HTTP with node:http(s) over a keep-alive agent rather than with fetch: fetch (undici
 // with WHATWG streams, an AbortSignal.any and a timeout signal per request) cost the worker node
 // more CPU per request than everything else it does for that request.
 import { Agent as HttpAgent, request as httpRequest, IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { BackendError, BackendFeatures, ChatRequest, ChatResult, InferenceBackend, StreamEvent, ToolCall, Usage } from './types';
+import { BackendError, UpstreamUnreachable, BackendFeatures, ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, InferenceBackend, StreamEvent, TextRequest, TextResult, ToolCall, Usage } from './types';
 import { countPromptTokens, countTextTokens } from './tokens';
 import { SseSplitter } from './sse';
 
@@ -29,11 +30,28 @@ export const DEFAULT_UPSTREAM_FEATURES: BackendFeatures = { tools: true, respons
 interface UpstreamUsage {
     prompt_tokens?: number;
     completion_tokens?: number;
+    prompt_tokens_details?: { cached_tokens?: number } | null;
+    completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
 
-function usageOf(u: UpstreamUsage | null | undefined): Usage | null {
-    if (!u || typeof u.prompt_tokens !== 'number' || typeof u.completion_tokens !== 'number') return null;
-    return { promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens };
+const count = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * The usage an upstream reported, or null when it reported none (or nonsense: then the node counts
+ * itself). Cached tokens are part of the prompt tokens and reasoning tokens part of the completion
+ * tokens (OpenAI's usage); a detail that does not fit its total is ignored. `completion_tokens` may
+ * be absent (embeddings): 0.
+ */
+export function usageOf(u: UpstreamUsage | null | undefined, needCompletion = true): Usage | null {
+    if (!u || !count(u.prompt_tokens)) return null;
+    if (needCompletion ? !count(u.completion_tokens) : u.completion_tokens !== undefined && !count(u.completion_tokens)) return null;
+    const completion = u.completion_tokens ?? 0;
+    const out: Usage = { promptTokens: u.prompt_tokens, completionTokens: completion };
+    const cached = u.prompt_tokens_details?.cached_tokens;
+    if (count(cached) && cached > 0 && cached <= u.prompt_tokens) out.cachedTokens = cached;
+    const reasoning = u.completion_tokens_details?.reasoning_tokens;
+    if (count(reasoning) && reasoning > 0 && reasoning <= completion) out.reasoningTokens = reasoning;
+    return out;
 }
 
 function timeoutError(ms: number): Error {
@@ -70,34 +88,45 @@ interface Upstream {
     done(): void;
 }
 
+type Route = 'chat/completions' | 'completions' | 'embeddings' | 'models';
+interface Target { protocol: string; hostname: string; port: string; path: string }
+
 export class OpenAICompatibleBackend implements InferenceBackend {
     readonly name: string;
     readonly features: BackendFeatures;
-    private readonly url: URL;
     private readonly agent: HttpAgent;
     private readonly send: typeof httpRequest;
-    /** Request options without headers, from the URL once (a URL per request is converted every time). */
-    private readonly target: { protocol: string; hostname: string; port: string; path: string };
+    /** Request options without headers, per route, from the URL once (a URL per request is converted every time). */
+    private readonly targets: Record<Route, Target>;
 
     constructor(private readonly opts: OpenAICompatibleOptions) {
         const u = new URL(opts.baseUrl);
         if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`the backend URL must be http:// or https://, got ${u.protocol}`);
-        this.url = new URL(u.toString().replace(/\/+$/, '') + '/chat/completions');
+        const base = u.toString().replace(/\/+$/, '');
         this.name = `openai-compatible ${u.origin}${u.pathname.replace(/\/+$/, '')}`;
         this.features = { ...DEFAULT_UPSTREAM_FEATURES, ...opts.features };
         const https = u.protocol === 'https:';
         this.agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
         this.send = (https ? httpsRequest : httpRequest) as typeof httpRequest;
-        const host = this.url.hostname;
-        this.target = {
-            protocol: this.url.protocol, hostname: host.startsWith('[') ? host.slice(1, -1) : host, port: this.url.port,
-            path: this.url.pathname + this.url.search,
+        const target = (route: Route): Target => {
+            const url = new URL(`${base}/${route}`);
+            const host = url.hostname;
+            return { protocol: url.protocol, hostname: host.startsWith('[') ? host.slice(1, -1) : host, port: url.port, path: url.pathname + url.search };
         };
+        this.targets = { 'chat/completions': target('chat/completions'), completions: target('completions'), embeddings: target('embeddings'), models: target('models') };
     }
 
     /** Closes the idle keep-alive connections to the upstream. */
     close(): void {
         this.agent.destroy();
+    }
+
+    private textBody(req: TextRequest, stream: boolean): string {
+        return JSON.stringify({
+            model: req.model, prompt: req.prompt, max_tokens: req.maxTokens, temperature: req.temperature, top_p: req.topP, stop: req.stop, seed: req.seed,
+            frequency_penalty: req.frequencyPenalty, presence_penalty: req.presencePenalty, stream,
+            ...(stream ? { stream_options: { include_usage: true } } : {}),
+        });
     }
 
     private body(req: ChatRequest, stream: boolean): string {
@@ -127,17 +156,17 @@ export class OpenAICompatibleBackend implements InferenceBackend {
      * non-2xx; the timeout covers the whole exchange, body included (a timeout while the body is
      * read surfaces as an error named TimeoutError). The caller's signal aborts it at any point.
      */
-    private post(req: ChatRequest, stream: boolean, signal?: AbortSignal): Promise<Upstream> {
-        const timeoutMs = this.opts.timeoutMs ?? 60_000;
-        const body = this.body(req, stream);
-        const headers: Record<string, string> = {
-            'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json', 'content-length': String(Buffer.byteLength(body)),
-        };
+    private post(route: Route, body: string, stream: boolean, signal?: AbortSignal, timeoutMs = this.opts.timeoutMs ?? 60_000, method = 'POST'): Promise<Upstream> {
+        const headers: Record<string, string> = { accept: stream ? 'text/event-stream' : 'application/json' };
+        if (method === 'POST') {
+            headers['content-type'] = 'application/json';
+            headers['content-length'] = String(Buffer.byteLength(body));
+        }
         if (this.opts.apiKey) headers.authorization = `Bearer ${this.opts.apiKey}`;
         return new Promise((resolve, reject) => {
             if (signal?.aborted) return reject(abortError(signal));
             let res: IncomingMessage | null = null;
-            const r = this.send({ ...this.target, method: 'POST', headers, agent: this.agent });
+            const r = this.send({ ...this.targets[route], method, headers, agent: this.agent });
             // once the response is there, its body reader gets the error
             const fail = (e: Error) => (res ? res.destroy(e) : r.destroy(e));
             const onAbort = () => fail(abortError(signal!));
@@ -151,7 +180,7 @@ export class OpenAICompatibleBackend implements InferenceBackend {
                 if (res) return; // the body's reader sees it
                 done();
                 if (signal?.aborted) reject(abortError(signal));
-                else reject(new BackendError(`inference backend unreachable (${this.name}): ${e.message}`));
+                else reject(new UpstreamUnreachable(`inference backend unreachable (${this.name}): ${e.message}`));
             });
             r.on('response', (m) => {
                 res = m;
@@ -164,12 +193,72 @@ export class OpenAICompatibleBackend implements InferenceBackend {
                         reject(new BackendError(`inference backend answered ${status}: ${text.slice(0, 300)}`, status));
                     });
             });
-            r.end(body);
+            r.end(method === 'POST' ? body : undefined);
         });
     }
 
+    /** GET /models within `timeoutMs`: null when the upstream answers 2xx, else why not. */
+    async health(signal?: AbortSignal, timeoutMs = 2_000): Promise<string | null> {
+        try {
+            const up = await this.post('models', '', false, signal, timeoutMs, 'GET');
+            try {
+                await readAll(up.res);
+            } finally {
+                up.done();
+            }
+            return null;
+        } catch (e) {
+            return (e as Error).message;
+        }
+    }
+
+    /** Reads a whole JSON answer. */
+    private async json<T>(route: Route, body: string, signal?: AbortSignal): Promise<T> {
+        const up = await this.post(route, body, false, signal);
+        let text: string;
+        try {
+            text = await readAll(up.res);
+        } finally {
+            up.done();
+        }
+        try {
+            return JSON.parse(text) as T;
+        } catch {
+            throw new BackendError('inference backend answered with invalid JSON');
+        }
+    }
+
+    async completeText(req: TextRequest, signal?: AbortSignal): Promise<TextResult> {
+        const j = await this.json<{ choices?: { text?: string | null; finish_reason?: string }[]; usage?: UpstreamUsage }>('completions', this.textBody(req, false), signal);
+        const choice = j.choices?.[0];
+        if (!choice) throw new BackendError('inference backend answered without choices');
+        const text = typeof choice.text === 'string' ? choice.text : '';
+        const reported = usageOf(j.usage);
+        return {
+            text, finishReason: choice.finish_reason ?? 'stop',
+            usage: reported ?? { promptTokens: countTextTokens(req.prompt), completionTokens: countTextTokens(text) },
+            usageReported: reported !== null,
+        };
+    }
+
+    async embed(req: EmbeddingRequest, signal?: AbortSignal): Promise<EmbeddingResult> {
+        const body = JSON.stringify({ model: req.model, input: req.input, encoding_format: req.encodingFormat, dimensions: req.dimensions });
+        const j = await this.json<{ data?: { index?: number; embedding?: unknown }[]; usage?: UpstreamUsage }>('embeddings', body, signal);
+        if (!Array.isArray(j.data) || j.data.length !== req.input.length) throw new BackendError(`inference backend answered ${Array.isArray(j.data) ? j.data.length : 'no'} embeddings for ${req.input.length} inputs`);
+        const data = j.data.map((d, i) => {
+            const e = d.embedding;
+            const ok = typeof e === 'string' || (Array.isArray(e) && e.every((x) => typeof x === 'number'));
+            if (!ok) throw new BackendError('inference backend answered an embedding that is neither numbers nor base64');
+            return { index: typeof d.index === 'number' ? d.index : i, embedding: e as number[] | string };
+        });
+        const reported = usageOf(j.usage, false);
+        let fallback = 0;
+        if (!reported) for (const t of req.input) fallback += countTextTokens(t);
+        return { data, usage: reported ?? { promptTokens: fallback, completionTokens: 0 }, usageReported: reported !== null };
+    }
+
     async complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult> {
-        const up = await this.post(req, false, signal);
+        const up = await this.post('chat/completions', this.body(req, false), false, signal);
         let text: string;
         try {
             text = await readAll(up.res);
@@ -200,8 +289,17 @@ export class OpenAICompatibleBackend implements InferenceBackend {
         };
     }
 
-    async *stream(req: ChatRequest, signal?: AbortSignal): AsyncGenerator<StreamEvent> {
-        const up = await this.post(req, true, signal);
+    stream(req: ChatRequest, signal?: AbortSignal): AsyncGenerator<StreamEvent> {
+        return this.events('chat/completions', this.body(req, true), () => countPromptTokens(req.messages, requestExtraTexts(req)), signal);
+    }
+
+    streamText(req: TextRequest, signal?: AbortSignal): AsyncGenerator<StreamEvent> {
+        return this.events('completions', this.textBody(req, true), () => countTextTokens(req.prompt), signal);
+    }
+
+    /** The events of a streamed chat or text completion (a choice's `delta.content` or `text`). */
+    private async *events(route: Route, body: string, promptTokens: () => number, signal?: AbortSignal): AsyncGenerator<StreamEvent> {
+        const up = await this.post(route, body, true, signal);
         let text = '';
         let finishReason = 'stop';
         let reported: Usage | null = null;
@@ -213,7 +311,7 @@ export class OpenAICompatibleBackend implements InferenceBackend {
             const events: StreamEvent[] = [];
             const onData = (data: string): void => {
                 let chunk: {
-                    choices?: { delta?: { content?: string | null; tool_calls?: unknown[] }; finish_reason?: string | null; logprobs?: unknown }[];
+                    choices?: { delta?: { content?: string | null; tool_calls?: unknown[] }; text?: string | null; finish_reason?: string | null; logprobs?: unknown }[];
                     usage?: UpstreamUsage; error?: { message?: string };
                 };
                 try {
@@ -233,7 +331,7 @@ export class OpenAICompatibleBackend implements InferenceBackend {
                     events.push({ type: 'tool_calls', toolCalls: calls, text: t });
                 }
                 if (choice.logprobs != null) events.push({ type: 'logprobs', logprobs: choice.logprobs });
-                const piece = choice.delta?.content;
+                const piece = choice.delta?.content ?? choice.text;
                 if (!piece) return;
                 text += piece;
                 events.push({ type: 'delta', content: piece });
@@ -279,7 +377,7 @@ export class OpenAICompatibleBackend implements InferenceBackend {
         if (!sawDone && !reported && finishReason === 'stop' && text.length === 0) throw new BackendError('inference backend stream ended early');
         yield {
             type: 'end', finishReason,
-            usage: reported ?? { promptTokens: countPromptTokens(req.messages, requestExtraTexts(req)), completionTokens: countTextTokens(text) },
+            usage: reported ?? { promptTokens: promptTokens(), completionTokens: countTextTokens(text) },
             usageReported: reported !== null,
         };
     }

@@ -1,5 +1,5 @@
-// What a worker node needs from an inference engine: one chat completion, whole or streamed, with
-// the token usage it is paid for.
+// What a worker node needs from an inference engine: a chat completion or a text completion, whole
+// or streamed, and embeddings, each with the token usage it is paid for.
 
 export interface ChatTextPart {
     type: 'text';
@@ -54,9 +54,47 @@ export interface ChatRequest {
     presencePenalty?: number;
 }
 
+/** A text completion (OpenAI's legacy /v1/completions): one prompt, one answer. */
+export interface TextRequest {
+    model: string;
+    prompt: string;
+    /** Upper bound on completion tokens; the node always sets it. */
+    maxTokens: number;
+    temperature?: number;
+    topP?: number;
+    stop?: string | string[];
+    seed?: number;
+    frequencyPenalty?: number;
+    presencePenalty?: number;
+}
+
+export interface EmbeddingRequest {
+    model: string;
+    /** One or more texts; each gets one vector. */
+    input: string[];
+    encodingFormat?: 'float' | 'base64';
+    dimensions?: number;
+}
+
+export interface EmbeddingResult {
+    /** One vector per input, in order: numbers, or base64 of little-endian float32 when asked for. */
+    data: { index: number; embedding: number[] | string }[];
+    usage: Usage;
+    usageReported: boolean;
+}
+
+/**
+ * Tokens of one answer as the engine reports them (OpenAI's `usage`): prompt tokens include the
+ * cached ones, completion tokens include the reasoning ones. The node bills three disjoint classes
+ * from it: prompt - cached, cached, completion (src/worker/usage.ts).
+ */
 export interface Usage {
     promptTokens: number;
+    /** Of promptTokens, those served from the engine's prompt cache (prompt_tokens_details.cached_tokens). */
+    cachedTokens?: number;
     completionTokens: number;
+    /** Of completionTokens, reasoning tokens (completion_tokens_details.reasoning_tokens), when reported. */
+    reasoningTokens?: number;
 }
 
 export interface ChatResult {
@@ -79,6 +117,13 @@ export type StreamEvent =
     | { type: 'logprobs'; logprobs: unknown }
     | { type: 'end'; finishReason: string; usage: Usage; usageReported: boolean };
 
+export interface TextResult {
+    text: string;
+    finishReason: string;
+    usage: Usage;
+    usageReported: boolean;
+}
+
 export interface InferenceBackend {
     /** Human-readable name for logs (never contains credentials). */
     readonly name: string;
@@ -87,6 +132,16 @@ export interface InferenceBackend {
     complete(req: ChatRequest, signal?: AbortSignal): Promise<ChatResult>;
     /** Yields deltas, then exactly one `end` event (unless it throws or is aborted). */
     stream(req: ChatRequest, signal?: AbortSignal): AsyncIterable<StreamEvent>;
+    /** A text completion (/v1/completions), when the engine serves them. */
+    completeText?(req: TextRequest, signal?: AbortSignal): Promise<TextResult>;
+    /** A streamed text completion: `delta` events, then one `end`. */
+    streamText?(req: TextRequest, signal?: AbortSignal): AsyncIterable<StreamEvent>;
+    /** Embeddings (/v1/embeddings), when the engine serves them. */
+    embed?(req: EmbeddingRequest, signal?: AbortSignal): Promise<EmbeddingResult>;
+    /** Whether the engine answers at all (GET /models): null when it does, else why not. */
+    health?(signal?: AbortSignal): Promise<string | null>;
+    /** Releases connections (keep-alive sockets). */
+    close?(): void;
 }
 
 /** An upstream failure: `status` is the upstream HTTP status, when there was one. */
@@ -94,5 +149,16 @@ export class BackendError extends Error {
     constructor(message: string, readonly status?: number) {
         super(message);
         this.name = 'BackendError';
+    }
+}
+
+/**
+ * The upstream could not be reached at all (connection refused, reset before an answer, DNS): it
+ * saw no request, generated nothing, and another upstream may be asked instead.
+ */
+export class UpstreamUnreachable extends BackendError {
+    constructor(message: string) {
+        super(message);
+        this.name = 'UpstreamUnreachable';
     }
 }

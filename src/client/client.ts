@@ -6,7 +6,7 @@ import type { QuoteCheckOptions } from './quoteCheck';
 import { EscrowClient } from './escrow';
 import { ReceiptBook } from './receipts';
 import { WorkerSession } from './session';
-import { listWorkers, listingOf, type AttestedEventSource, type ListOptions, type ListResult, type WorkerListing } from './workers';
+import { listWorkers, listingOf, reputationOf, type AttestedEventSource, type ListOptions, type ListResult, type WorkerListing } from './workers';
 
 export interface CocoonClientOptions {
     chain: Chain;
@@ -69,7 +69,7 @@ export class CocoonClient {
         if (!info.endpoint) throw new ClientError('WORKER_UNAVAILABLE', 'the worker has published no endpoint', 'pick another worker or ask its operator to set one.');
         const model = (await this.o.chain.open(CocoonRoot.fromAddress(this.o.root)).getModelOf(info.measurement)) ?? '';
         if (!model) throw new ClientError('WORKER_UNAVAILABLE', "the worker's measurement is no longer whitelisted", 'pick another worker.');
-        return listingOf(worker, info, model);
+        return listingOf(worker, info, model, await reputationOf(this.o.chain, worker));
     }
 
     /** A pinned session with a worker; requests go through this client's escrow with that worker. */

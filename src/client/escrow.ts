@@ -2,7 +2,7 @@
 // through the SDK's typed operations (src/sdk/ops.ts); this module adds the client's view (one
 // escrow per worker, derived from the client's address) and errors that say what to do next.
 import { Address, type Sender } from '@ton/core';
-import { CocoonOps, CocoonError, escrowAddress, ESCROW_CLOSING, type EscrowState, type Chain, type OpsOptions } from '../sdk';
+import { CocoonOps, CocoonError, escrowAddress, ESCROW_CLOSING, type EscrowState, type Chain, type OpsOptions, type PriceSet } from '../sdk';
 import { ClientError } from './errors';
 
 export function stateName(s: bigint): string {
@@ -16,7 +16,7 @@ export interface EscrowView {
 }
 
 const HINTS: Record<string, string> = {
-    open: 'list workers again (cocoon workers) and pick an active one within your --max-price; an open escrow is topped up, not reopened.',
+    open: 'list workers again (cocoon workers) and pick an active one within your caps (--max-price, --max-prompt/--max-cached/--max-completion); an open escrow is topped up, not reopened.',
     topUp: 'open an escrow first (cocoon open-escrow); a closing escrow cannot be topped up.',
     close: 'only an open escrow can be closed; check it with cocoon escrow.',
     withdraw: 'close the escrow first (cocoon close), then withdraw once its dispute window is over.',
@@ -43,10 +43,11 @@ export class EscrowClient {
     }
 
     /**
-     * Opens (deploys) the escrow; the worker confirms on-chain that it is active and within maxPrice.
-     * `clientKey` (public, uint256) is the key whose signed API keys the worker node will accept.
+     * Opens (deploys) the escrow; the worker confirms on-chain that it is active and within the caps
+     * (`maxPrice`: one cap for every token class, or one per class). `clientKey` (public, uint256) is
+     * the key whose signed API keys the worker node will accept.
      */
-    async open(worker: Address, deposit: bigint, maxPrice: bigint, clientKey: bigint): Promise<EscrowState> {
+    async open(worker: Address, deposit: bigint, maxPrice: bigint | PriceSet, clientKey: bigint): Promise<EscrowState> {
         const address = await this.addressFor(worker);
         await this.wrap('open', () => this.ops.openEscrow(worker, deposit, maxPrice, clientKey));
         return (await this.ops.escrowState(address))!;

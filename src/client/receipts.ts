@@ -2,9 +2,11 @@
 // of the latest verified receipt per escrow (what it would show in a dispute).
 import { Address, Cell } from '@ton/core';
 import { readFileSync, existsSync } from 'node:fs';
-import { parseSignedReceiptCell, verifyReceipt, bigIntToPublicKey, type SignedUsageReceipt } from '../sdk';
+import {
+    parseSignedReceiptCell, verifyReceipt, bigIntToPublicKey, receiptTokens, nextCost, capCost, classTokens, samePrices,
+    type SignedUsageReceipt, type ClassTokens, type PriceSet,
+} from '../sdk';
 import { ClientError } from './errors';
-import { cumulativeCost, requestCost, TOKENS_PER_PRICE_UNIT } from './pricing';
 import { writeFileAtomic } from './atomicFile';
 
 /** `cocoon_receipt` as the worker sends it (docs/HTTP-API.md): every integer a decimal string. */
@@ -12,30 +14,40 @@ export interface WireReceipt {
     escrow: string;
     epoch: string;
     seq: string;
+    promptTokens: string;
+    cachedTokens: string;
+    completionTokens: string;
+    /** The three classes together. */
     tokens: string;
     cost: string;
+    requestPromptTokens: string;
+    requestCachedTokens: string;
+    requestCompletionTokens: string;
     requestTokens: string;
     requestCost: string;
     signature: string; // hex
     boc: string;       // base64 SignedReceipt cell
-    /** The price the worker charged this request at (nanoton per 1M tokens), when it says. */
-    price?: string;
+    /** The prices the worker charged this request at (nanoton per 1M tokens of each class), when it says. */
+    prices?: { prompt: string; cached: string; completion: string };
 }
 
-export interface VerifiedReceipt {
+export interface VerifiedReceipt extends ClassTokens {
     escrow: Address;
     epoch: bigint;
     seq: bigint;
+    /** The three classes together. */
     tokens: bigint;
     cost: bigint;
+    /** This request's tokens per class. */
+    request: ClassTokens;
     requestTokens: bigint;
     requestCost: bigint;
     signed: SignedUsageReceipt;
     boc: string;
     /** The TEE key that signed it (the worker's key when it was verified); undefined in receipts stored before keys were recorded. */
     signer?: bigint;
-    /** The price (nanoton per 1M tokens) its increment was checked against. */
-    price?: bigint;
+    /** The prices (nanoton per 1M tokens of each class) its increment was checked against. */
+    prices?: PriceSet;
     /** Set when the worker's new key continued from totals below the previous receipt (it lost receipts: in the client's favour). */
     note?: string;
 }
@@ -47,18 +59,18 @@ export interface ReceiptContext {
     epoch: bigint;
     /** The worker's attested TEE key read from the chain (Worker.info().teeKey). */
     teeKey: bigint;
-    /** The worker's price read from the chain before the request (nanoton per 1M tokens). */
-    price: bigint;
+    /** The worker's prices read from the chain before the request (nanoton per 1M tokens of each class). */
+    prices: PriceSet;
     /**
-     * Other prices in force for this request (docs/SIGNING.md "Pricing rule"): the price read after
-     * the answer, and the one read before the previous request (a node's cached price may lag one
-     * change behind).
+     * Other prices in force for this request (docs/SIGNING.md "Pricing rule"): those read after the
+     * answer, and those read before the previous request (a node's cached prices may lag one change
+     * behind).
      */
-    prices?: bigint[];
-    /** The client's cap in the escrow, if known. */
-    maxPrice?: bigint;
-    /** usage.total_tokens of the answer this receipt came with. */
-    usageTokens: bigint;
+    otherPrices?: PriceSet[];
+    /** The client's caps in the escrow, if known. */
+    caps?: PriceSet;
+    /** The tokens per class the answer's usage shows (usageClassesOf). */
+    usage: ClassTokens;
     /** The last receipt this client verified for the escrow (same epoch), if any. */
     previous?: VerifiedReceipt;
     /** The escrow's last settled receipt on-chain (lastSeq/lastTokens/lastCost), a floor when no previous is known. */
@@ -73,46 +85,80 @@ export interface ReceiptContext {
     gapAllowed?: boolean;
 }
 
+/** OpenAI's usage object of an answer (chat, text completion, embeddings). */
+export interface UsageJson {
+    prompt_tokens: number;
+    completion_tokens?: number;
+    total_tokens: number;
+    prompt_tokens_details?: { cached_tokens?: number } | null;
+    completion_tokens_details?: { reasoning_tokens?: number } | null;
+}
+
 const DEC = /^(0|[1-9][0-9]*)$/;
 
 function bad(code: 'BAD_RECEIPT' | 'BAD_RECEIPT_SIGNATURE' | 'COST_MISMATCH' | 'STALE_RECEIPT', msg: string, details: Record<string, unknown> = {}): ClientError {
     const hints = {
         BAD_RECEIPT: 'the worker sent a receipt the client cannot use; stop using this worker and keep your last good receipt.',
         BAD_RECEIPT_SIGNATURE: "the receipt is not signed by the worker's attested TEE key; stop using this worker (the answer did not come from the attested enclave).",
-        COST_MISMATCH: 'the worker charged more (or differently) than its on-chain price for the usage shown; stop using it and close the escrow.',
+        COST_MISMATCH: 'the worker charged more (or differently) than its on-chain prices for the usage shown; stop using it and close the escrow.',
         STALE_RECEIPT: 'the worker reused or rolled back its counters (possible equivocation); keep both receipts as a slash proof and close the escrow.',
     } as const;
     return new ClientError(code, `receipt rejected: ${msg}`, hints[code], details);
 }
 
-function dec(w: WireReceipt, k: keyof WireReceipt): bigint {
+function dec(w: Record<string, unknown>, k: string): bigint {
     const v = w[k];
     if (typeof v !== 'string' || !DEC.test(v)) throw bad('BAD_RECEIPT', `field ${k} is not a decimal string`);
     return BigInt(v);
 }
 
+const nonNegInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
 /**
- * What a request of `n` tokens costs after the totals (t0 tokens, c0 nanoton) at price p, the way
- * the worker signs it: the increment of the cumulative formula, floor(t1*p/1e6) - floor(t0*p/1e6),
- * with the cumulative cost kept within the escrow's cap floor(t1*maxPrice/1e6) (never below c0).
+ * The classes an answer's usage shows: prompt_tokens less the cached ones, the cached ones, and
+ * completion_tokens (reasoning included; none for embeddings). Throws BAD_RECEIPT on a usage that
+ * is not one.
  */
-export function expectedRequestCost(t0: bigint, c0: bigint, n: bigint, price: bigint, maxPrice?: bigint): bigint {
-    const t1 = t0 + n;
-    let c1 = c0 + requestCost(t0, n, price);
-    if (maxPrice !== undefined) {
-        const cap = cumulativeCost(t1, maxPrice);
-        if (c1 > cap) c1 = cap < c0 ? c0 : cap;
+export function usageClassesOf(u: UsageJson | undefined): ClassTokens {
+    if (!u || !nonNegInt(u.prompt_tokens) || !nonNegInt(u.total_tokens) || (u.completion_tokens !== undefined && !nonNegInt(u.completion_tokens))) {
+        throw new ClientError('BAD_RECEIPT', 'the answer shows no usable usage', 'the worker does not follow the Cocoon API; pick another worker.');
     }
-    return c1 - c0;
+    const cached = u.prompt_tokens_details?.cached_tokens ?? 0;
+    const completion = u.completion_tokens ?? 0;
+    if (!nonNegInt(cached) || cached > u.prompt_tokens || u.total_tokens !== u.prompt_tokens + completion) {
+        throw new ClientError('BAD_RECEIPT', 'the answer\'s usage does not add up (cached above prompt, or total not prompt + completion)', 'the worker does not follow the Cocoon API; pick another worker.');
+    }
+    return { promptTokens: BigInt(u.prompt_tokens - cached), cachedTokens: BigInt(cached), completionTokens: BigInt(completion) };
 }
+
+const NO_CAPS: PriceSet = { prompt: 1n << 64n, cached: 1n << 64n, completion: 1n << 64n };
+
+/**
+ * What a request of `request` tokens costs after the totals `t0` (and cost c0) at `prices`, the way
+ * the worker signs it (docs/SIGNING.md "Pricing rule"): per class, the increment of
+ * floor(T_c x p_c / 1e6), the cumulative cost kept within the escrow's caps (never below c0).
+ */
+export function expectedRequestCost(t0: ClassTokens, c0: bigint, request: ClassTokens, prices: PriceSet, caps?: PriceSet): bigint {
+    return nextCost(t0, c0, request, prices, caps ?? NO_CAPS).cost - c0;
+}
+
+const sub = (a: ClassTokens, b: ClassTokens): ClassTokens =>
+    ({ promptTokens: a.promptTokens - b.promptTokens, cachedTokens: a.cachedTokens - b.cachedTokens, completionTokens: a.completionTokens - b.completionTokens });
+const below = (a: ClassTokens, b: ClassTokens) => a.promptTokens < b.promptTokens || a.cachedTokens < b.cachedTokens || a.completionTokens < b.completionTokens;
+const same = (a: ClassTokens, b: ClassTokens) => a.promptTokens === b.promptTokens && a.cachedTokens === b.cachedTokens && a.completionTokens === b.completionTokens;
+const show = (t: ClassTokens) => `${t.promptTokens} prompt, ${t.cachedTokens} cached, ${t.completionTokens} completion`;
+const showPrices = (p: PriceSet) => `${p.prompt}/${p.cached}/${p.completion}`;
 
 /** Parses and checks a receipt; throws a ClientError naming the first check that failed. */
 export function verifyWireReceipt(w: WireReceipt, ctx: ReceiptContext): VerifiedReceipt {
     if (!w || typeof w !== 'object') throw bad('BAD_RECEIPT', 'the answer carries no cocoon_receipt');
+    const o = w as unknown as Record<string, unknown>;
     const f = {
-        epoch: dec(w, 'epoch'), seq: dec(w, 'seq'), tokens: dec(w, 'tokens'), cost: dec(w, 'cost'),
-        requestTokens: dec(w, 'requestTokens'), requestCost: dec(w, 'requestCost'),
+        epoch: dec(o, 'epoch'), seq: dec(o, 'seq'), promptTokens: dec(o, 'promptTokens'), cachedTokens: dec(o, 'cachedTokens'),
+        completionTokens: dec(o, 'completionTokens'), tokens: dec(o, 'tokens'), cost: dec(o, 'cost'),
+        requestTokens: dec(o, 'requestTokens'), requestCost: dec(o, 'requestCost'),
     };
+    const request: ClassTokens = { promptTokens: dec(o, 'requestPromptTokens'), cachedTokens: dec(o, 'requestCachedTokens'), completionTokens: dec(o, 'requestCompletionTokens') };
     let signed: SignedUsageReceipt;
     try {
         signed = parseSignedReceiptCell(Cell.fromBase64(w.boc));
@@ -127,8 +173,8 @@ export function verifyWireReceipt(w: WireReceipt, ctx: ReceiptContext): Verified
     } catch {
         throw bad('BAD_RECEIPT', `escrow ${w.escrow} is not an address`);
     }
-    if (!escrow.equals(r.escrow) || f.epoch !== r.epoch || f.seq !== r.seq || f.tokens !== r.tokens || f.cost !== r.cost) {
-        throw bad('BAD_RECEIPT', 'the JSON fields differ from the signed cell');
+    if (!escrow.equals(r.escrow) || f.epoch !== r.epoch || f.seq !== r.seq || !same(f, r) || f.cost !== r.cost || f.tokens !== receiptTokens(r) || f.requestTokens !== receiptTokens(request)) {
+        throw bad('BAD_RECEIPT', 'the JSON fields differ from the signed cell (or do not add up)');
     }
     if (typeof w.signature !== 'string' || w.signature.replace(/^0x/, '').toLowerCase() !== signed.signature.toString('hex')) {
         throw bad('BAD_RECEIPT', 'the signature field differs from the signed cell');
@@ -139,22 +185,22 @@ export function verifyWireReceipt(w: WireReceipt, ctx: ReceiptContext): Verified
     if (!r.escrow.equals(ctx.escrow)) throw bad('BAD_RECEIPT', `receipt is for escrow ${r.escrow.toString()}, not ${ctx.escrow.toString()}`);
     if (r.epoch !== ctx.epoch) throw bad('BAD_RECEIPT', `receipt is for epoch ${r.epoch}, the escrow is in epoch ${ctx.epoch}`);
 
-    // Usage and cost: the request's increment, at a price in force for it (docs/SIGNING.md).
-    if (f.requestTokens !== ctx.usageTokens) {
-        throw bad('COST_MISMATCH', `requestTokens ${f.requestTokens} but the answer's usage shows ${ctx.usageTokens} tokens`);
+    // Usage and cost: the request's increment per class, at prices in force for it (docs/SIGNING.md).
+    if (!same(request, ctx.usage)) {
+        throw bad('COST_MISMATCH', `the receipt bills ${show(request)} tokens but the answer's usage shows ${show(ctx.usage)}`);
     }
-    if (f.requestTokens > r.tokens) throw bad('BAD_RECEIPT', 'requestTokens exceeds the cumulative tokens');
+    if (below(r, request)) throw bad('BAD_RECEIPT', 'the request\'s tokens exceed the cumulative tokens');
     if (f.requestCost > r.cost) throw bad('COST_MISMATCH', `request cost ${f.requestCost} exceeds the cumulative cost ${r.cost}`);
-    const start = { tokens: r.tokens - f.requestTokens, cost: r.cost - f.requestCost };
-    const prices = [ctx.price, ...(ctx.prices ?? [])].filter((p, i, a) => a.indexOf(p) === i);
-    const price = prices.find((p) => f.requestCost === expectedRequestCost(start.tokens, start.cost, f.requestTokens, p, ctx.maxPrice));
-    if (price === undefined) {
-        const expected = expectedRequestCost(start.tokens, start.cost, f.requestTokens, ctx.price, ctx.maxPrice);
-        throw bad('COST_MISMATCH', `request cost ${f.requestCost} for ${f.requestTokens} tokens is not the increment at the price in force (${prices.join(' or ')} per 1M: ${expected})`,
+    const start = { ...sub(r, request), cost: r.cost - f.requestCost };
+    const candidates = [ctx.prices, ...(ctx.otherPrices ?? [])].filter((p, i, a) => a.findIndex((q) => samePrices(p, q)) === i);
+    const prices = candidates.find((p) => f.requestCost === expectedRequestCost(start, start.cost, request, p, ctx.caps));
+    if (prices === undefined) {
+        const expected = expectedRequestCost(start, start.cost, request, ctx.prices, ctx.caps);
+        throw bad('COST_MISMATCH', `request cost ${f.requestCost} for ${show(request)} tokens is not the increment at the prices in force (${candidates.map(showPrices).join(' or ')} per 1M: ${expected})`,
             { expected, got: f.requestCost });
     }
-    if (ctx.maxPrice !== undefined && r.cost * TOKENS_PER_PRICE_UNIT > r.tokens * ctx.maxPrice) {
-        throw bad('COST_MISMATCH', 'cost is above the escrow price cap');
+    if (ctx.caps !== undefined && r.cost > capCost(r, ctx.caps)) {
+        throw bad('COST_MISMATCH', 'cost is above the escrow\'s price caps for these tokens');
     }
 
     // Continuity: against the last receipt this client holds (exact), else against the chain (floor).
@@ -163,11 +209,11 @@ export function verifyWireReceipt(w: WireReceipt, ctx: ReceiptContext): Verified
     const sameKey = prev && (prev.signer === undefined || prev.signer === ctx.teeKey);
     if (prev && sameKey) {
         if (r.seq <= prev.seq) throw bad('STALE_RECEIPT', `seq ${r.seq} does not grow past ${prev.seq}`, { previous: prev.seq, got: r.seq });
-        if (start.tokens < prev.tokens || start.cost < prev.cost) {
-            throw bad('STALE_RECEIPT', `the totals before this request (${start.tokens} tokens, ${start.cost} nanoton) went below the previous receipt's (${prev.tokens}, ${prev.cost})`);
+        if (below(start, prev) || start.cost < prev.cost) {
+            throw bad('STALE_RECEIPT', `the totals before this request (${show(start)} tokens, ${start.cost} nanoton) went below the previous receipt's (${show(prev)}, ${prev.cost})`);
         }
-        if ((start.tokens !== prev.tokens || start.cost !== prev.cost) && !ctx.gapAllowed) {
-            throw bad('COST_MISMATCH', `cumulative tokens ${r.tokens} should be ${prev.tokens} + ${f.requestTokens}: tokens were billed that no answer showed`);
+        if ((!same(start, prev) || start.cost !== prev.cost) && !ctx.gapAllowed) {
+            throw bad('COST_MISMATCH', `cumulative tokens ${show(r)} should be the previous receipt's plus this request's: tokens were billed that no answer showed`);
         }
     } else {
         if (prev) {
@@ -177,25 +223,30 @@ export function verifyWireReceipt(w: WireReceipt, ctx: ReceiptContext): Verified
             if (ctx.escrowKey !== undefined && ctx.escrowKey !== ctx.teeKey) {
                 throw bad('BAD_RECEIPT', "the receipt is signed by the worker's new key but the escrow still holds the old one");
             }
-            if (start.tokens < prev.tokens || start.cost < prev.cost) {
+            if (below(start, prev) || start.cost < prev.cost) {
                 if (ctx.escrowKey === undefined) throw bad('STALE_RECEIPT', 'the worker changed keys and went below your previous receipt; the escrow key is unknown');
-                note = `the worker's new key continued from ${start.tokens} tokens, below your previous receipt's ${prev.tokens} (it lost receipts; you are not billed twice)`;
+                note = `the worker's new key continued from ${show(start)} tokens, not above your previous receipt's ${show(prev)} in every class (it lost receipts; you are not billed twice)`;
             }
         }
         if (ctx.settled) {
             const s = ctx.settled;
-            if (r.seq <= s.seq || start.tokens < s.tokens || start.cost < s.cost) {
-                throw bad('STALE_RECEIPT', `receipt (seq ${r.seq}, from ${start.tokens} tokens) does not continue from the one settled on-chain (seq ${s.seq}, ${s.tokens} tokens)`);
+            if (r.seq <= s.seq || receiptTokens(start) < s.tokens || start.cost < s.cost) {
+                throw bad('STALE_RECEIPT', `receipt (seq ${r.seq}, from ${receiptTokens(start)} tokens) does not continue from the one settled on-chain (seq ${s.seq}, ${s.tokens} tokens)`);
             }
         }
     }
     return {
-        escrow: r.escrow, epoch: r.epoch, seq: r.seq, tokens: r.tokens, cost: r.cost, requestTokens: f.requestTokens, requestCost: f.requestCost, signed, boc: w.boc,
-        signer: ctx.teeKey, price, ...(note ? { note } : {}),
+        escrow: r.escrow, epoch: r.epoch, seq: r.seq, ...classTokens(r), tokens: receiptTokens(r), cost: r.cost, request, requestTokens: f.requestTokens,
+        requestCost: f.requestCost, signed, boc: w.boc, signer: ctx.teeKey, prices: { prompt: prices.prompt, cached: prices.cached, completion: prices.completion },
+        ...(note ? { note } : {}),
     };
 }
 
-interface StoredReceipt { escrow: string; epoch: string; seq: string; tokens: string; cost: string; requestTokens: string; requestCost: string; boc: string; signer?: string; price?: string }
+interface StoredReceipt {
+    escrow: string; epoch: string; seq: string; promptTokens: string; cachedTokens: string; completionTokens: string; cost: string;
+    requestPromptTokens: string; requestCachedTokens: string; requestCompletionTokens: string; requestCost: string; boc: string; signer?: string;
+    prices?: { prompt: string; cached: string; completion: string };
+}
 
 /**
  * The latest verified receipt per escrow; optionally persisted to a JSON file (the CLI and the
@@ -206,15 +257,27 @@ export class ReceiptBook {
     private readonly latestBy = new Map<string, VerifiedReceipt>();
     private readonly queues = new Map<string, Promise<unknown>>();
     private readonly gaps = new Set<string>();
+    /** Rows this version cannot read (receipts of the single-price contracts, tag CRCT): kept as they were. */
+    private readonly legacy: unknown[] = [];
 
     constructor(private readonly file?: string) {
         if (file && existsSync(file)) {
             const rows = JSON.parse(readFileSync(file, 'utf8')) as StoredReceipt[];
             for (const s of rows) {
-                const signed = parseSignedReceiptCell(Cell.fromBase64(s.boc));
+                let signed: SignedUsageReceipt;
+                try {
+                    signed = parseSignedReceiptCell(Cell.fromBase64(s.boc));
+                } catch {
+                    this.legacy.push(s);
+                    continue;
+                }
+                const request = {
+                    promptTokens: BigInt(s.requestPromptTokens ?? '0'), cachedTokens: BigInt(s.requestCachedTokens ?? '0'), completionTokens: BigInt(s.requestCompletionTokens ?? '0'),
+                };
                 this.latestBy.set(signed.receipt.escrow.toRawString(), {
-                    ...signed.receipt, requestTokens: BigInt(s.requestTokens), requestCost: BigInt(s.requestCost), signed, boc: s.boc,
-                    ...(s.signer ? { signer: BigInt(s.signer) } : {}), ...(s.price ? { price: BigInt(s.price) } : {}),
+                    ...signed.receipt, tokens: receiptTokens(signed.receipt), request, requestTokens: receiptTokens(request), requestCost: BigInt(s.requestCost), signed, boc: s.boc,
+                    ...(s.signer ? { signer: BigInt(s.signer) } : {}),
+                    ...(s.prices ? { prices: { prompt: BigInt(s.prices.prompt), cached: BigInt(s.prices.cached), completion: BigInt(s.prices.completion) } } : {}),
                 });
             }
         }
@@ -268,10 +331,13 @@ export class ReceiptBook {
     private save(): void {
         if (!this.file) return;
         const rows: StoredReceipt[] = this.all().map((v) => ({
-            escrow: v.escrow.toString(), epoch: v.epoch.toString(), seq: v.seq.toString(), tokens: v.tokens.toString(),
-            cost: v.cost.toString(), requestTokens: v.requestTokens.toString(), requestCost: v.requestCost.toString(), boc: v.boc,
-            ...(v.signer !== undefined ? { signer: '0x' + v.signer.toString(16) } : {}), ...(v.price !== undefined ? { price: v.price.toString() } : {}),
+            escrow: v.escrow.toString(), epoch: v.epoch.toString(), seq: v.seq.toString(),
+            promptTokens: v.promptTokens.toString(), cachedTokens: v.cachedTokens.toString(), completionTokens: v.completionTokens.toString(), cost: v.cost.toString(),
+            requestPromptTokens: v.request.promptTokens.toString(), requestCachedTokens: v.request.cachedTokens.toString(),
+            requestCompletionTokens: v.request.completionTokens.toString(), requestCost: v.requestCost.toString(), boc: v.boc,
+            ...(v.signer !== undefined ? { signer: '0x' + v.signer.toString(16) } : {}),
+            ...(v.prices !== undefined ? { prices: { prompt: v.prices.prompt.toString(), cached: v.prices.cached.toString(), completion: v.prices.completion.toString() } } : {}),
         }));
-        writeFileAtomic(this.file, JSON.stringify(rows, null, 2));
+        writeFileAtomic(this.file, JSON.stringify([...rows, ...this.legacy], null, 2));
     }
 }

@@ -1,12 +1,13 @@
-// A session with one worker: pinned TLS, chat requests (whole or streamed), receipts checked.
+// A session with one worker: pinned TLS, chat and text completions (whole or streamed) and
+// embeddings, every receipt checked.
 import type { Address } from '@ton/core';
-import { ClientEscrow, CocoonRoot, Worker, ESCROW_OPEN, ESCROW_CLOSING, mintApiKey, type Chain, type Ed25519Key, type EscrowState, type WorkerInfo } from '../sdk';
+import { ClientEscrow, CocoonRoot, Worker, ESCROW_OPEN, ESCROW_CLOSING, mintApiKey, samePrices, type Chain, type Ed25519Key, type EscrowState, type PriceSet, type WorkerInfo } from '../sdk';
 import { hex256 } from '../sdk/tls';
 import { ClientError, isClientError } from './errors';
 import { checkWorkerQuote, type QuoteCheckOptions } from './quoteCheck';
 import type { Verdict } from '../verifier';
 import { httpError, pinnedRequest, readBody, sseEvents, type HttpResult } from './http';
-import { ReceiptBook, type VerifiedReceipt, type WireReceipt } from './receipts';
+import { ReceiptBook, usageClassesOf, type UsageJson, type VerifiedReceipt, type WireReceipt } from './receipts';
 import { PinnedAgent } from './tlsPin';
 import { listingOf, type WorkerListing } from './workers';
 
@@ -24,10 +25,32 @@ export interface ChatBody {
     [k: string]: unknown;
 }
 
-export interface Usage {
-    prompt_tokens: number;
+export interface Usage extends UsageJson {
     completion_tokens: number;
-    total_tokens: number;
+}
+
+/** OpenAI's text completion body (`/v1/completions`; `stream` is set by the call). */
+export interface TextCompletionBody {
+    model: string;
+    prompt: string;
+    max_tokens?: number;
+    temperature?: number;
+    [k: string]: unknown;
+}
+
+/** OpenAI's embeddings body. */
+export interface EmbeddingsBody {
+    model: string;
+    input: string | string[];
+    dimensions?: number;
+    encoding_format?: 'float' | 'base64';
+}
+
+export interface EmbeddingsOutcome {
+    embeddings: (number[] | string)[];
+    usage: UsageJson;
+    receipt: VerifiedReceipt;
+    ms: number;
 }
 
 export interface ChatOutcome {
@@ -67,7 +90,9 @@ export interface AttestationView {
     tlsKeyHash: string;
     expiresAt: number;
     attestationBoc: string;
-    price: string;
+    prices: { prompt: string; cached: string; completion: string };
+    /** The models the node serves, with their capabilities. */
+    models?: { id: string; capabilities: string[] }[];
     /** The TEE's own evidence (a TDX quote, base64), when the node has one. */
     evidence?: { kind: string; base64: string } | null;
 }
@@ -81,8 +106,8 @@ export class WorkerSession {
     private apiKey: { token: string; notAfter: number } | null = null;
     /** The TEE key whose quote this session checked itself (verifyQuote). */
     private quoteChecked: bigint | null = null;
-    /** The price read before the previous request (a node's cached price may lag one change). */
-    private lastPrice: bigint | null = null;
+    /** The prices read before the previous request (a node's cached prices may lag one change). */
+    private lastPrices: PriceSet | null = null;
 
     constructor(
         public listing: WorkerListing,
@@ -121,7 +146,7 @@ export class WorkerSession {
             this.agent.destroy();
             this.agent = new PinnedAgent(info.tlsKeyHash);
         }
-        this.listing = { ...this.listing, teeKey: info.teeKey, tlsKeyHash: info.tlsKeyHash, expiresAt: Number(info.expiresAt), price: info.price };
+        this.listing = { ...this.listing, teeKey: info.teeKey, tlsKeyHash: info.tlsKeyHash, expiresAt: Number(info.expiresAt), prices: info.prices };
     }
 
     /**
@@ -158,10 +183,26 @@ export class WorkerSession {
 
     /** One chat completion; the receipt is verified and stored before this resolves. */
     chat(body: ChatBody, opts: ChatOptions = {}): Promise<ChatOutcome> {
-        return this.book.exclusive(this.escrow, () => this.chatNow(body, opts));
+        return this.book.exclusive(this.escrow, () => this.paid('v1/chat/completions', body, opts, 'chat'));
     }
 
-    private async chatNow(body: ChatBody, opts: ChatOptions): Promise<ChatOutcome> {
+    /** One text completion (/v1/completions); the receipt is verified and stored before this resolves. */
+    complete(body: TextCompletionBody, opts: ChatOptions = {}): Promise<ChatOutcome> {
+        return this.book.exclusive(this.escrow, () => this.paid('v1/completions', body, opts, 'text'));
+    }
+
+    /** Embeddings (/v1/embeddings), billed as prompt tokens; the receipt is verified and stored before this resolves. */
+    embed(body: EmbeddingsBody): Promise<EmbeddingsOutcome> {
+        return this.book.exclusive(this.escrow, async () => {
+            let data: (number[] | string)[] = [];
+            const out = await this.paid('v1/embeddings', body, { stream: false }, 'embeddings', (j) => {
+                data = Array.isArray(j.data) ? j.data.map((d: { embedding: number[] | string }) => d.embedding) : [];
+            });
+            return { embeddings: data, usage: out.usage, receipt: out.receipt, ms: out.ms };
+        });
+    }
+
+    private async paid(path: string, body: object, opts: ChatOptions, kind: 'chat' | 'text' | 'embeddings', onJson?: (j: any) => void): Promise<ChatOutcome> {
         const t0 = Date.now();
         // Chain facts the receipt must agree with, read fresh: key, price, escrow epoch and cap.
         const [info, st] = await Promise.all([
@@ -174,10 +215,10 @@ export class WorkerSession {
         if (!info.active) throw new ClientError('WORKER_UNAVAILABLE', 'the worker is no longer active on-chain', 'pick another worker (cocoon workers).');
         if (info.teeKey !== this.listing.teeKey || info.tlsKeyHash !== this.listing.tlsKeyHash) this.follow(info);
         if (this.quoteCheck && this.quoteChecked !== info.teeKey) await this.checkQuote(info);
-        const stream = opts.stream === true;
-        const req = { ...body, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) };
+        const stream = opts.stream === true && kind !== 'embeddings';
+        const req = kind === 'embeddings' ? body : { ...body, stream, ...(stream ? { stream_options: { include_usage: true } } : {}) };
         const headers = { authorization: `Bearer ${await this.bearer()}` };
-        const r = await pinnedRequest(this.agent, new URL('v1/chat/completions', this.base), 'POST', req, headers, this.timeoutMs, opts.signal)
+        const r = await pinnedRequest(this.agent, new URL(path, this.base), 'POST', req, headers, this.timeoutMs, opts.signal)
             .catch((e) => {
                 // Refused before sending (pin, connect) bills nothing; a failure after sending may have.
                 if (!(isClientError(e) && e.details.beforeSend === true)) this.book.markGap(this.escrow);
@@ -186,14 +227,14 @@ export class WorkerSession {
         if (r.status !== 200) throw httpError(r.status, await readBody(r.res));
         opts.onAnswer?.();
         try {
-            return await this.readAnswer(r, stream, opts, st, info, t0);
+            return await this.readAnswer(r, stream, opts, st, info, t0, kind, onJson);
         } catch (e) {
             if (!isClientError(e) || e.code === 'HTTP_ERROR' || e.code === 'WORKER_UNAVAILABLE') this.book.markGap(this.escrow);
             throw e;
         }
     }
 
-    private async readAnswer(r: HttpResult, stream: boolean, opts: ChatOptions, st: EscrowState, info: WorkerInfo, t0: number): Promise<ChatOutcome> {
+    private async readAnswer(r: HttpResult, stream: boolean, opts: ChatOptions, st: EscrowState, info: WorkerInfo, t0: number, kind: 'chat' | 'text' | 'embeddings', onJson?: (j: any) => void): Promise<ChatOutcome> {
         let content = '';
         let finishReason: string | null = null;
         let usage: Usage | undefined;
@@ -201,8 +242,9 @@ export class WorkerSession {
         let body: Record<string, unknown> | undefined;
         if (!stream) {
             const j = JSON.parse(await readBody(r.res));
+            onJson?.(j);
             body = j;
-            content = j.choices?.[0]?.message?.content ?? '';
+            content = (kind === 'text' ? j.choices?.[0]?.text : j.choices?.[0]?.message?.content) ?? '';
             finishReason = j.choices?.[0]?.finish_reason ?? null;
             usage = j.usage;
             wire = j.cocoon_receipt;
@@ -222,7 +264,7 @@ export class WorkerSession {
                     throw httpError(502, data);
                 }
                 const choice = chunk.choices?.[0];
-                const piece = choice?.delta?.content;
+                const piece = kind === 'text' ? choice?.text : choice?.delta?.content;
                 if (typeof piece === 'string' && piece.length > 0) {
                     content += piece;
                     opts.onDelta?.(piece);
@@ -238,21 +280,21 @@ export class WorkerSession {
         }
         if (!wire) throw new ClientError('BAD_RECEIPT', 'the answer carries no cocoon_receipt', 'the worker does not follow the Cocoon API; pick another worker.');
         const receipt = await this.acceptReceipt(wire, usage, st, info);
-        return { content, finishReason, usage, receipt, ms: Date.now() - t0, ...(body ? { body } : {}) };
+        return { content, finishReason, usage: { ...usage, completion_tokens: usage.completion_tokens ?? 0 }, receipt, ms: Date.now() - t0, ...(body ? { body } : {}) };
     }
 
     /**
-     * Verifies the receipt against the chain (docs/SIGNING.md): the key and price read before the
-     * request; the price read after the answer and the one before the previous request also count as
+     * Verifies the receipt against the chain (docs/SIGNING.md): the key and prices read before the
+     * request; the prices read after the answer and those before the previous request also count as
      * in force; when the worker's key changed since the previous receipt, the escrow is read again.
      */
-    private async acceptReceipt(wire: WireReceipt, usage: Usage, st: EscrowState, info: WorkerInfo): Promise<VerifiedReceipt> {
-        const prices = this.lastPrice !== null ? [this.lastPrice] : [];
-        this.lastPrice = info.price;
-        const named = typeof wire?.price === 'string' && /^\d+$/.test(wire.price) ? BigInt(wire.price) : null;
-        if (named !== null && named !== info.price && !prices.includes(named)) {
+    private async acceptReceipt(wire: WireReceipt, usage: UsageJson, st: EscrowState, info: WorkerInfo): Promise<VerifiedReceipt> {
+        const others = this.lastPrices !== null ? [this.lastPrices] : [];
+        this.lastPrices = info.prices;
+        const named = namedPrices(wire);
+        if (named !== null && !samePrices(named, info.prices) && !others.some((p) => samePrices(p, named))) {
             const after = await this.chain.open(Worker.fromAddress(this.listing.worker)).getInfo();
-            prices.push(after.price);
+            others.push(after.prices);
         }
         const prev = this.book.latest(this.escrow);
         let escrowKey: bigint | undefined;
@@ -260,8 +302,8 @@ export class WorkerSession {
             escrowKey = (await this.chain.open(ClientEscrow.fromAddress(this.escrow)).getState()).teeKey;
         }
         return this.book.accept(wire, {
-            escrow: this.escrow, epoch: st.epoch, teeKey: info.teeKey, price: info.price, prices, maxPrice: st.maxPrice,
-            usageTokens: BigInt(usage.total_tokens), escrowKey,
+            escrow: this.escrow, epoch: st.epoch, teeKey: info.teeKey, prices: info.prices, otherPrices: others, caps: st.caps,
+            usage: usageClassesOf(usage), escrowKey,
             settled: { seq: st.lastSeq, tokens: st.lastTokens, cost: st.lastCost },
         });
     }
@@ -273,6 +315,14 @@ export class WorkerSession {
     describe(): string {
         return `${this.listing.worker.toString()} (${this.listing.endpoint}, tls ${hex256(this.listing.tlsKeyHash).slice(0, 18)}…)`;
     }
+}
+
+/** The prices a receipt says it was charged at, when it says (decimal strings per class). */
+function namedPrices(w: WireReceipt | undefined): PriceSet | null {
+    const p = w?.prices;
+    const ok = (v: unknown): v is string => typeof v === 'string' && /^\d+$/.test(v);
+    if (!p || !ok(p.prompt) || !ok(p.cached) || !ok(p.completion)) return null;
+    return { prompt: BigInt(p.prompt), cached: BigInt(p.cached), completion: BigInt(p.completion) };
 }
 
 export { listingOf };

@@ -204,8 +204,9 @@ export async function readHistory(transactions: Transaction[], root: Address): P
             switch (m.op) {
                 case OP.TopUpStake: push('top-up-stake', m.from, worker, safe(() => loadTopUpStake(m.body).amount), 'stake topped up'); break;
                 case OP.SetPrice: {
-                    const price = safe(() => loadSetPrice(m.body).price);
-                    push('set-price', m.from, worker, null, price === null ? 'price set' : `price set to ${formatTon(price)} / 1M tokens`);
+                    const p = safe(() => loadSetPrice(m.body).prices);
+                    push('set-price', m.from, worker, null, p === null ? 'prices set'
+                        : `prices set to ${formatTon(p.prompt)} prompt / ${formatTon(p.cached)} cached / ${formatTon(p.completion)} completion per 1M tokens`);
                     break;
                 }
                 case OP.SetEndpoint: push('set-endpoint', m.from, worker, null, 'endpoint published'); break;

@@ -12,7 +12,7 @@ import { Address, beginCell, storeStateInit, type Builder, type Cell } from '@to
 import {
     CocoonRoot, Worker, ClientEscrow, escrowForOpening, escrowAddress, workerAddress, attachFor, formatAddress, formatTon,
     storeOpenEscrow, storeTopUpEscrow, storeCloseEscrow, storeWithdrawEscrow, storeClaimRewards, storeWithdrawStake, storeUnbond,
-    ESCROW_NONE, ESCROW_OPEN, ESCROW_OPENING, ESCROW_CLOSING, STATUS_ACTIVE, type EscrowState, type WorkerInfo,
+    ESCROW_NONE, ESCROW_OPEN, ESCROW_OPENING, ESCROW_CLOSING, STATUS_ACTIVE, asPrices, TOKEN_CLASSES, type EscrowState, type WorkerInfo,
 } from '../sdk';
 import type { DashboardSource } from './source';
 
@@ -43,6 +43,7 @@ export interface SendTransactionRequest {
 }
 
 export type ActionInput =
+    /** `maxPrice`: the cap for every token class (default: the worker's prices, class by class). */
     | { op: 'openEscrow'; from: Address; worker: Address; deposit: bigint; maxPrice?: bigint; clientKey: bigint }
     | { op: 'topUpEscrow'; from: Address; worker: Address; amount: bigint }
     | { op: 'closeEscrow'; from: Address; worker: Address }
@@ -120,16 +121,18 @@ export async function buildAction(source: DashboardSource, a: ActionInput, wallC
             const info = await readWorker(a.worker);
             if (!info || !info.root.equals(source.root)) throw new ActionRefused(`openEscrow: no Worker of this network at ${to(a.worker)}`);
             if (!info.active) throw new ActionRefused('openEscrow: the worker is not active (no attested key, lease expired, or stake below the minimum)');
-            const maxPrice = a.maxPrice ?? info.price;
-            if (maxPrice <= 0n) throw new ActionRefused('openEscrow: maxPrice must be positive', 400);
-            if (info.price > maxPrice) throw new ActionRefused(`openEscrow: the worker's price ${formatTon(info.price)} / 1M tokens is above your cap ${formatTon(maxPrice)}`);
+            const caps = asPrices(a.maxPrice ?? info.prices, 'maxPrice');
+            if (caps.prompt + caps.cached + caps.completion <= 0n) throw new ActionRefused('openEscrow: maxPrice must be positive', 400);
+            for (const c of TOKEN_CLASSES) {
+                if (info.prices[c] > caps[c]) throw new ActionRefused(`openEscrow: the worker's ${c} price ${formatTon(info.prices[c])} / 1M tokens is above your cap ${formatTon(caps[c])}`);
+            }
             const e = await escrowForOpening(a.worker, a.from);
             const st = await readEscrow(e.address);
             if (st && st.state !== ESCROW_NONE) throw new ActionRefused(`openEscrow: your escrow with this worker is already ${st.state === ESCROW_CLOSING ? 'closing' : 'open'} at ${to(e.address)}; top it up instead`);
-            const body = cell(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: queryId(), deposit: a.deposit, maxPrice, clientKey: a.clientKey }));
+            const body = cell(storeOpenEscrow({ $$type: 'OpenEscrow', queryId: queryId(), deposit: a.deposit, caps, clientKey: a.clientKey, root: source.root }));
             const init = cell(storeStateInit({ code: e.init!.code, data: e.init!.data }));
             return done(e.address, a.deposit, attachFor('openEscrow', prices), body,
-                `open an escrow with ${formatTon(a.deposit)} deposit, price cap ${formatTon(maxPrice)} / 1M tokens`, 'escrow', init);
+                `open an escrow with ${formatTon(a.deposit)} deposit, price caps ${formatTon(caps.prompt)} prompt / ${formatTon(caps.cached)} cached / ${formatTon(caps.completion)} completion per 1M tokens`, 'escrow', init);
         }
         case 'topUpEscrow': {
             if (a.amount <= 0n) throw new ActionRefused('topUpEscrow: the amount must be positive', 400);

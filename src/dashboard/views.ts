@@ -24,7 +24,10 @@ export interface WorkerJson {
     measurement: string;
     status: string;
     active: boolean;
-    price: string;
+    /** Nanoton per 1M tokens of each token class. */
+    prices: { prompt: string; cached: string; completion: string };
+    /** The price of a typical request's million tokens (3 prompt : 1 completion), nanoton: what the list sorts by. */
+    typicalPrice: string;
     stake: string;
     pending: string;
     unbonding: string;
@@ -73,7 +76,8 @@ export interface EscrowJson {
     /** Paid to the worker so far (its operator's part plus the protocol fee). */
     paid: string;
     feesOwed: string;
-    maxPrice: string;
+    /** The client's caps per token class (nanoton per 1M tokens). */
+    caps: { prompt: string; cached: string; completion: string };
     epoch: string;
     lastSeq: string;
     lastTokens: string;
@@ -160,7 +164,9 @@ export class DashboardViews {
         return {
             worker: this.contract(worker), operator: this.wallet(info.operator), model, measurement: formatHex256(info.measurement),
             status: WORKER_STATUS[Number(info.status)] ?? `unknown (${info.status})`, active: info.active,
-            price: info.price.toString(), stake: info.stake.toString(), pending: info.pending.toString(), unbonding: info.unbonding.toString(),
+            prices: { prompt: info.prices.prompt.toString(), cached: info.prices.cached.toString(), completion: info.prices.completion.toString() },
+            typicalPrice: ((3n * info.prices.prompt + info.prices.completion) / 4n).toString(),
+            stake: info.stake.toString(), pending: info.pending.toString(), unbonding: info.unbonding.toString(),
             withdrawableAt: Number(info.withdrawableAt), expiresAt: Number(info.expiresAt), issuedAt: Number(info.issuedAt),
             teeKey: formatHex256(info.teeKey), tlsKeyHash: formatHex256(info.tlsKeyHash), quoteHash: formatHex256(info.quoteHash),
             tcbStatus: Number(info.tcbStatus), tcb: tcbStatusName(Number(info.tcbStatus)), fmspc: '0x' + info.fmspc.toString(16).padStart(12, '0'), endpoint: info.endpoint,
@@ -185,7 +191,7 @@ export class DashboardViews {
                 if (!models.has(info.measurement)) models.set(info.measurement, await root.getModelOf(info.measurement));
                 out.push(await this.workerJson(r.worker, info, models.get(info.measurement) ?? null, h));
             }
-            return out.sort((a, b) => Number(b.active) - Number(a.active) || cmp(BigInt(a.price), BigInt(b.price)) || cmp(BigInt(b.stake), BigInt(a.stake)));
+            return out.sort((a, b) => Number(b.active) - Number(a.active) || cmp(BigInt(a.typicalPrice), BigInt(b.typicalPrice)) || cmp(BigInt(b.stake), BigInt(a.stake)));
         });
     }
 
@@ -264,7 +270,7 @@ export class DashboardViews {
             escrows.push({
                 escrow: this.contract(address), worker: this.contract(worker), client: this.wallet(client),
                 state: ESCROW_STATE[Number(st.state)] ?? `unknown (${st.state})`, deposit: st.deposit.toString(), paid: st.paid.toString(),
-                feesOwed: st.feesOwed.toString(), maxPrice: st.maxPrice.toString(),
+                feesOwed: st.feesOwed.toString(), caps: { prompt: st.caps.prompt.toString(), cached: st.caps.cached.toString(), completion: st.caps.completion.toString() },
                 epoch: st.epoch.toString(), lastSeq: st.lastSeq.toString(), lastTokens: st.lastTokens.toString(), closeAt: Number(st.closeAt),
                 payUntil: Number(st.payUntil), disputeWindow: Number(st.disputeWindow), teeKey: formatHex256(st.teeKey),
                 clientKey: formatHex256(st.clientKey), balance: (await this.source.balance(address)).toString(),

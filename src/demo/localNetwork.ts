@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CocoonOps, SandboxChain, defaultParams, keyFromSeed, publicKeyToBigInt, type Ed25519Key, type Params } from '../sdk';
+import { CocoonOps, SandboxChain, asPrices, defaultParams, keyFromSeed, maxPriceOf, publicKeyToBigInt, type Ed25519Key, type Params, type PriceSet } from '../sdk';
 import { hex256 } from '../sdk/tls';
 import { DevBackend } from '../backend';
 import { startWorkerNode, DevAttestationProvider, type WorkerNodeHandle } from '../worker';
@@ -16,6 +16,15 @@ import { fastSelfSignedCert } from './certs';
 import type { SandboxAccounting } from './accounting';
 
 export const DEMO_MODEL = 'llama-3-8b-instruct';
+
+/**
+ * The demo workers' prices (nanoton per 1M tokens of each class), as hosted APIs price: completion
+ * three times the prompt, cached prompt a quarter of it: worker 1 50 / 12.5 / 150 TON (sandbox money);
+ * workers 2 and 3 charge 1.5 and 2 times that.
+ */
+export const DEMO_PRICES: PriceSet[] = [2n, 3n, 4n].map((k) => (k * 12_500_000_000n) / 2n).map((unit) => ({
+    prompt: unit * 4n, cached: unit, completion: unit * 12n,
+}));
 
 export type Wallet = SandboxContract<TreasuryContract>;
 export type WalletSender = Sender & { address: Address };
@@ -26,8 +35,8 @@ const seed = (label: string) => createHash('sha256').update('cocoon-demo:' + lab
 
 export interface LocalNetworkOptions {
     workers: number;
-    /** nanoton per 1M tokens, cycled over the workers */
-    prices: bigint[];
+    /** nanoton per 1M tokens (one number: every class), cycled over the workers */
+    prices: (bigint | PriceSet)[];
     stake: bigint;
     completionTokens: number;
     print?: (line: string) => void;
@@ -37,6 +46,8 @@ export interface LocalNetworkOptions {
     extraWallets?: string[];
     /** The sandbox to use (default: a new one). */
     blockchain?: Blockchain;
+    /** The development backend reports cached prompt tokens for repeated leading messages (default true). */
+    promptCache?: boolean;
     /** The development backend's decode step, ms per token (default 0: answers at once). */
     backendDelayMs?: number;
 }
@@ -51,7 +62,7 @@ export interface LocalNetwork {
     operators: Wallet[];
     wallets: Record<string, Wallet>;
     nodes: WorkerNodeHandle[];
-    prices: bigint[];
+    prices: PriceSet[];
     backend: DevBackend;
     /** The development verifier key the root trusts (tests register workers of their own with it). */
     verifier: Ed25519Key;
@@ -81,7 +92,7 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         for (const d of dirs) rmSync(d, { recursive: true, force: true });
     };
     try {
-        const params: Params = defaultParams({ maxPrice: o.prices.reduce((m, p) => (p > m ? p : m), 0n) * 2n });
+        const params: Params = defaultParams({ maxPrice: o.prices.map((p) => maxPriceOf(asPrices(p))).reduce((m, p) => (p > m ? p : m), 0n) * 2n });
         const measurement = BigInt('0x' + createHash('sha256').update('cocoon-worker-image:v1|' + DEMO_MODEL).digest('hex'));
         const verifier = keyFromSeed(seed('verifier'));
         // the first measurement and verifier key are in the root's genesis; later additions are timelocked
@@ -90,8 +101,8 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
         }));
         say(`root ${root.toString()} deployed; measurement ${hex256(measurement).slice(0, 18)}… whitelisted for ${DEMO_MODEL}`);
 
-        backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: o.backendDelayMs ?? 0 });
-        const prices: bigint[] = [];
+        backend = await DevBackend.start({ model: DEMO_MODEL, tokens: o.completionTokens, delayMs: o.backendDelayMs ?? 0, promptCache: o.promptCache ?? true });
+        const prices: PriceSet[] = [];
         for (let i = 0; i < o.workers; i++) {
             const op = operators[i];
             const dir = mkdtempSync(join(tmpdir(), 'cocoon-demo-'));
@@ -109,13 +120,14 @@ export async function startLocalNetwork(o: LocalNetworkOptions): Promise<LocalNe
             });
             nodes.push(node);
             const ops = new CocoonOps(chain, senderOf(op), root);
-            const price = o.prices[i % o.prices.length];
+            const a = asPrices(o.prices[i % o.prices.length]);
+            const price: PriceSet = { prompt: a.prompt, cached: a.cached, completion: a.completion };
             prices.push(price);
             await measure('register worker', () => ops.registerWorker(node.attestation, o.stake));
             await measure('set price', () => ops.setPrice(price));
             await measure('set endpoint', () => ops.setEndpoint(node.url));
             node.refresh();
-            say(`worker ${i + 1}: node ${node.url}, tlsKeyHash ${hex256(node.tlsKeyHash).slice(0, 18)}…, price ${ton(price)} TON / 1M tokens`);
+            say(`worker ${i + 1}: node ${node.url}, tlsKeyHash ${hex256(node.tlsKeyHash).slice(0, 18)}…, prices per 1M tokens: prompt ${ton(price.prompt)}, cached ${ton(price.cached)}, completion ${ton(price.completion)} TON`);
         }
         return { bc, chain, params, root, measurement, owner, operators, wallets, nodes, prices, backend, verifier, stop };
     } catch (e) {

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { toNano } from '@ton/core';
 import { ClientError } from '../client/errors';
 import { runSandboxDemo, type DemoResult, type SandboxDemoOptions } from './sandboxDemo';
+import { DEMO_PRICES } from './localNetwork';
 import type { TestnetDemoOptions } from './testnet';
 import { keepRunning, sandboxClock, stopAll, type Service } from './serve';
 
@@ -39,7 +40,7 @@ export async function main(opts: MainOptions = {}): Promise<MainResult> {
         workers: opts.workers ?? 3,
         requestsPerWorker: opts.requestsPerWorker ?? 4,
         deposit: opts.deposit ?? toNano('2'),
-        prices: opts.prices ?? [toNano('100'), toNano('150'), toNano('200')],
+        prices: opts.prices ?? DEMO_PRICES,
         stake: opts.stake ?? toNano('100'),
         completionTokens: opts.completionTokens ?? 48,
         fund: opts.fund ?? toNano('3'),

@@ -1,5 +1,6 @@
 // The demo's checks and its printed summary.
 import type { Address } from '@ton/core';
+import type { ClassTokens, PriceSet } from '../sdk';
 import { formatTable } from '../sdk/format';
 import type { OpCost } from './accounting';
 
@@ -18,10 +19,12 @@ export class Checks {
 
 export interface WorkerRow {
     name: string;
-    price: bigint;
+    prices: PriceSet;
     requests: number;
     streamed: number;
     tokens: bigint;
+    /** The tokens billed per class (the client's latest receipt). */
+    classes: ClassTokens;
     clientPaid: bigint;
     protocolFee: bigint;
     operatorGot: bigint;
@@ -48,12 +51,26 @@ export function ton(n: bigint): string {
 export function renderSummary(s: SummaryInput): string {
     const out: string[] = [];
     const sum = (f: (w: WorkerRow) => bigint) => s.workers.reduce((t, w) => t + f(w), 0n);
+    const M = 1_000_000n;
+    const costOf = (n: bigint, p: bigint) => (n * p) / M;
+    out.push('Tokens and cost per class (prices in TON per 1M tokens; cost = floor(tokens x price / 1e6) per class)');
+    out.push(formatTable(
+        ['worker', 'prompt', 'price', 'cost', 'cached', 'price', 'cost', 'completion', 'price', 'cost', 'total cost'],
+        s.workers.map((w) => [
+            w.name,
+            w.classes.promptTokens.toString(), ton(w.prices.prompt), ton(costOf(w.classes.promptTokens, w.prices.prompt)),
+            w.classes.cachedTokens.toString(), ton(w.prices.cached), ton(costOf(w.classes.cachedTokens, w.prices.cached)),
+            w.classes.completionTokens.toString(), ton(w.prices.completion), ton(costOf(w.classes.completionTokens, w.prices.completion)),
+            ton(costOf(w.classes.promptTokens, w.prices.prompt) + costOf(w.classes.cachedTokens, w.prices.cached) + costOf(w.classes.completionTokens, w.prices.completion)),
+        ]),
+    ));
+    out.push('');
     out.push('Requests and money per worker (TON)');
     out.push(formatTable(
-        ['worker', 'price/1M', 'requests', 'streamed', 'tokens', 'client paid', 'protocol fee', 'operator got', 'rewards', 'refund'],
+        ['worker', 'requests', 'streamed', 'tokens', 'client paid', 'protocol fee', 'operator got', 'rewards', 'refund'],
         [
-            ...s.workers.map((w) => [w.name, ton(w.price), String(w.requests), String(w.streamed), w.tokens.toString(), ton(w.clientPaid), ton(w.protocolFee), ton(w.operatorGot), ton(w.rewards), ton(w.refund)]),
-            ['total', '', String(s.workers.reduce((t, w) => t + w.requests, 0)), String(s.workers.reduce((t, w) => t + w.streamed, 0)), sum((w) => w.tokens).toString(),
+            ...s.workers.map((w) => [w.name, String(w.requests), String(w.streamed), w.tokens.toString(), ton(w.clientPaid), ton(w.protocolFee), ton(w.operatorGot), ton(w.rewards), ton(w.refund)]),
+            ['total', String(s.workers.reduce((t, w) => t + w.requests, 0)), String(s.workers.reduce((t, w) => t + w.streamed, 0)), sum((w) => w.tokens).toString(),
                 ton(sum((w) => w.clientPaid)), ton(sum((w) => w.protocolFee)), ton(sum((w) => w.operatorGot)), ton(sum((w) => w.rewards)), ton(sum((w) => w.refund))],
         ],
     ));

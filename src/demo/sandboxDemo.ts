@@ -5,7 +5,7 @@
 import { Address, toNano } from '@ton/core';
 import { Blockchain, type SandboxContract, type TreasuryContract } from '@ton/sandbox';
 import { randomBytes } from 'node:crypto';
-import { CocoonOps, escrowAddress, keyFromSeed, publicKeyToBigInt, mintApiKey, BPS, type RewardState, type EscrowState } from '../sdk';
+import { CocoonOps, escrowAddress, keyFromSeed, publicKeyToBigInt, mintApiKey, cumulativeCost, BPS, type RewardState, type EscrowState, type PriceSet } from '../sdk';
 import type { ClaimOutcome } from '../worker';
 import { CocoonClient, sandboxEventSource, pinnedRequest, readBody, type WorkerSession, type ChatOutcome } from '../client';
 import { SandboxAccounting } from './accounting';
@@ -19,8 +19,8 @@ export interface SandboxDemoOptions {
     requestsPerWorker: number;
     /** Per escrow, nanoton. */
     deposit: bigint;
-    /** Worker prices, nanoton per 1M tokens (cycled if fewer than workers). */
-    prices: bigint[];
+    /** Worker prices, nanoton per 1M tokens of each class (one number: every class; cycled if fewer than workers). */
+    prices: (bigint | PriceSet)[];
     stake: bigint;
     /** Completion tokens of each development-backend answer. */
     completionTokens: number;
@@ -44,6 +44,10 @@ export interface DemoResult {
     /** With keepNetwork: the network, still running; the caller stops it. */
     network?: LocalNetwork;
 }
+
+// One system prompt for every request: after the first request the development backend serves it
+// from its prompt cache, so the receipts bill cached prompt tokens at the cached price.
+const SYSTEM = 'You are a concise assistant for a confidential inference network on TON. Answer in plain words, without lists or headings, and keep every answer short.';
 
 const PROMPTS = [
     'Explain in one paragraph how a payment channel works.',
@@ -132,11 +136,12 @@ export async function runSandboxDemo(o: SandboxDemoOptions): Promise<DemoResult>
                 const stream = k % 2 === 1;
                 const prompt = PROMPTS[(i + k) % PROMPTS.length];
                 try {
-                    const out = await s.chat({ model: DEMO_MODEL, messages: [{ role: 'user', content: prompt }], max_tokens: o.completionTokens * 2 }, {
+                    const out = await s.chat({ model: DEMO_MODEL, messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: prompt }], max_tokens: o.completionTokens * 2 }, {
                         stream, onDelta: o.onDelta ? (d) => o.onDelta!(i, d) : undefined,
                     });
                     outcomes[i].push(out);
-                    say(`  worker ${i + 1} ${stream ? 'stream' : 'whole '} #${k + 1}: ${out.usage.total_tokens} tokens, receipt seq ${out.receipt.seq}, cost ${fmt(out.receipt.requestCost)} TON, ${out.ms} ms: "${out.content.slice(0, 40).trim()}…"`);
+                    const q = out.receipt.request;
+                    say(`  worker ${i + 1} ${stream ? 'stream' : 'whole '} #${k + 1}: ${q.promptTokens} prompt + ${q.cachedTokens} cached + ${q.completionTokens} completion tokens, receipt seq ${out.receipt.seq}, cost ${fmt(out.receipt.requestCost)} TON, ${out.ms} ms: "${out.content.slice(0, 40).trim()}…"`);
                 } catch (e) {
                     failures++;
                     say(`  worker ${i + 1} request #${k + 1} FAILED: ${(e as Error).message}`);
@@ -159,7 +164,20 @@ export async function runSandboxDemo(o: SandboxDemoOptions): Promise<DemoResult>
             checks.add(`worker ${i + 1}: the node's claim settled the client's latest receipt`,
                 claimOutcomes[i].every((c) => c.ok) && st.lastSeq === latest.seq && st.paid === latest.cost && st.lastTokens === latest.tokens,
                 `seq ${st.lastSeq}/${latest.seq}, paid ${fmt(st.paid)} TON`);
+            // one price set per worker in this run: what the escrow paid is each class's total at its price, to the nanoton
+            const expected = cumulativeCost(latest, prices[i]);
+            checks.add(`worker ${i + 1}: paid = sum over classes of floor(tokens x price / 1e6), exact to the nanoton`, st.paid === expected,
+                `${latest.promptTokens} prompt, ${latest.cachedTokens} cached, ${latest.completionTokens} completion: ${fmt(expected)} TON`);
         }
+        // The nodes share one development backend: the first request it serves sees the system prompt
+        // for the first time, every later one has it cached (whichever worker it went to).
+        const served = outcomes.flat();
+        const withCached = served.filter((x) => x.receipt.request.cachedTokens > 0n).length;
+        const cachedOnReceipts = nodes.reduce((n, _, i) => n + (client!.receipts.latest(escrows[i])?.cachedTokens ?? 0n), 0n);
+        const cachedOnRequests = served.reduce((n, x) => n + x.receipt.request.cachedTokens, 0n);
+        checks.add('cached prompt tokens were billed as their own class (the shared system prompt, cached after the first request)',
+            served.length > 0 && withCached === served.length - 1 && cachedOnReceipts === cachedOnRequests,
+            `${withCached} of ${served.length} requests billed cached tokens, ${cachedOnReceipts} cached tokens on the receipts`);
         phase('claims');
 
         // ------------------------------------------------------------ close and withdraw after the dispute window
@@ -204,9 +222,11 @@ export async function runSandboxDemo(o: SandboxDemoOptions): Promise<DemoResult>
             const outs = outcomes[i];
             const paid = settled[i].paid;
             const fee = settled[i].feesOwed;
+            const latest = client!.receipts.latest(escrows[i])!;
             return {
-                name: `worker ${i + 1}`, price: prices[i], requests: outs.length, streamed: outs.filter((_, k) => k % 2 === 1).length,
-                tokens: outs.reduce((s, x) => s + BigInt(x.usage.total_tokens), 0n), clientPaid: paid, protocolFee: fee,
+                name: `worker ${i + 1}`, prices: prices[i], requests: outs.length, streamed: outs.filter((_, k) => k % 2 === 1).length,
+                tokens: outs.reduce((s, x) => s + BigInt(x.usage.total_tokens), 0n),
+                classes: { promptTokens: latest.promptTokens, cachedTokens: latest.cachedTokens, completionTokens: latest.completionTokens }, clientPaid: paid, protocolFee: fee,
                 operatorGot: paid - fee, rewards: rewards[i], refund: refunds[i],
             };
         });

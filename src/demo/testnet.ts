@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { toNano } from '@ton/core';
-import { CocoonOps, CocoonRoot, Worker, escrowAddress, keyFromSeed, ESCROW_OPEN, ESCROW_CLOSING } from '../sdk';
+import { CocoonOps, CocoonRoot, Worker, escrowAddress, keyFromSeed, ESCROW_OPEN, ESCROW_CLOSING, asPrices, samePrices, type PriceSet } from '../sdk';
 import { DevBackend } from '../backend';
 import { startWorkerNode, DevAttestationProvider, type WorkerNodeHandle } from '../worker';
 import { CocoonClient, ClientError, loadClientKey, connectRemote, parseAddressArg, remoteEventSource, type ChatOutcome } from '../client';
@@ -29,7 +29,8 @@ export interface TestnetDemoOptions {
     requestsPerWorker?: number;
     deposit?: bigint;
     /** Price to set, nanoton per 1M tokens (default: the root's maxPrice / 10). */
-    price?: bigint;
+    /** The worker's prices per class (one number: every class); default a tenth of maxPrice for prompt, a fortieth for cached, three tenths for completion. */
+    price?: bigint | PriceSet;
     /** Wait this long at most for the dispute window before withdrawing (default 0: print how to withdraw later). */
     waitDisputeSec?: number;
     completionTokens?: number;
@@ -79,8 +80,8 @@ export async function runTestnetDemo(o: TestnetDemoOptions): Promise<DemoResult>
             say(`registering worker ${worker.toString()} (stake +${ton(stake)} TON); this takes a few blocks`);
             await ops.registerWorker(node.attestation, stake);
         }
-        const price = o.price ?? params.maxPrice / 10n;
-        if ((await chain.open(Worker.fromAddress(worker)).getInfo()).price !== price) await ops.setPrice(price);
+        const price = asPrices(o.price ?? { prompt: params.maxPrice / 10n, cached: params.maxPrice / 40n, completion: (params.maxPrice * 3n) / 10n });
+        if (!samePrices((await chain.open(Worker.fromAddress(worker)).getInfo()).prices, price)) await ops.setPrice(price);
         await ops.setEndpoint(node.url);
         node.refresh();
         timings.worker = Date.now() - t0;

@@ -8,7 +8,7 @@
 import { Address, toNano, type Sender } from '@ton/core';
 import { Blockchain, type SandboxContract, type TreasuryContract } from '@ton/sandbox';
 import { randomBytes } from 'node:crypto';
-import { CocoonOps, SandboxChain, defaultParams, escrowAddress, keyFromSeed, publicKeyToBigInt, type Ed25519Key, type Params } from '../sdk';
+import { CocoonOps, SandboxChain, defaultParams, escrowAddress, keyFromSeed, publicKeyToBigInt, type Ed25519Key, type Params, type PriceSet } from '../sdk';
 import type { WorkerNodeHandle } from '../worker';
 
 const senderOf = (t: SandboxContract<TreasuryContract>) => t.getSender() as Sender & { address: Address };
@@ -25,7 +25,10 @@ export interface WorkerSandbox {
     stop(): void;
 }
 
-/** The chain, root and wallets, before the node starts (it needs the root and operator addresses). */
+/**
+ * The chain, root and wallets, before the node starts (it needs the root and operator addresses).
+ * `model`: the names the measurement is whitelisted for, separated by commas.
+ */
 export async function prepareWorkerSandbox(o: { model: string; measurement: bigint; verifierSeed?: Buffer; maxPrice?: bigint }): Promise<WorkerSandbox> {
     const bc = await Blockchain.create();
     bc.now = Math.floor(Date.now() / 1000);
@@ -47,8 +50,8 @@ export async function prepareWorkerSandbox(o: { model: string; measurement: bigi
     return { bc, chain, params, root, operator, client, verifier, stop: () => clearInterval(clock) };
 }
 
-/** Registers the started node (minimum stake), sets price and endpoint, opens the client's escrow. */
-export async function finishWorkerSandbox(s: WorkerSandbox, node: WorkerNodeHandle, o: { price: bigint; deposit: bigint; clientKey: bigint }): Promise<{ escrow: Address }> {
+/** Registers the started node (minimum stake), sets its prices and endpoint, opens the client's escrow (caps: those prices). */
+export async function finishWorkerSandbox(s: WorkerSandbox, node: WorkerNodeHandle, o: { price: bigint | PriceSet; deposit: bigint; clientKey: bigint }): Promise<{ escrow: Address }> {
     const ops = new CocoonOps(s.chain, senderOf(s.operator), s.root);
     await ops.registerWorker(node.attestation, s.params.minStake);
     await ops.setPrice(o.price);

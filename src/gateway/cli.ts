@@ -64,9 +64,9 @@ interface Backing {
 
 async function backing(o: GatewayCommandOptions, print: (l: string) => void): Promise<Backing> {
     if (o.network === 'sandbox') {
-        const { startLocalNetwork, senderOf } = await import('../demo/localNetwork');
+        const { startLocalNetwork, senderOf, DEMO_PRICES } = await import('../demo/localNetwork');
         print('starting a local network (three worker nodes, development backend) for this gateway; nothing persists');
-        const net = await startLocalNetwork({ workers: 3, prices: [toNano('100'), toNano('150'), toNano('200')], stake: toNano('100'), completionTokens: 48, extraWallets: ['gateway'] });
+        const net = await startLocalNetwork({ workers: 3, prices: DEMO_PRICES, stake: toNano('100'), completionTokens: 48, extraWallets: ['gateway'] });
         const stateDir = mkdtempSync(join(tmpdir(), 'cocoon-gateway-'));
         return {
             chain: net.chain, root: net.root, wallet: senderOf(net.wallets.gateway), events: sandboxEventSource(net.bc, net.root),
@@ -146,7 +146,7 @@ export async function gatewayStatusCommand(o: { url: string; json: boolean; prin
     }
     const { formatTable, formatTime } = await import('../sdk/format');
     print(`gateway ${s.gateway.url} (${s.gateway.network}), wallet ${s.gateway.wallet}${s.gateway.stopping ? ', STOPPING' : ''}, ${s.gateway.inflight} request(s) in progress`);
-    print(`budget ${ton(s.budget.budget)} TON: ${ton(s.budget.deposited)} deposited, ${ton(s.budget.room)} room; ${ton(s.budget.perWorkerDeposit)} per worker, max price ${ton(s.budget.maxPrice)} TON/1M`);
+    print(`budget ${ton(s.budget.budget)} TON: ${ton(s.budget.deposited)} deposited, ${ton(s.budget.room)} room; ${ton(s.budget.perWorkerDeposit)} per worker, max price ${ton(s.budget.maxPrice)} TON/1M in every token class`);
     print(`spent ${ton(s.totals.spent)} TON for ${s.totals.tokens} tokens; ${s.totals.receiptsHeld} receipt(s) held; ${ton(s.totals.pendingWithdrawal)} TON pending withdrawal`);
     print('');
     print(formatTable(['escrow', 'worker', 'state', 'deposit', 'credit', 'spent', 'receipt', 'idle s'],
@@ -156,8 +156,8 @@ export async function gatewayStatusCommand(o: { url: string; json: boolean; prin
         print(formatTable(['escrow', 'amount TON', 'withdrawable at'], s.pendingWithdrawals.map((p) => [p.escrow, ton(p.amount), formatTime(p.withdrawableAt)])));
     }
     print('\nworkers');
-    print(formatTable(['worker', 'models', 'price TON/1M', 'usable', 'latency ms', 'errors', 'escrow'],
-        s.workers.map((w) => [w.worker, w.models.join(','), ton(w.price), w.usable ? 'yes' : w.coolingDownSec ? `cooling ${w.coolingDownSec}s` : 'no', w.latencyMs === null ? '-' : String(w.latencyMs), `${Math.round(w.errorRate * 100)}%`, w.hasEscrow ? 'yes' : '-'])));
+    print(formatTable(['worker', 'models', 'prompt/cached/completion TON/1M', 'usable', 'latency ms', 'errors', 'escrow'],
+        s.workers.map((w) => [w.worker, w.models.join(','), `${ton(w.prices.prompt)}/${ton(w.prices.cached)}/${ton(w.prices.completion)}`, w.usable ? 'yes' : w.coolingDownSec ? `cooling ${w.coolingDownSec}s` : 'no', w.latencyMs === null ? '-' : String(w.latencyMs), `${Math.round(w.errorRate * 100)}%`, w.hasEscrow ? 'yes' : '-'])));
     if (s.dropped.length) {
         print('\ndropped (bad receipts)');
         print(formatTable(['worker', 'code', 'at', 'reason'], s.dropped.map((d) => [d.worker, d.code, d.at, d.reason.slice(0, 80)])));

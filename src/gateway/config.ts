@@ -21,7 +21,10 @@ export const GatewayConfigSchema = z.object({
     perWorkerDeposit: positiveNano,
     /** Top up when the escrow's credit (deposit + paid - receipts) falls below this fraction of perWorkerDeposit. */
     topUpBelow: z.number().gt(0).lt(1).default(0.25),
-    /** The user's price cap, nanoton per 1M tokens: no worker above it is used; escrows are opened with it. */
+    /**
+     * The user's price cap, nanoton per 1M tokens of every token class (prompt, cached, completion): no
+     * worker above it in any class is used; escrows are opened with it as the cap of each class.
+     */
     maxPrice: positiveNano,
     /** The budget must leave room for escrows with this many workers (failover), and /healthz wants this many usable. */
     minWorkers: z.number().int().min(1).max(64).default(1),

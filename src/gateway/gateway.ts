@@ -17,7 +17,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Address, type Sender } from '@ton/core';
 import pino, { type Logger } from 'pino';
-import { latestByWorker, publicKeyToBigInt, type Chain, type Ed25519Key } from '../sdk';
+import { asPrices, latestByWorker, pricesWithin, publicKeyToBigInt, type Chain, type Ed25519Key } from '../sdk';
 import { CocoonClient, type AttestedEventSource } from '../client';
 import { EscrowBudget, stateName } from './budget';
 import { parseGatewayConfig, describeGatewayConfig, type GatewayConfig, type GatewayConfigInput } from './config';
@@ -106,7 +106,7 @@ export async function startGateway(input: GatewayConfigInput, deps: GatewayDeps)
         const cands = registry.candidates();
         return {
             deposited: budget.deposited(), budget: config.budget, escrows: byState, receiptsHeld: client.receipts.all().length, inflight,
-            workersUsable: cands.filter((c) => !stats.isDropped(c.key) && stats.view(c.key).downUntil <= nowMs && c.price <= config.maxPrice).length,
+            workersUsable: cands.filter((c) => !stats.isDropped(c.key) && stats.view(c.key).downUntil <= nowMs && pricesWithin(c.prices, asPrices(config.maxPrice))).length,
             workersDropped: stats.dropped().length, workersCooling: cands.filter((c) => stats.view(c.key).downUntil > nowMs).length,
         };
     });
@@ -169,11 +169,12 @@ export async function startGateway(input: GatewayConfigInput, deps: GatewayDeps)
                     break;
                 case '/v1/models': {
                     const now = await deps.chain.now();
-                    const served = servedModels(await registry.current(), stats, { now, maxPrice: config.maxPrice, leaseMarginSec: config.leaseMarginSec });
+                    const served = servedModels(await registry.current(), stats, { now, maxPrice: asPrices(config.maxPrice), leaseMarginSec: config.leaseMarginSec });
                     sendJson(res, 200, {
                         object: 'list',
                         data: [...served.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, m]) => ({
-                            id, object: 'model', created: 0, owned_by: 'cocoon', cocoon: { workers: m.workers, min_price: m.minPrice.toString() },
+                            id, object: 'model', created: 0, owned_by: 'cocoon',
+                            cocoon: { workers: m.workers, min_prices: { prompt: m.minPrices.prompt.toString(), cached: m.minPrices.cached.toString(), completion: m.minPrices.completion.toString() } },
                         })),
                     });
                     break;

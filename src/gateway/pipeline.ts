@@ -20,7 +20,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { Chain } from '../sdk';
+import { asPrices, pricesWithin, typicalPrice, type Chain, type PriceSet } from '../sdk';
 import { isClientError, worstCaseCost, type ChatBody, type ChatOutcome, type ClientError } from '../client';
 import type { EscrowBudget } from './budget';
 import { isBudgetError } from './budget';
@@ -56,24 +56,30 @@ type Attempt =
     | { kind: 'aborted' }
     | { kind: 'retry'; error: GatewayError };
 
-/** The worst case a worker may hold for the request: the prompt's bytes / 3 as tokens (a token is ~3-4 bytes of text), plus max_tokens. */
-export function worstCaseFor(body: ChatRequest, price: bigint, defaultMaxTokens: number): bigint {
+/**
+ * The worst case a worker may hold for the request: the prompt's bytes / 3 as tokens (a token is ~3-4
+ * bytes of text) at the dearer prompt price, plus max_tokens at the completion price.
+ */
+export function worstCaseFor(body: ChatRequest, prices: PriceSet, defaultMaxTokens: number): bigint {
     const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? defaultMaxTokens;
     const promptTokens = Math.ceil(Buffer.byteLength(JSON.stringify(body.messages)) / 3);
-    return worstCaseCost(BigInt(promptTokens), BigInt(maxTokens), price);
+    return worstCaseCost(BigInt(promptTokens), BigInt(maxTokens), prices);
 }
 
-/** Models that some usable worker serves (active, attested with margin, within the price cap, not dropped). */
-export function servedModels(candidates: Candidate[], stats: WorkerStats, q: { now: number; maxPrice: bigint; leaseMarginSec: number }): Map<string, { workers: number; minPrice: bigint }> {
-    const out = new Map<string, { workers: number; minPrice: bigint }>();
+/**
+ * Models that some usable worker serves (active, attested with margin, within the price caps, not
+ * dropped), with the cheapest such worker's prices (by a typical request, typicalPrice).
+ */
+export function servedModels(candidates: Candidate[], stats: WorkerStats, q: { now: number; maxPrice: PriceSet; leaseMarginSec: number }): Map<string, { workers: number; minPrices: PriceSet }> {
+    const out = new Map<string, { workers: number; minPrices: PriceSet }>();
     for (const c of candidates) {
-        if (stats.isDropped(c.key) || c.price > q.maxPrice || c.expiresAt < q.now + q.leaseMarginSec) continue;
+        if (stats.isDropped(c.key) || !pricesWithin(c.prices, q.maxPrice) || c.expiresAt < q.now + q.leaseMarginSec) continue;
         for (const m of c.models) {
             const e = out.get(m);
-            if (!e) out.set(m, { workers: 1, minPrice: c.price });
+            if (!e) out.set(m, { workers: 1, minPrices: c.prices });
             else {
                 e.workers++;
-                if (c.price < e.minPrice) e.minPrice = c.price;
+                if (typicalPrice(c.prices) < typicalPrice(e.minPrices)) e.minPrices = c.prices;
             }
         }
     }
@@ -86,7 +92,8 @@ export async function chatCompletions(d: PipelineDeps, req: IncomingMessage, res
     const stream = body.stream === true;
     const now = await d.chain.now();
     let candidates = await registry.current();
-    const modelQuery = { now, maxPrice: config.maxPrice, leaseMarginSec: config.leaseMarginSec };
+    const caps = asPrices(config.maxPrice);
+    const modelQuery = { now, maxPrice: caps, leaseMarginSec: config.leaseMarginSec };
     if (!servedModels(candidates, stats, modelQuery).has(body.model)) {
         await registry.refresh(); // a worker may have attested since the last read
         candidates = registry.candidates();
@@ -102,7 +109,7 @@ export async function chatCompletions(d: PipelineDeps, req: IncomingMessage, res
 
     while (attempts < ATTEMPTS) {
         const sel = selectWorkers(candidates, stats, {
-            model: body.model, now, nowMs: Date.now(), maxPrice: config.maxPrice, leaseMarginSec: config.leaseMarginSec,
+            model: body.model, now, nowMs: Date.now(), maxPrice: caps, leaseMarginSec: config.leaseMarginSec,
             maxQueue: config.maxQueuePerWorker, hasEscrow: (k) => budget.hasOpen(k), exclude: tried,
             sticky: conv ? d.sticky!.get(conv) : undefined,
         });
@@ -138,7 +145,7 @@ async function attempt(
     const { config, stats, registry, budget, metrics, log } = d;
     const listing = registry.listing(c.key);
     if (!listing) return { kind: 'retry', error: Refuse.noWorker(body.model, 'the worker left the list', 1) };
-    const worst = worstCaseFor(body, listing.price, config.defaultMaxTokens);
+    const worst = worstCaseFor(body, listing.prices, config.defaultMaxTokens);
     const cool = (reason: string) => stats.failure(c.key, reason, Date.now(), config.cooldownSec * 1000);
     stats.enqueue(c.key);
     try {

@@ -2,25 +2,29 @@
 //
 // A worker is eligible when
 //   1. it serves the model (one of the names its measurement maps to on the root, modelNames()),
-//   2. its price (on-chain, nanoton per 1M tokens) is at or below the user's cap (maxPrice),
+//   2. each of its prices (on-chain, nanoton per 1M tokens of each token class: prompt, cached,
+//      completion) is at or below the user's cap for that class (maxPrice),
 //   3. its attestation lease is valid for at least leaseMarginSec more (chain time),
 //   4. it is not cooling down after a failure, nor dropped for a bad receipt,
 //   5. fewer than maxQueuePerWorker requests wait on its escrow (an escrow's requests run one after
 //      another, because each receipt must extend the previous one exactly).
 // Eligible workers are tried in this order:
 //   the conversation's sticky worker (when stickiness is on and it is eligible), then
-//   lowest price, then one the gateway already has an escrow with (no opening fee, no new deposit),
+//   lowest price of a typical request (3 prompt tokens to 1 completion token, typicalPrice), then one
+//   the gateway already has an escrow with (no opening fee, no new deposit),
 //   then lowest observed latency (EWMA; a worker not measured yet counts as 0 so it gets measured),
 //   then lowest error rate (over its last 20 requests), then the address (a stable order).
 // Pure: the caller passes the clock and the facts; WorkerStats keeps the observations, bounded.
 import { createHash } from 'node:crypto';
 import type { Address } from '@ton/core';
+import { pricesWithin, typicalPrice, type PriceSet } from '../sdk';
 
 export interface Candidate {
     worker: Address;
     /** Raw address string: the key of every map. */
     key: string;
-    price: bigint;
+    /** Nanoton per 1M tokens of each class. */
+    prices: PriceSet;
     /** Attestation lease end, unix seconds (chain time). */
     expiresAt: number;
     models: string[];
@@ -34,7 +38,8 @@ export interface SelectInput {
     now: number;
     /** Wall clock, ms (cooldowns). */
     nowMs: number;
-    maxPrice: bigint;
+    /** The user's caps per class. */
+    maxPrice: PriceSet;
     leaseMarginSec: number;
     maxQueue: number;
     hasEscrow: (key: string) => boolean;
@@ -161,7 +166,7 @@ export function selectWorkers(candidates: Candidate[], stats: WorkerStats, q: Se
         if (!c.models.includes(q.model)) { skip('other-model'); continue; }
         if (q.exclude?.has(c.key)) { skip('excluded'); continue; }
         if (h.dropped) { skip('dropped'); continue; }
-        if (c.price > q.maxPrice) { skip('above-max-price'); continue; }
+        if (!pricesWithin(c.prices, q.maxPrice)) { skip('above-max-price'); continue; }
         if (c.expiresAt < q.now + q.leaseMarginSec) { skip('lease-ending'); continue; }
         if (h.downUntil > q.nowMs) { skip('cooling-down'); continue; }
         if (h.queued >= q.maxQueue) { skip('queue-full'); continue; }
@@ -169,7 +174,7 @@ export function selectWorkers(candidates: Candidate[], stats: WorkerStats, q: Se
     }
     const key = (c: Candidate) => {
         const h = stats.view(c.key);
-        return { sticky: q.sticky === c.key ? 0 : 1, price: c.price, escrow: q.hasEscrow(c.key) ? 0 : 1, latency: h.latencyMs ?? 0, errors: h.errorRate };
+        return { sticky: q.sticky === c.key ? 0 : 1, price: typicalPrice(c.prices), escrow: q.hasEscrow(c.key) ? 0 : 1, latency: h.latencyMs ?? 0, errors: h.errorRate };
     };
     const keys = new Map(out.ranked.map((c) => [c.key, key(c)]));
     out.ranked.sort((a, b) => {

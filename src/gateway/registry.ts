@@ -57,7 +57,7 @@ export class WorkerRegistry {
 
     candidates(): Candidate[] {
         return [...this.listings.values()].map((l) => ({
-            worker: l.worker, key: l.worker.toRawString(), price: l.price, expiresAt: l.expiresAt, models: modelNames(l.model),
+            worker: l.worker, key: l.worker.toRawString(), prices: l.prices, expiresAt: l.expiresAt, models: modelNames(l.model),
         }));
     }
 

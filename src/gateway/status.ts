@@ -3,7 +3,7 @@
 // on-chain actions. GET /healthz: 200 only when the gateway can serve: not stopping, the worker
 // list was read, and at least minWorkers workers are usable. Amounts are nanoton, as decimal strings.
 import type { Address } from '@ton/core';
-import { ESCROW_CLOSING, ESCROW_OPENING } from '../sdk';
+import { ESCROW_CLOSING, ESCROW_OPENING, asPrices, type PriceSet } from '../sdk';
 import type { ReceiptBook } from '../client';
 import { stateName, type EscrowBudget, type ChainAction } from './budget';
 import type { GatewayConfig } from './config';
@@ -38,11 +38,16 @@ export interface EscrowStatus {
     credit: string;
     /** The latest verified receipt's cumulative cost this epoch. */
     spent: string;
-    receipt: { seq: string; tokens: string; cost: string } | null;
-    maxPrice: string;
+    receipt: { seq: string; tokens: string; promptTokens: string; cachedTokens: string; completionTokens: string; cost: string } | null;
+    /** The escrow's caps per token class (nanoton per 1M tokens). */
+    caps: PriceStrings;
     idleSec: number;
     closeAt: number | null;
 }
+
+/** Prices per token class as decimal strings (nanoton per 1M tokens). */
+export interface PriceStrings { prompt: string; cached: string; completion: string }
+const priceStrings = (p: PriceSet): PriceStrings => ({ prompt: p.prompt.toString(), cached: p.cached.toString(), completion: p.completion.toString() });
 
 export interface GatewayStatus {
     gateway: { url: string; wallet: string; network: string; root: string; startedAt: string; stopping: boolean; inflight: number };
@@ -52,7 +57,7 @@ export interface GatewayStatus {
     pendingWithdrawals: { worker: string; escrow: string; amount: string; withdrawableAt: number; inSec: number }[];
     withdrawn: { escrow: string; worker: string; amount: string; at: string }[];
     workers: {
-        worker: string; models: string[]; price: string; expiresAt: number; usable: boolean; latencyMs: number | null; errorRate: number;
+        worker: string; models: string[]; prices: PriceStrings; expiresAt: number; usable: boolean; latencyMs: number | null; errorRate: number;
         coolingDownSec: number; queued: number; requests: number; failures: number; lastError: string | null; hasEscrow: boolean;
     }[];
     dropped: DroppedWorker[];
@@ -80,8 +85,11 @@ export async function gatewayStatus(s: StatusSources): Promise<GatewayStatus> {
         escrows.push({
             worker: e.worker.toString(), escrow: e.address.toString(), state: stateName(st.state), deposit: st.deposit.toString(), paid: st.paid.toString(),
             credit: s.budget.credit(e).toString(), spent: cost.toString(),
-            receipt: rr ? { seq: rr.seq.toString(), tokens: rr.tokens.toString(), cost: rr.cost.toString() } : null,
-            maxPrice: st.maxPrice.toString(), idleSec: Math.max(0, now - e.lastUsed), closeAt: closing ? Number(st.closeAt) : null,
+            receipt: rr ? {
+                seq: rr.seq.toString(), tokens: rr.tokens.toString(), promptTokens: rr.promptTokens.toString(), cachedTokens: rr.cachedTokens.toString(),
+                completionTokens: rr.completionTokens.toString(), cost: rr.cost.toString(),
+            } : null,
+            caps: priceStrings(st.caps), idleSec: Math.max(0, now - e.lastUsed), closeAt: closing ? Number(st.closeAt) : null,
         });
         if (closing) {
             pending += st.deposit;
@@ -92,14 +100,14 @@ export async function gatewayStatus(s: StatusSources): Promise<GatewayStatus> {
     const usable = new Set<string>();
     for (const m of new Set(candidates.flatMap((x) => x.models))) {
         const sel = selectWorkers(candidates, s.stats, {
-            model: m, now, nowMs: Date.now(), maxPrice: c.maxPrice, leaseMarginSec: c.leaseMarginSec, maxQueue: Number.MAX_SAFE_INTEGER, hasEscrow: () => false,
+            model: m, now, nowMs: Date.now(), maxPrice: asPrices(c.maxPrice), leaseMarginSec: c.leaseMarginSec, maxQueue: Number.MAX_SAFE_INTEGER, hasEscrow: () => false,
         });
         for (const w of sel.ranked) usable.add(w.key);
     }
     const workers: GatewayStatus['workers'] = candidates.map((w) => {
         const h = s.stats.view(w.key);
         return {
-            worker: w.worker.toString(), models: w.models, price: w.price.toString(), expiresAt: w.expiresAt, usable: usable.has(w.key),
+            worker: w.worker.toString(), models: w.models, prices: priceStrings(w.prices), expiresAt: w.expiresAt, usable: usable.has(w.key),
             latencyMs: h.latencyMs === null ? null : Math.round(h.latencyMs * 10) / 10, errorRate: Math.round(h.errorRate * 1000) / 1000,
             coolingDownSec: Math.max(0, Math.ceil((h.downUntil - Date.now()) / 1000)), queued: h.queued, requests: h.requests, failures: h.failures,
             lastError: h.lastError, hasEscrow: s.budget.hasOpen(w.key),

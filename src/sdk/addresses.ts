@@ -5,7 +5,7 @@ import { Worker, ClientEscrow, type WorkerState, type EscrowBook } from './contr
 export function emptyWorkerState(): WorkerState {
     return {
         $$type: 'WorkerState', status: 0n, stake: 0n, pending: 0n, unbonding: 0n, unbondingSince: 0n,
-        price: 0n, teeKey: 0n, expiresAt: 0n, issuedAt: 0n, keyPayUntil: 0n, rewardStake: 0n, checkpoint: 0n, accrued: 0n,
+        prices: 0n, teeKey: 0n, expiresAt: 0n, issuedAt: 0n, keyPayUntil: 0n, rewardStake: 0n, checkpoint: 0n, accrued: 0n,
         params: null, attestation: null, extra: null,
     };
 }

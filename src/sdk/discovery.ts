@@ -8,6 +8,7 @@ import type { Chain } from './chain';
 import { workerAddress } from './addresses';
 import { parseStatementCell } from './attestation';
 import { modelNames } from './validate';
+import { asPrices, pricesWithin, type PriceSet } from './prices';
 
 /**
  * The Worker addresses a root trusts for an operator. A root deploys the Worker code it was built
@@ -142,7 +143,7 @@ export interface WorkerListing {
     worker: Address;
     measurement: bigint;
     model: string | null;
-    price: bigint;
+    prices: PriceSet;
     stake: bigint;
     expiresAt: number;
     endpoint: string | null;
@@ -157,8 +158,8 @@ export interface WorkerFilter {
     measurement?: bigint;
     /** Only workers whose measurement the root maps to this model name. */
     model?: string;
-    /** Only workers at or below this price (nanoton per 1M tokens). */
-    maxPrice?: bigint;
+    /** Only workers at or below this price in every token class (or one cap for all), nanoton per 1M tokens. */
+    maxPrice?: bigint | PriceSet;
     /** Only workers whose attestation is valid for at least this many more seconds. */
     minRemaining?: number;
     /** Only workers with a published endpoint. */
@@ -189,14 +190,29 @@ export async function listWorkers(chain: Chain, root: Address, transactions: Ite
         const model = models.get(info.measurement) ?? null;
         if (model === null) continue; // measurement revoked
         if (filter.model !== undefined && !modelNames(model).includes(filter.model)) continue;
-        if (filter.maxPrice !== undefined && info.price > filter.maxPrice) continue;
+        if (filter.maxPrice !== undefined && !pricesWithin(info.prices, asPrices(filter.maxPrice, 'maxPrice'))) continue;
         if (filter.minRemaining !== undefined && Number(info.expiresAt) < now + filter.minRemaining) continue;
         if (filter.requireEndpoint && !info.endpoint) continue;
         out.push({
-            operator: info.operator, worker: e.worker, measurement: info.measurement, model, price: info.price,
+            operator: info.operator, worker: e.worker, measurement: info.measurement, model, prices: info.prices,
             stake: info.stake, expiresAt: Number(info.expiresAt), endpoint: info.endpoint, teeKey: info.teeKey,
             tlsKeyHash: info.tlsKeyHash, feeBps: info.feeBps, info,
         });
     }
-    return out.sort((a, b) => (a.price < b.price ? -1 : a.price > b.price ? 1 : b.stake > a.stake ? 1 : -1));
+    return out.sort(byPriceThenStake);
+}
+
+/**
+ * Cheapest first: by the price of a typical chat request, 3 prompt tokens for every completion token
+ * (cached tokens left out), then by the completion price, then the larger stake first.
+ */
+export function typicalPrice(p: PriceSet): bigint {
+    return 3n * p.prompt + p.completion;
+}
+
+export function byPriceThenStake(a: { prices: PriceSet; stake: bigint }, b: { prices: PriceSet; stake: bigint }): number {
+    const ta = typicalPrice(a.prices), tb = typicalPrice(b.prices);
+    if (ta !== tb) return ta < tb ? -1 : 1;
+    if (a.prices.completion !== b.prices.completion) return a.prices.completion < b.prices.completion ? -1 : 1;
+    return b.stake > a.stake ? 1 : b.stake < a.stake ? -1 : 0;
 }

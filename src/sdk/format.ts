@@ -10,6 +10,11 @@ export function formatTon(nano: bigint, unit = true): string {
     return (neg ? '-' : '') + s + (unit ? ' TON' : '');
 }
 
+/** Prices per token class, each as TON per 1M tokens: "prompt 0.1 / cached 0.05 / completion 0.3 TON per 1M tokens". */
+export function formatPrices(p: { prompt: bigint; cached: bigint; completion: bigint }): string {
+    return `prompt ${formatTon(p.prompt).replace(/ TON$/, '')} / cached ${formatTon(p.cached).replace(/ TON$/, '')} / completion ${formatTon(p.completion).replace(/ TON$/, '')} TON per 1M tokens`;
+}
+
 /** A price in nanoton per million tokens, as TON per 1M tokens. */
 export function formatPrice(nanoPerMillion: bigint): string {
     return `${formatTon(nanoPerMillion)} / 1M tokens`;

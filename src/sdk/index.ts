@@ -3,6 +3,7 @@ export * from './ed25519';
 export * from './attestation';
 export * from './apiKey';
 export * from './receipt';
+export * from './prices';
 export * from './addresses';
 export * from './errors';
 export * from './defaults';

@@ -4,13 +4,14 @@ import { Address, Contract, Dictionary, OpenedContract, Sender, Transaction } fr
 import {
     CocoonRoot, Worker, ClientEscrow, loadParams, type Params, type WorkerInfo, type EscrowState, type RewardState, type Reputation,
     STATUS_ACTIVE, STATUS_UNBONDING, STATUS_SLASHED, ESCROW_NONE, ESCROW_OPENING, ESCROW_OPEN, ESCROW_CLOSING,
-    BPS, TOKENS_PER_PRICE_UNIT, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS, MAX_PROPOSALS, ROOT_VERSION,
+    BPS, MAX_RETIRED_KEYS, MAX_VERIFIER_SIGS, MAX_WORKER_PRICE, MAX_PROPOSALS, ROOT_VERSION,
 } from './contracts';
 import { type Chain, SandboxChain, RemoteChain, type NetworkName } from './chain';
 import { workerFor, escrowFor, escrowForOpening } from './addresses';
 import { rootFor } from './defaults';
 import { parseSignedAttestation, verifySignedAttestation, type SignedStatement } from './attestation';
-import { signedReceiptCell, verifyReceipt, type SignedUsageReceipt } from './receipt';
+import { signedReceiptCell, verifyReceipt, receiptTokens, type SignedUsageReceipt } from './receipt';
+import { asPrices, capCost, maxPriceOf, TOKEN_CLASSES, type PriceSet } from './prices';
 import { bigIntToPublicKey } from './ed25519';
 import { errorForExitCode, CocoonError } from './errors';
 import { attachFor, registerWorkerFee, proposeFee, BASECHAIN_PRICES, ROOT_DEPLOY_VALUE, type OperationName, type PriceConfig } from './fees';
@@ -505,19 +506,24 @@ export class CocoonOps {
         return { worker: address, stake: { before: info.stake, after: after.stake } };
     }
 
-    async setPrice(price: bigint): Promise<{ worker: Address; price: Change<bigint> }> {
-        requireNonNegative('price', price);
+    /** The worker's price per class (or one price for every class), nanoton per million tokens. */
+    async setPrice(price: bigint | PriceSet): Promise<{ worker: Address; price: Change<PriceSet> }> {
+        const prices = asPrices(price, 'price');
         const { address, w, info } = await this.operatorWorker();
         if (this.checkOnChain) {
             const st = await w.getState();
             if (!st.params) throw new Error('setPrice: the worker was never attested');
             const maxPrice = loadParams(st.params.beginParse()).maxPrice;
-            if (price > maxPrice) throw new Error(`setPrice: ${price} nanoton per 1M tokens is above the root's maxPrice ${maxPrice}`);
+            for (const c of TOKEN_CLASSES) {
+                if (prices[c] > maxPrice) throw new Error(`setPrice: the ${c} price ${prices[c]} nanoton per 1M tokens is above the root's maxPrice ${maxPrice}`);
+                if (prices[c] > MAX_WORKER_PRICE) throw new Error(`setPrice: the ${c} price ${prices[c]} nanoton per 1M tokens is above what a Worker keeps (2^56 - 1)`);
+            }
         }
-        await this.send(w, this.fee('setPrice'), { $$type: 'SetPrice', queryId: nowQueryId(), price }, [address]);
+        await this.send(w, this.fee('setPrice'), { $$type: 'SetPrice', queryId: nowQueryId(), prices }, [address]);
         let after = info;
-        await this.chain.waitUntil(async () => (after = await w.getInfo()).price === price, 'setPrice');
-        return { worker: address, price: { before: info.price, after: after.price } };
+        const same = (p: PriceSet) => TOKEN_CLASSES.every((c) => p[c] === prices[c]);
+        await this.chain.waitUntil(async () => same((after = await w.getInfo()).prices), 'setPrice');
+        return { worker: address, price: { before: info.prices, after: after.prices } };
     }
 
     async setEndpoint(endpoint: string): Promise<{ worker: Address; endpoint: Change<string | null> }> {
@@ -588,9 +594,10 @@ export class CocoonOps {
      * Opens (deploys) the sender's escrow with a worker. `clientKey` is the client's ed25519 public key
      * (uint256): worker nodes accept only API keys it signs (src/sdk/apiKey.ts).
      */
-    async openEscrow(worker: Address, deposit: bigint, maxPrice: bigint, clientKey: bigint): Promise<{ escrow: Address; deposit: bigint; epoch: bigint; teeKey: bigint; price: bigint; clientKey: bigint }> {
+    async openEscrow(worker: Address, deposit: bigint, maxPrice: bigint | PriceSet, clientKey: bigint): Promise<{ escrow: Address; deposit: bigint; epoch: bigint; teeKey: bigint; caps: PriceSet; clientKey: bigint }> {
         requirePositive('deposit', deposit);
-        requirePositive('maxPrice', maxPrice);
+        const caps = asPrices(maxPrice, 'maxPrice');
+        if (maxPriceOf(caps) === 0n) throw new Error('openEscrow: maxPrice must be positive for at least one token class');
         requireUint('clientKey', clientKey, 256);
         if (clientKey === 0n) throw new Error('openEscrow: clientKey must be a public key, not 0 (create one with keyFromSeed(randomBytes(32)))');
         const e = await escrowForOpening(worker, this.me);
@@ -599,16 +606,20 @@ export class CocoonOps {
             const info = await this.workerInfo(worker);
             if (!info) throw new Error(`openEscrow: no Worker contract at ${worker.toString()}`);
             if (!info.active) throw new Error('openEscrow: the worker is not active (no attested key, expired, or stake below minimum)');
-            if (info.price > maxPrice) throw new Error(`openEscrow: the worker's price ${info.price} is above your maxPrice ${maxPrice} (nanoton per 1M tokens)`);
+            for (const c of TOKEN_CLASSES) {
+                if (info.prices[c] > caps[c]) throw new Error(`openEscrow: the worker's ${c} price ${info.prices[c]} is above your maxPrice ${caps[c]} for ${c} tokens (nanoton per 1M tokens)`);
+            }
             const st = await this.escrowState(e.address);
             if (st && st.state !== ESCROW_NONE) throw new Error(`openEscrow: your escrow with this worker is already open at ${e.address.toString()} (top it up instead)`);
         }
-        await this.send(escrow, deposit + this.fee('openEscrow'), { $$type: 'OpenEscrow', queryId: nowQueryId(), deposit, maxPrice, clientKey }, [e.address, worker]);
+        const root = this.rootAddress ?? (await this.workerInfo(worker))?.root;
+        if (!root) throw new Error(`openEscrow: no Worker contract at ${worker.toString()} (and no root given to name)`);
+        await this.send(escrow, deposit + this.fee('openEscrow'), { $$type: 'OpenEscrow', queryId: nowQueryId(), deposit, caps, clientKey, root }, [e.address, worker]);
         let st: EscrowState | null = null;
         await this.chain.waitUntil(async () => (st = await this.escrowState(e.address)) !== null && st.state === ESCROW_OPEN,
             'openEscrow: the escrow is not open (the worker was inactive or above your maxPrice, and the deposit was refunded)');
         const s = st as unknown as EscrowState;
-        return { escrow: e.address, deposit: s.deposit, epoch: s.epoch, teeKey: s.teeKey, price: maxPrice, clientKey: s.clientKey };
+        return { escrow: e.address, deposit: s.deposit, epoch: s.epoch, teeKey: s.teeKey, caps: s.caps, clientKey: s.clientKey };
     }
 
     private async clientEscrow(escrow: Address, what: string): Promise<{ e: OpenedContract<ClientEscrow>; st: EscrowState }> {
@@ -708,8 +719,8 @@ export class CocoonOps {
             if (st.state === ESCROW_CLOSING && BigInt(await this.chain.now()) >= st.closeAt) throw new Error('claim: the dispute window is over');
             if (r.epoch !== st.epoch) throw new Error(`claim: the receipt is for epoch ${r.epoch}, the escrow is in epoch ${st.epoch} (a receipt of an earlier opening)`);
             if (r.seq <= st.lastSeq) throw new Error(`claim: receipt seq ${r.seq} is not newer than the last settled ${st.lastSeq}`);
-            if (r.tokens < st.lastTokens || r.cost < st.lastCost) throw new Error('claim: the receipt totals go backwards');
-            if (r.cost * TOKENS_PER_PRICE_UNIT > r.tokens * st.maxPrice) throw new Error("claim: the receipt's cost is above the client's price cap");
+            if (receiptTokens(r) < st.lastTokens || r.cost < st.lastCost) throw new Error('claim: the receipt totals go backwards');
+            if (r.cost > capCost(r, st.caps)) throw new Error("claim: the receipt's cost is above the client's price caps for its tokens");
             if (!verifyReceipt(signed, bigIntToPublicKey(st.teeKey))) throw new Error("claim: the receipt is not signed by the worker's attested TEE key");
         }
         const ours = st.root ? [escrow, st.root] : [escrow];
@@ -725,9 +736,9 @@ export class CocoonOps {
     async slash(worker: Address, a: SignedUsageReceipt, b: SignedUsageReceipt): Promise<{ worker: Address; slashed: bigint; status: Change<bigint> }> {
         const ra = a.receipt, rb = b.receipt;
         if (!ra.escrow.equals(rb.escrow) || ra.epoch !== rb.epoch) throw new Error('slash: the receipts must be for the same escrow and epoch');
-        const conflict = ra.seq === rb.seq ? ra.tokens !== rb.tokens || ra.cost !== rb.cost
-            : ra.seq < rb.seq ? rb.tokens < ra.tokens || rb.cost < ra.cost
-            : ra.tokens < rb.tokens || ra.cost < rb.cost;
+        const fields = ['promptTokens', 'cachedTokens', 'completionTokens', 'cost'] as const;
+        const [early, late] = ra.seq <= rb.seq ? [ra, rb] : [rb, ra];
+        const conflict = ra.seq === rb.seq ? fields.some((f) => ra[f] !== rb[f]) : fields.some((f) => late[f] < early[f]);
         if (!conflict) throw new Error('slash: the two receipts do not contradict each other');
         const w = this.openWorker(worker);
         const info = await this.workerInfo(worker);

@@ -4,12 +4,23 @@ import { Address, beginCell, Cell } from '@ton/core';
 import { TAG_RECEIPT } from './contracts';
 import { Ed25519Key, signHash, verifyHash } from './ed25519';
 
+/**
+ * A cumulative receipt of one escrow epoch. Token classes are disjoint: prompt tokens not served
+ * from a cache, cached prompt tokens, completion tokens (reasoning tokens count as completion).
+ */
 export interface UsageReceipt {
     escrow: Address;
     epoch: bigint;
     seq: bigint;
-    tokens: bigint;
+    promptTokens: bigint;
+    cachedTokens: bigint;
+    completionTokens: bigint;
     cost: bigint; // nanoton
+}
+
+/** Tokens of every class in a receipt (or a usage). */
+export function receiptTokens(r: { promptTokens: bigint; cachedTokens: bigint; completionTokens: bigint }): bigint {
+    return r.promptTokens + r.cachedTokens + r.completionTokens;
 }
 
 export interface SignedUsageReceipt {
@@ -21,7 +32,7 @@ export interface SignedUsageReceipt {
 const U64 = (1n << 64n) - 1n;
 
 function checkReceipt(r: UsageReceipt): void {
-    for (const [k, v] of [['epoch', r.epoch], ['seq', r.seq], ['tokens', r.tokens]] as const) {
+    for (const [k, v] of [['epoch', r.epoch], ['seq', r.seq], ['promptTokens', r.promptTokens], ['cachedTokens', r.cachedTokens], ['completionTokens', r.completionTokens]] as const) {
         if (v < 0n || v > U64) throw new Error(`receipt ${k} must fit in 64 bits`);
     }
     if (r.cost < 0n || r.cost >= 1n << 120n) throw new Error('receipt cost must fit in 120 bits');
@@ -34,7 +45,9 @@ export function buildReceiptCell(r: UsageReceipt): Cell {
         .storeAddress(r.escrow)
         .storeUint(r.epoch, 64)
         .storeUint(r.seq, 64)
-        .storeUint(r.tokens, 64)
+        .storeUint(r.promptTokens, 64)
+        .storeUint(r.cachedTokens, 64)
+        .storeUint(r.completionTokens, 64)
         .storeCoins(r.cost)
         .endCell();
 }
@@ -43,7 +56,10 @@ export function parseReceiptCell(c: Cell): UsageReceipt {
     const s = c.beginParse();
     const tag = s.loadUint(32);
     if (BigInt(tag) !== TAG_RECEIPT) throw new Error(`not a receipt (tag 0x${tag.toString(16)})`);
-    return { escrow: s.loadAddress(), epoch: s.loadUintBig(64), seq: s.loadUintBig(64), tokens: s.loadUintBig(64), cost: s.loadCoins() };
+    return {
+        escrow: s.loadAddress(), epoch: s.loadUintBig(64), seq: s.loadUintBig(64),
+        promptTokens: s.loadUintBig(64), cachedTokens: s.loadUintBig(64), completionTokens: s.loadUintBig(64), cost: s.loadCoins(),
+    };
 }
 
 export function signReceipt(r: UsageReceipt, teeKey: Ed25519Key): SignedUsageReceipt {
@@ -74,9 +90,9 @@ export function parseSignedReceiptCell(c: Cell): SignedUsageReceipt {
 // SignedReceipt BOC is two cells (the signature with one reference, then the receipt) in the layout
 // Cell.toBoc() writes (no index, CRC32-C). Checked byte for byte against @ton/core in tests.
 
-/** Bits of a receipt cell: tag 32 + address 267 + epoch, seq, tokens 3 x 64 + coins 4 + 8 x (bytes of cost). */
+/** Bits of a receipt cell: tag 32 + address 267 + epoch, seq and three token classes 5 x 64 + coins 4 + 8 x (bytes of cost). */
 function receiptDataBits(costBytes: number): number {
-    return 32 + 267 + 192 + 4 + 8 * costBytes;
+    return 32 + 267 + 320 + 4 + 8 * costBytes;
 }
 
 function bigBytes(v: bigint): Buffer {
@@ -135,7 +151,9 @@ export function receiptCellRepr(r: UsageReceipt): Buffer {
     w.bytes(r.escrow.hash);
     w.bytes(u64(r.epoch));
     w.bytes(u64(r.seq));
-    w.bytes(u64(r.tokens));
+    w.bytes(u64(r.promptTokens));
+    w.bytes(u64(r.cachedTokens));
+    w.bytes(u64(r.completionTokens));
     w.bits(cost.length, 4);
     w.bytes(cost);
     if (bits % 8 !== 0) w.bits(1, 1); // completion tag

@@ -217,12 +217,12 @@ export function readSignedReceipt(text: string): SignedUsageReceipt {
     } catch (e) {
         throw new Error(`receipt file: boc is not a SignedReceipt cell (${(e as Error).message})`);
     }
-    const check = (field: 'epoch' | 'seq' | 'tokens' | 'cost') => {
+    const check = (field: 'epoch' | 'seq' | 'promptTokens' | 'cachedTokens' | 'completionTokens' | 'cost') => {
         if (r[field] !== undefined && BigInt(r[field]) !== s.receipt[field]) {
             throw new Error(`receipt file: ${field} ${r[field]} in the JSON differs from ${s.receipt[field]} in the signed cell`);
         }
     };
-    (['epoch', 'seq', 'tokens', 'cost'] as const).forEach(check);
+    (['epoch', 'seq', 'promptTokens', 'cachedTokens', 'completionTokens', 'cost'] as const).forEach(check);
     if (r.escrow !== undefined && !parseAddress('receipt escrow', r.escrow).equals(s.receipt.escrow)) {
         throw new Error('receipt file: escrow in the JSON differs from the signed cell');
     }

@@ -11,15 +11,13 @@
 import type { IncomingMessage } from 'node:http';
 import type { Address } from '@ton/core';
 import type { Logger } from 'pino';
-import type { WorkerInfo } from '../sdk';
-import { promptTokensUpperBound } from '../backend';
+import { pricesWithin, worstCaseCost, TOKEN_CLASSES, type PriceSet, type WorkerInfo } from '../sdk';
 import { Authenticator, type AuthConfig, type Principal } from './apiKeyAuth';
-import type { Upstream } from './backendCall';
+import type { RequestPlan } from './backendCall';
 import { ESCROW_CLOSING, ESCROW_OPEN, ESCROW_OPENING, type EscrowSnapshot, type EscrowView } from './chainViews';
 import { HttpError, Refuse } from './errors';
-import { maxPosition, type LedgerPosition } from './ledger';
+import { chainPosition, maxPosition, type LedgerPosition } from './ledger';
 import type { WorkerMetrics } from './metrics';
-import { worstCaseCost } from './pricing';
 import type { LedgerHealth } from './receipts';
 import type { SpendBook } from './spend';
 import type { TokenCounter } from './tokenCount';
@@ -30,9 +28,10 @@ export interface Admission {
     principal: Principal;
     escrow: Address;
     epoch: bigint;
-    /** The worker's price for this request (nanoton per 1M tokens). */
-    price: bigint;
-    maxPrice: bigint;
+    /** The Worker's prices for this request, per token class (nanoton per 1M tokens). */
+    prices: PriceSet;
+    /** The escrow's caps per class. */
+    caps: PriceSet;
     /** Worst case held for this request (nanoton). */
     reserved: bigint;
     /** The chain's settled position, when the ledger is behind it and this key has not signed for the escrow epoch yet. */
@@ -62,7 +61,7 @@ export interface AdmissionDeps {
     /** Moves an escrow holding an older key of this worker to the current one. */
     refresh: (snap: EscrowSnapshot) => Promise<EscrowSnapshot>;
     spend: SpendBook;
-    counter: Pick<TokenCounter, 'countPrompt'>;
+    counter: Pick<TokenCounter, 'countTexts'>;
     metrics: WorkerMetrics;
     log: Logger;
 }
@@ -92,7 +91,7 @@ export class AdmissionControl {
     }
 
     /** Checks the escrow and the worker for this request and holds its worst case; throws HttpError. */
-    async admit(p: Principal, up: Upstream): Promise<Admission> {
+    async admit(p: Principal, up: Pick<RequestPlan, 'promptBound' | 'promptTexts' | 'maxTokens'>): Promise<Admission> {
         const health = this.d.ledgerHealth();
         if (!health.ok) throw Refuse.ledgerUnavailable(health.reason!);
         const max = this.d.config.maxInflight;
@@ -109,14 +108,14 @@ export class AdmissionControl {
         }
     }
 
-    private async check(p: Principal, up: Upstream): Promise<Admission> {
+    private async check(p: Principal, up: Pick<RequestPlan, 'promptBound' | 'promptTexts' | 'maxTokens'>): Promise<Admission> {
         const d = this.d;
         const info = await d.workerInfo();
         if (!info || !info.active) throw new HttpError(503, 'this worker is not active on-chain (not registered, unbonding or attestation expired); retry later or pick another worker', 'service_unavailable', 'worker_inactive');
         if (info.teeKey !== d.teeKey) {
             throw new HttpError(503, "the Worker contract holds another TEE key than this node's (the re-registration at start has not landed); retry in a minute", 'service_unavailable', 'tee_key_mismatch', { 'retry-after': '30' });
         }
-        const price = info.price;
+        const prices = info.prices;
         // the freshest state the cache allows (authentication may have used an older one)
         const again = await d.escrows.lookup(p.escrow);
         const snap = again.kind === 'escrow' ? again.snap : p.snap;
@@ -126,12 +125,13 @@ export class AdmissionControl {
         if (st.state === ESCROW_CLOSING && BigInt(await d.now()) + BigInt(d.config.closingMarginSec) >= st.closeAt) {
             throw new HttpError(402, 'the escrow is closing and its claim window is (nearly) over: open a new escrow', 'payment_required', 'escrow_closing');
         }
-        if (price > st.maxPrice) {
-            throw new HttpError(403, `the worker's price ${price} nanoton per 1M tokens is above your escrow's cap ${st.maxPrice}; open an escrow with a higher max price`, 'permission_denied', 'price_above_cap');
+        if (!pricesWithin(prices, st.caps)) {
+            const over = TOKEN_CLASSES.filter((c) => prices[c] > st.caps[c]).map((c) => `${c} ${prices[c]} > ${st.caps[c]}`).join(', ');
+            throw new HttpError(403, `the worker's prices are above your escrow's caps (${over}, nanoton per 1M tokens); open an escrow with higher caps`, 'permission_denied', 'price_above_cap');
         }
         const escrow = p.escrow;
         const known = d.positions.known(escrow, st.epoch);
-        const chain: LedgerPosition = { seq: st.lastSeq, tokens: st.lastTokens, cost: st.lastCost };
+        const chain: LedgerPosition = chainPosition(st);
         let floor: LedgerPosition | null = null;
         if (chain.seq > known.seq) {
             if (d.positions.hasSigned(escrow, st.epoch)) {
@@ -161,7 +161,7 @@ export class AdmissionControl {
         // The tokenizer is the dearest step: first try a bound that needs none (UTF-8 bytes >= BPE
         // tokens); only when that does not fit, count (small prompts at once, large ones in a thread
         // with a deadline). Either way the request is held at no less than its worst case.
-        let promptTokens = promptTokensUpperBound(up.request.messages, up.extra);
+        let promptTokens = up.promptBound;
         let exact: number | null = null;
         const fits = (worst: bigint) => {
             const held = this.reservations.get(reserveKey) ?? 0n;
@@ -170,12 +170,13 @@ export class AdmissionControl {
             const s = d.spend.state(keyId);
             return s.spent + s.held + worst <= limit;
         };
-        let worst = worstCaseCost(BigInt(promptTokens + up.maxTokens), price);
+        let worst = worstCaseCost(BigInt(promptTokens), BigInt(up.maxTokens), prices);
         if (!fits(worst)) {
-            exact = await d.counter.countPrompt(up.request.messages, up.extra);
-            if (exact !== null) {
+            const n = await d.counter.countTexts(up.promptTexts.texts);
+            if (n !== null) {
+                exact = up.promptTexts.framing + n;
                 promptTokens = exact;
-                worst = worstCaseCost(BigInt(promptTokens + up.maxTokens), price);
+                worst = worstCaseCost(BigInt(promptTokens), BigInt(up.maxTokens), prices);
             }
         }
         // (re-read after the count: other requests may have reserved meanwhile)
@@ -183,7 +184,7 @@ export class AdmissionControl {
         const available = unspent - held;
         if (available < worst) {
             throw new HttpError(402,
-                `the escrow does not cover this request: worst case ${worst} nanoton ((${promptTokens} prompt + ${up.maxTokens} max_tokens) x ${price} per 1M), ` +
+                `the escrow does not cover this request: worst case ${worst} nanoton (${promptTokens} prompt tokens x ${prices.prompt > prices.cached ? prices.prompt : prices.cached} + ${up.maxTokens} max_tokens x ${prices.completion} per 1M), ` +
                 `available ${available > 0n ? available : 0n} nanoton${held > 0n ? ` (${held} held by requests in progress)` : ''}; top it up or lower max_tokens`,
                 'payment_required', 'insufficient_balance');
         }
@@ -193,7 +194,7 @@ export class AdmissionControl {
             d.spend.reserve(keyId, worst);
         }
         this.reservations.set(reserveKey, held + worst);
-        const a: Admission = { principal: p, escrow, epoch: st.epoch, price, maxPrice: st.maxPrice, reserved: worst, floor, promptTokens: exact };
+        const a: Admission = { principal: p, escrow, epoch: st.epoch, prices, caps: st.caps, reserved: worst, floor, promptTokens: exact };
         // Last, once the request is known to fit: an escrow still holding an older key of this worker
         // (opened before this node's start) is moved to the current key (RefreshWorker, then a
         // carry-over receipt); one whose payUntil for the key is near gets the later one of the

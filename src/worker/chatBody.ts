@@ -149,12 +149,16 @@ function fastChatBody(j: unknown): ChatBody | null {
     return b as ChatBody;
 }
 
-/** The first field of UNSUPPORTED_FIELDS the body carries (with a non-null value), with why it is refused. */
-export function unsupportedField(json: unknown): { field: string; why: string } | null {
+/**
+ * The first field of `fields` (default UNSUPPORTED_FIELDS) the body carries with a value other than
+ * its default (`isDefault`: null or absent), with why it is refused.
+ */
+export function unsupportedField(
+    json: unknown, fields: Record<string, string> = UNSUPPORTED_FIELDS, isDefault: (v: unknown, field: string) => boolean = (v) => v === undefined || v === null,
+): { field: string; why: string } | null {
     if (typeof json !== 'object' || json === null || Array.isArray(json)) return null;
-    for (const f in UNSUPPORTED_FIELDS) {
-        const v = (json as Record<string, unknown>)[f];
-        if (v !== undefined && v !== null) return { field: f, why: UNSUPPORTED_FIELDS[f] };
+    for (const f in fields) {
+        if (!isDefault((json as Record<string, unknown>)[f], f)) return { field: f, why: fields[f] };
     }
     return null;
 }

@@ -36,27 +36,68 @@ const ms = z.number().int().nonnegative();
 const rate = (burst: number, perSec: number) =>
     z.object({ burst: z.number().int().min(1), perSec: z.number().positive() }).strict().default({ burst, perSec });
 
+/** What a model is served for: the OpenAI routes it answers. */
+export const CAPABILITIES = ['chat', 'completions', 'embeddings'] as const;
+export type Capability = (typeof CAPABILITIES)[number];
+
+const modelName = z.string().min(1).max(64).regex(/^[^,\s](?:[^,]*[^,\s])?$/, 'a model name has no commas and no spaces at either end (as the root lists it)');
+
+/**
+ * What the engine supports beyond plain chat; requests using anything else get 400 (never silently
+ * dropped). Default: tools and response_format (vLLM, SGLang, llama.cpp, Ollama), no logprobs.
+ */
+const features = z
+    .object({ tools: z.boolean().default(true), responseFormat: z.boolean().default(true), logprobs: z.boolean().default(false) })
+    .strict()
+    .default({});
+
+const upstream = z.object({
+    /** OpenAI-compatible base URL of one engine (one GPU, one process), including /v1. */
+    url: z.string().url(),
+    /** The engine's own model name, if it differs from the public one. */
+    model: z.string().min(1).optional(),
+}).strict();
+
+const servedModel = z.object({
+    /** Public model name clients ask for; the root must list it for this node's measurement. */
+    name: modelName,
+    /** The engines serving it: each call goes to the least loaded healthy one. */
+    upstreams: z.array(upstream).min(1).max(64),
+    /** The routes it is served on (default chat and completions; an embedding model: ["embeddings"]). */
+    capabilities: z.array(z.enum(CAPABILITIES)).min(1).default(['chat', 'completions']),
+    features,
+    timeoutMs: ms.default(120_000),
+}).strict();
+
+export type ServedModelConfig = z.output<typeof servedModel>;
+
 export const workerConfigSchema = z
     .object({
-        /** Public model name clients ask for (GET /v1/models lists it). */
-        model: z.string().min(1),
+        /**
+         * One model (with `backend`): the public model name clients ask for. With `models`, the first
+         * model's name is filled in (it names the node in /attestation).
+         */
+        model: modelName.optional(),
+        /** Several models, each with its upstreams and capabilities. Give either this or model + backend. */
+        models: z.array(servedModel).min(1).max(16).optional(),
         host: z.string().min(1).default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8443),
+        /** One model's single engine (the short form of `models`). */
         backend: z.object({
             /** OpenAI-compatible base URL of the inference engine, including /v1. */
             url: z.string().url(),
             /** The engine's own model name, if it differs from `model`. */
             model: z.string().min(1).optional(),
             timeoutMs: ms.default(120_000),
-            /**
-             * What the engine supports beyond plain chat; requests using anything else get 400 (never
-             * silently dropped). Default: tools and response_format (vLLM, SGLang, llama.cpp, Ollama), no logprobs.
-             */
-            features: z
-                .object({ tools: z.boolean().default(true), responseFormat: z.boolean().default(true), logprobs: z.boolean().default(false) })
-                .strict()
-                .default({}),
-        }).strict(),
+            features,
+            /** The routes the model is served on (default chat and completions). */
+            capabilities: z.array(z.enum(CAPABILITIES)).min(1).default(['chat', 'completions']),
+        }).strict().optional(),
+        /** Health checks of the upstreams: GET /models every intervalMs; a failed call leaves an upstream out for cooldownMs. */
+        upstreamHealth: z
+            .object({ intervalMs: ms.default(10_000), timeoutMs: z.number().int().positive().default(2_000), cooldownMs: ms.default(5_000) })
+            .strict()
+            .default({}),
         /** The root contract of the network. */
         root: address,
         /** The operator's wallet: owner of this node's Worker contract and receiver of payouts. */
@@ -151,6 +192,26 @@ export const workerConfigSchema = z
         if (c.defaultMaxTokens > c.maxTokensLimit) {
             ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['defaultMaxTokens'], message: 'must not exceed maxTokensLimit' });
         }
+        if (c.models && c.backend) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backend'], message: 'give either models or model + backend, not both' });
+        if (!c.models) {
+            if (!c.model) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['model'], message: 'Required (or give models)' });
+            if (!c.backend) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['backend'], message: 'Required (or give models)' });
+        } else {
+            const names = new Set<string>();
+            c.models.forEach((m, i) => {
+                if (names.has(m.name)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['models', i, 'name'], message: `${m.name} is listed twice` });
+                names.add(m.name);
+            });
+            if (c.model && !names.has(c.model)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['model'], message: 'must be one of the models' });
+        }
+    })
+    .transform((c) => {
+        // one form for the rest of the node: models, and model = the first one's name
+        const models: ServedModelConfig[] = c.models ?? [{
+            name: c.model!, upstreams: [{ url: c.backend!.url, ...(c.backend!.model ? { model: c.backend!.model } : {}) }],
+            capabilities: c.backend!.capabilities, features: c.backend!.features, timeoutMs: c.backend!.timeoutMs,
+        }];
+        return { ...c, model: c.model ?? models[0].name, models };
     });
 
 export type WorkerConfigInput = z.input<typeof workerConfigSchema>;

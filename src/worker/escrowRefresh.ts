@@ -16,6 +16,7 @@ import { HttpError } from './errors';
 import type { OperatorLane } from './identity';
 import type { WorkerMetrics } from './metrics';
 import type { ReceiptIssuer } from './receipts';
+import { chainPosition } from './ledger';
 
 export interface EscrowRefresherOptions {
     chain: Chain;
@@ -91,10 +92,10 @@ export class EscrowRefresher {
         }
         metrics.refreshes.inc({ result: 'ok' });
         const st = after.state;
-        const chain = { seq: st.lastSeq, tokens: st.lastTokens, cost: st.lastCost };
+        const chain = chainPosition(st);
         const known = issuer.known(escrow, st.epoch);
         if (known.seq > chain.seq || known.cost > chain.cost) {
-            const r = await issuer.carryOver(escrow, st.epoch, st.maxPrice, chain);
+            const r = await issuer.carryOver(escrow, st.epoch, st.caps, chain);
             log.info({ ...ctx, seq: r.seq.toString(), tokens: r.tokens.toString(), cost: r.cost.toString() }, 'escrow moved to the new key; carry-over receipt signed');
         } else {
             log.info(ctx, 'escrow moved to the new key');

@@ -29,8 +29,8 @@ import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import type { Address, Cell } from '@ton/core';
 import { buildReceiptCell, receiptCellHash, receiptCellRepr, signedReceiptBoc, type Ed25519Key, type SignedUsageReceipt, type UsageReceipt } from '../sdk';
 import {
-    ReceiptLedger, IssueRequest, IssuedReceipt, LedgerPosition, nextUsage, issuedReceipt, receiptRowValues, maxPosition, hexKey, INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL,
-    ADD_SPEND_SQL, PROBE_SQL, PROBE_CLEAN_SQL,
+    ReceiptLedger, IssueRequest, IssuedReceipt, LedgerPosition, nextUsage, issuedReceipt, issuedFields, receiptRowValues, maxPosition, hexKey, INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL,
+    ADD_SPEND_SQL, PROBE_SQL, PROBE_CLEAN_SQL, RECEIPT_COLUMN_INDEX,
 } from './ledger';
 import { publicKeyToBigInt } from '../sdk';
 
@@ -99,11 +99,10 @@ interface WriterReply {
 const toBuffer = (u: Uint8Array) => (Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength));
 
 /** A receipt the writer's thread is to sign: its BOC holds a zero signature until completeReceipt. */
-function unsignedReceipt(prev: LedgerPosition, requestTokens: bigint, u: UsageReceipt, bocTemplate: Buffer, now: number): IssuedReceipt {
+function unsignedReceipt(prev: LedgerPosition, u: UsageReceipt, bocTemplate: Buffer, now: number): IssuedReceipt {
     let cell: Cell | undefined;
     return {
-        escrow: u.escrow, epoch: u.epoch, seq: u.seq, tokens: u.tokens, cost: u.cost, requestTokens, requestCost: u.cost - prev.cost,
-        signature: ZERO_SIGNATURE, boc: bocTemplate, createdAt: now,
+        ...issuedFields(prev, u), signature: ZERO_SIGNATURE, boc: bocTemplate, createdAt: now,
         get receiptCell() {
             return (cell ??= buildReceiptCell(u));
         },
@@ -148,9 +147,10 @@ for (let n = 0; n < 256; n++) {
 // rows flagged 'sign' carry the SignedReceipt BOC with a zero signature (src/sdk/receipt.ts
 // signedReceiptBoc): the receipt cell's representation sits at 78..end-4, the signature at 13..77,
 // the CRC32-C of everything before it in the last 4 bytes.
+const COL = workerData.columns;
 function signRow(r) {
     if (!key) throw new Error('the writer has no signing key');
-    const u8 = r.receipt[8];
+    const u8 = r.receipt[COL.boc];
     const boc = Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
     const end = boc.length - 4;
     const sig = sign(null, createHash('sha256').update(boc.subarray(78, end)).digest(), key);
@@ -158,9 +158,9 @@ function signRow(r) {
     let crc = -1;
     for (let i = 0; i < end; i++) crc = CRC[(crc ^ boc[i]) & 0xff] ^ (crc >>> 8);
     boc.writeInt32LE(crc ^ -1, end);
-    r.receipt[7] = sig;
-    r.receipt[8] = boc;
-    r.receipt[10] = keyHex;
+    r.receipt[COL.signature] = sig;
+    r.receipt[COL.boc] = boc;
+    r.receipt[COL.teeKey] = keyHex;
 }
 const db = new Database(workerData.path);
 db.pragma('journal_mode = WAL');
@@ -212,7 +212,7 @@ function handle(first) {
             for (const g of gs) parentPort.postMessage({ id: g.id, ok: false, error: String((e && e.message) || e) });
             return;
         }
-        for (const g of gs) parentPort.postMessage({ id: g.id, ok: true, tx, signed: g.rows.map((r) => (r.sign ? [r.receipt[7], r.receipt[8]] : null)) });
+        for (const g of gs) parentPort.postMessage({ id: g.id, ok: true, tx, signed: g.rows.map((r) => (r.sign ? [r.receipt[COL.signature], r.receipt[COL.boc]] : null)) });
     };
     for (const m of groups) {
         if (m.rows) {
@@ -305,7 +305,7 @@ export class GroupCommitWriter {
             eval: true,
             workerData: {
                 sqlite: require.resolve('better-sqlite3'), path: ledger.path, insertReceipt: INSERT_RECEIPT_SQL, upsertAccount: UPSERT_ACCOUNT_SQL,
-                addSpend: ADD_SPEND_SQL, probe: PROBE_SQL, probeClean: PROBE_CLEAN_SQL, pragmas: o.pragmas ?? [], signingKey: key, signingKeyHex: this.signerKey !== null ? hexKey(this.signerKey) : null,
+                addSpend: ADD_SPEND_SQL, probe: PROBE_SQL, probeClean: PROBE_CLEAN_SQL, columns: RECEIPT_COLUMN_INDEX, pragmas: o.pragmas ?? [], signingKey: key, signingKeyHex: this.signerKey !== null ? hexKey(this.signerKey) : null,
             },
         });
         this.worker.unref();
@@ -445,7 +445,7 @@ export class GroupCommitWriter {
                 const key = positionKey(w.req.escrow, w.req.epoch);
                 const prev = positions.get(key) ?? this.continueFrom(key, w.req.escrow, w.req.epoch, w.req.floor);
                 const u = nextUsage(prev, w.req);
-                positions.set(key, { seq: u.seq, tokens: u.tokens, cost: u.cost });
+                positions.set(key, { seq: u.seq, promptTokens: u.promptTokens, cachedTokens: u.cachedTokens, completionTokens: u.completionTokens, cost: u.cost });
                 planned.push({ w, key, prev, u });
             } catch (e) {
                 w.reject(e as Error);
@@ -462,13 +462,13 @@ export class GroupCommitWriter {
                 if (s.status === 'rejected') throw s.reason;
                 if (s.value === null) {
                     const repr = receiptCellRepr(p.u);
-                    const r = unsignedReceipt(p.prev, p.w.req.requestTokens, p.u, signedReceiptBoc(p.u, ZERO_SIGNATURE, repr), now);
+                    const r = unsignedReceipt(p.prev, p.u, signedReceiptBoc(p.u, ZERO_SIGNATURE, repr), now);
                     r.teeKey = this.signerKey;
                     r.apiKey = p.w.req.apiKey ?? null;
                     r.trackSpend = p.w.req.trackSpend === true;
                     issued.push({ w: p.w, key: p.key, r, threadSigned: true });
                 } else {
-                    const r = issuedReceipt(p.prev, p.w.req.requestTokens, p.u, s.value, now);
+                    const r = issuedReceipt(p.prev, p.u, s.value, now);
                     r.teeKey = p.w.req.signerKey ?? null;
                     r.apiKey = p.w.req.apiKey ?? null;
                     r.trackSpend = p.w.req.trackSpend === true;

@@ -23,3 +23,6 @@ export * from './server';
 export { route, ROUTE_METHODS, KNOWN_ROUTES, type RouteContext } from './routes';
 export { RequestHandler, shutdownOnce, type ShutdownParts } from './lifecycle';
 export * from './status';
+export * from './usage';
+export * from './models';
+export * from './otherBodies';

@@ -18,18 +18,29 @@
 // signed here; key_spend sums what each API key spent (its limit survives restarts).
 import Database from 'better-sqlite3';
 import { Address, Cell } from '@ton/core';
-import { signedReceiptBoc, verifyReceipt, bigIntToPublicKey, parseSignedReceiptCell, SignedUsageReceipt, UsageReceipt } from '../sdk';
-import { costIncrement, cumulativeCost } from './pricing';
+import {
+    hexKey, INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL, ADD_SPEND_SQL, PROBE_SQL, PROBE_CLEAN_SQL, receiptRowValues, LedgerOpenError, LEDGER_SCHEMA, SCHEMA,
+    upgradeSchema1,
+} from './ledgerSchema';
+import {
+    signedReceiptBoc, verifyReceipt, bigIntToPublicKey, parseSignedReceiptCell, receiptTokens, nextCost,
+    type SignedUsageReceipt, type UsageReceipt, type ClassTokens, type PriceSet,
+} from '../sdk';
 
-export interface LedgerPosition {
+/** Where an escrow epoch stands: the last receipt's seq, cumulative tokens per class and cost. */
+export interface LedgerPosition extends ClassTokens {
     seq: bigint;
-    tokens: bigint;
     cost: bigint;
 }
 
 export interface IssuedReceipt extends LedgerPosition {
     escrow: Address;
     epoch: bigint;
+    /** Cumulative tokens of every class (what the escrow keeps as lastTokens). */
+    tokens: bigint;
+    /** This request's tokens per class. */
+    request: ClassTokens;
+    /** This request's tokens of every class. */
     requestTokens: bigint;
     requestCost: bigint;
     signature: Buffer;
@@ -58,11 +69,12 @@ export interface EscrowAccount extends LedgerPosition {
 export interface IssueRequest {
     escrow: Address;
     epoch: bigint;
-    requestTokens: bigint;
-    /** Node price, nanoton per million tokens. */
-    price: bigint;
-    /** The escrow's cap: the cumulative cost never exceeds floor(tokens*maxPrice/1e6). */
-    maxPrice: bigint;
+    /** The request's tokens per class (0 in every class: a carry-over). */
+    request: ClassTokens;
+    /** The Worker's prices in force for the request, nanoton per million tokens of each class. */
+    prices: PriceSet;
+    /** The escrow's caps: the cumulative cost never exceeds floor(sum_c tokens_c x cap_c / 1e6). */
+    caps: PriceSet;
     /** Signs the receipt (the TEE key); runs inside the ledger transaction. */
     sign: (r: UsageReceipt) => SignedUsageReceipt;
     /** The API key id the receipt is recorded under. */
@@ -75,17 +87,32 @@ export interface IssueRequest {
 
 type Row = Record<string, any>;
 
+export const ZERO_POSITION: Readonly<LedgerPosition> = Object.freeze({ seq: 0n, promptTokens: 0n, cachedTokens: 0n, completionTokens: 0n, cost: 0n });
+
 /**
- * The receipt that follows `prev`, unsigned: tokens add up, the cost follows the cumulative pricing
- * rule and never exceeds the escrow's cap, the seq grows by one.
+ * The receipt that follows `prev`, unsigned: tokens add up per class, the cost follows the pricing
+ * rule at the request's prices and never exceeds the escrow's caps, the seq grows by one.
  */
 export function nextUsage(prev: LedgerPosition, req: Omit<IssueRequest, 'sign'>): UsageReceipt {
-    if (req.requestTokens < 0n) throw new Error('requestTokens must be >= 0');
-    const tokens = prev.tokens + req.requestTokens;
-    let cost = prev.cost + costIncrement(prev.tokens, tokens, req.price);
-    const cap = cumulativeCost(tokens, req.maxPrice);
-    if (cost > cap) cost = cap < prev.cost ? prev.cost : cap;
-    return { escrow: req.escrow, epoch: req.epoch, seq: prev.seq + 1n, tokens, cost };
+    const { tokens, cost } = nextCost(prev, prev.cost, req.request, req.prices, req.caps);
+    return { escrow: req.escrow, epoch: req.epoch, seq: prev.seq + 1n, ...tokens, cost };
+}
+
+const sub = (a: ClassTokens, b: ClassTokens): ClassTokens =>
+    ({ promptTokens: a.promptTokens - b.promptTokens, cachedTokens: a.cachedTokens - b.cachedTokens, completionTokens: a.completionTokens - b.completionTokens });
+
+function sameReceipt(a: UsageReceipt, b: UsageReceipt): boolean {
+    return a.seq === b.seq && a.epoch === b.epoch && a.escrow.equals(b.escrow) && a.cost === b.cost &&
+        a.promptTokens === b.promptTokens && a.cachedTokens === b.cachedTokens && a.completionTokens === b.completionTokens;
+}
+
+/** The IssuedReceipt fields of a receipt that follows `prev` (the request is the difference). */
+export function issuedFields(prev: LedgerPosition, u: UsageReceipt): Omit<IssuedReceipt, 'signature' | 'boc' | 'receiptCell' | 'createdAt'> {
+    const request = sub(u, prev);
+    return {
+        escrow: u.escrow, epoch: u.epoch, seq: u.seq, promptTokens: u.promptTokens, cachedTokens: u.cachedTokens, completionTokens: u.completionTokens,
+        cost: u.cost, tokens: receiptTokens(u), request, requestTokens: receiptTokens(request), requestCost: u.cost - prev.cost,
+    };
 }
 
 /**
@@ -93,15 +120,11 @@ export function nextUsage(prev: LedgerPosition, req: Omit<IssueRequest, 'sign'>)
  * written directly (signedReceiptBoc, the same bytes as signedReceiptCell(...).toBoc()); the
  * receipt's Cell is built only if someone reads `receiptCell`.
  */
-export function issuedReceipt(prev: LedgerPosition, requestTokens: bigint, u: UsageReceipt, signed: SignedUsageReceipt, now = Date.now()): IssuedReceipt {
-    const s = signed.receipt;
-    if (s.seq !== u.seq || s.tokens !== u.tokens || s.cost !== u.cost || s.epoch !== u.epoch || !s.escrow.equals(u.escrow)) {
-        throw new Error('signer returned a different receipt');
-    }
+export function issuedReceipt(prev: LedgerPosition, u: UsageReceipt, signed: SignedUsageReceipt, now = Date.now()): IssuedReceipt {
+    if (!sameReceipt(signed.receipt, u)) throw new Error('signer returned a different receipt');
     const boc = signedReceiptBoc(u, signed.signature);
     return {
-        escrow: u.escrow, epoch: u.epoch, seq: u.seq, tokens: u.tokens, cost: u.cost, requestTokens, requestCost: u.cost - prev.cost,
-        signature: signed.signature, boc, createdAt: now,
+        ...issuedFields(prev, u), signature: signed.signature, boc, createdAt: now,
         get receiptCell() {
             return signed.cell;
         },
@@ -111,98 +134,52 @@ export function issuedReceipt(prev: LedgerPosition, requestTokens: bigint, u: Us
 /** nextUsage, signed with req.sign. */
 export function nextReceipt(prev: LedgerPosition, req: IssueRequest, now = Date.now()): IssuedReceipt {
     const u = nextUsage(prev, req);
-    const r = issuedReceipt(prev, req.requestTokens, u, req.sign(u), now);
+    const r = issuedReceipt(prev, u, req.sign(u), now);
     r.teeKey = req.signerKey ?? null;
     r.apiKey = req.apiKey ?? null;
     r.trackSpend = req.trackSpend === true;
     return r;
 }
 
-/** The later of two positions, field by field: what a new key continues from (a ledger and the chain). */
-export function maxPosition(a: LedgerPosition, b: LedgerPosition | null | undefined): LedgerPosition {
-    if (!b) return a;
-    return { seq: a.seq > b.seq ? a.seq : b.seq, tokens: a.tokens > b.tokens ? a.tokens : b.tokens, cost: a.cost > b.cost ? a.cost : b.cost };
+const total = (p: ClassTokens) => p.promptTokens + p.cachedTokens + p.completionTokens;
+const big = (a: bigint, b: bigint) => (a > b ? a : b);
+
+/** True when `a` is at or past `b`: seq, tokens of every class together, and cost. */
+function covers(a: LedgerPosition, b: LedgerPosition): boolean {
+    return a.seq >= b.seq && total(a) >= total(b) && a.cost >= b.cost;
 }
 
-export const hexKey = (k: bigint) => k.toString(16).padStart(64, '0');
-
-/** SQL shared by the ledger and the group-commit writer thread. */
-export const INSERT_RECEIPT_SQL = `INSERT INTO receipts (escrow, epoch, seq, tokens, cost, request_tokens, request_cost, signature, boc, created_at, tee_key, api_key)
-                          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-export const UPSERT_ACCOUNT_SQL = `INSERT INTO accounts (escrow, epoch, seq, tokens, cost, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                          ON CONFLICT (escrow, epoch) DO UPDATE SET seq = excluded.seq, tokens = excluded.tokens, cost = excluded.cost, updated_at = excluded.updated_at`;
-/** Adds a receipt's request cost to what its API key spent. */
-export const ADD_SPEND_SQL = `INSERT INTO key_spend (key_id, escrow, spent, updated_at) VALUES (?, ?, ?, ?)
-                          ON CONFLICT (key_id) DO UPDATE SET spent = spent + excluded.spent, updated_at = excluded.updated_at`;
 /**
- * The writer's health probe: a write of a few new pages (16 KB), removed in the same transaction, so
- * it fails as a receipt would on a full disk (an update in place could still fit).
+ * The later of two positions: what a new key continues from (its ledger and the chain). When one
+ * covers the other (seq, sum of the classes, cost) it is that one; otherwise every field's larger
+ * value, which can only count tokens twice (in the client's favour: the cost is the larger one, and
+ * the caps of the larger totals cover it).
  */
-export const PROBE_SQL = `INSERT INTO meta (key, value) VALUES ('probe', ? || hex(zeroblob(8192))) ON CONFLICT (key) DO UPDATE SET value = excluded.value`;
-export const PROBE_CLEAN_SQL = `DELETE FROM meta WHERE key = 'probe'`;
-
-/** The bound values of INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL and ADD_SPEND_SQL (null: no API key) for a receipt. */
-export function receiptRowValues(r: IssuedReceipt): { receipt: unknown[]; account: unknown[]; spend: unknown[] | null } {
-    const k = r.escrow.toRawString();
-    const ep = r.epoch.toString();
+export function maxPosition(a: LedgerPosition, b: LedgerPosition | null | undefined): LedgerPosition {
+    if (!b || covers(a, b)) return a;
+    if (covers(b, a)) return b;
     return {
-        receipt: [k, ep, r.seq, r.tokens.toString(), r.cost.toString(), r.requestTokens.toString(), r.requestCost.toString(), r.signature, r.boc, r.createdAt,
-            r.teeKey != null ? hexKey(r.teeKey) : null, r.apiKey ?? null],
-        account: [k, ep, r.seq, r.tokens.toString(), r.cost.toString(), r.createdAt],
-        spend: r.apiKey && r.trackSpend ? [r.apiKey, k, r.requestCost, r.createdAt] : null,
+        seq: big(a.seq, b.seq), promptTokens: big(a.promptTokens, b.promptTokens), cachedTokens: big(a.cachedTokens, b.cachedTokens),
+        completionTokens: big(a.completionTokens, b.completionTokens), cost: big(a.cost, b.cost),
     };
 }
 
-/** The ledger cannot be opened or written: names the path and what to do. */
-export class LedgerOpenError extends Error {
-    constructor(readonly path: string, detail: string) {
-        super(`cannot open the receipt ledger at ${path}: ${detail}. Hint: the directory must exist and be writable by this user ` +
-            `(SQLite also writes ${path}-wal and ${path}-shm beside it); pass another path with --db or dbPath, or a data directory with --data-dir`);
-        this.name = 'LedgerOpenError';
-    }
+/**
+ * The position an escrow's settled receipt stands for, from its state on-chain. The escrow keeps
+ * only the sum of the classes (lastTokens): it is put in the class with the highest cap, so that the
+ * caps of this position cover its cost (the escrow accepted that cost for tokens of some split, and
+ * no split has a higher cap).
+ */
+export function chainPosition(st: { lastSeq: bigint; lastTokens: bigint; lastCost: bigint; caps: PriceSet }): LedgerPosition {
+    const c = st.caps;
+    const cls = c.completion >= c.prompt && c.completion >= c.cached ? 'completionTokens' : c.prompt >= c.cached ? 'promptTokens' : 'cachedTokens';
+    return { seq: st.lastSeq, promptTokens: 0n, cachedTokens: 0n, completionTokens: 0n, [cls]: st.lastTokens, cost: st.lastCost };
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS accounts (
-    escrow TEXT NOT NULL,
-    epoch TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    tokens TEXT NOT NULL,
-    cost TEXT NOT NULL,
-    claimed_seq INTEGER NOT NULL DEFAULT 0,
-    claimed_cost TEXT NOT NULL DEFAULT '0',
-    status TEXT NOT NULL DEFAULT 'open',
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (escrow, epoch)
-);
-CREATE TABLE IF NOT EXISTS receipts (
-    escrow TEXT NOT NULL,
-    epoch TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    tokens TEXT NOT NULL,
-    cost TEXT NOT NULL,
-    request_tokens TEXT NOT NULL,
-    request_cost TEXT NOT NULL,
-    signature BLOB NOT NULL,
-    boc BLOB NOT NULL,
-    created_at INTEGER NOT NULL,
-    PRIMARY KEY (escrow, epoch, seq)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS key_spend (
-    key_id TEXT PRIMARY KEY,
-    escrow TEXT NOT NULL,
-    spent INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tee_keys (tee_key TEXT PRIMARY KEY, started_at INTEGER NOT NULL);
-`;
-
-/** Columns added after schema 1 (ALTER TABLE when an older ledger is opened). */
-const ADDED_COLUMNS: [table: string, column: string, type: string][] = [
-    ['receipts', 'tee_key', 'TEXT'],
-    ['receipts', 'api_key', 'TEXT'],
-];
+export {
+    hexKey, RECEIPT_COLUMNS, RECEIPT_COLUMN_INDEX, INSERT_RECEIPT_SQL, UPSERT_ACCOUNT_SQL, ADD_SPEND_SQL, PROBE_SQL, PROBE_CLEAN_SQL,
+    receiptRowValues, LedgerOpenError, LEDGER_SCHEMA,
+} from './ledgerSchema';
 
 export class ReceiptLedger {
     private readonly db: Database.Database;
@@ -212,7 +189,8 @@ export class ReceiptLedger {
 
     /**
      * Opens (creating if need be) the ledger and checks it can be written: a missing directory, a
-     * read-only file or directory fail here with LedgerOpenError naming the path, not later.
+     * read-only file or directory fail here with LedgerOpenError naming the path, not later. A
+     * schema 1 ledger with receipts in it is refused (upgradeSchema1).
      */
     constructor(readonly path: string) {
         let db: Database.Database;
@@ -227,12 +205,11 @@ export class ReceiptLedger {
             this.db.pragma('synchronous = FULL');
             this.db.pragma('foreign_keys = ON');
             this.db.pragma('busy_timeout = 5000');
-            this.db.exec(SCHEMA);
-            for (const [table, column, type] of ADDED_COLUMNS) {
-                const cols = (this.db.prepare(`PRAGMA table_info(${table})`).all() as Row[]).map((c) => c.name);
-                if (!cols.includes(column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
-            }
-            this.db.prepare(`INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', '1')`).run();
+            this.db.transaction(() => {
+                upgradeSchema1(this.db, path);
+                this.db.exec(SCHEMA);
+                this.db.prepare(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(String(LEDGER_SCHEMA));
+            }).immediate();
             this.db.transaction(() => {
                 this.db.prepare(PROBE_SQL).run(String(Date.now()));
                 this.db.prepare(PROBE_CLEAN_SQL).run();
@@ -243,12 +220,13 @@ export class ReceiptLedger {
             } catch {
                 // already unusable
             }
+            if (e instanceof LedgerOpenError) throw e;
             throw new LedgerOpenError(path, (e as Error).message);
         }
         this.db.defaultSafeIntegers(true);
         const p = (sql: string) => this.db.prepare(sql);
         this.stmt = {
-            position: p('SELECT seq, tokens, cost FROM accounts WHERE escrow = ? AND epoch = ?'),
+            position: p('SELECT seq, prompt_tokens, cached_tokens, completion_tokens, cost FROM accounts WHERE escrow = ? AND epoch = ?'),
             account: p('SELECT * FROM accounts WHERE escrow = ? AND epoch = ?'),
             insertReceipt: p(INSERT_RECEIPT_SQL),
             upsertAccount: p(UPSERT_ACCOUNT_SQL),
@@ -281,18 +259,27 @@ export class ReceiptLedger {
         return escrow.toRawString();
     }
 
+    private positionOf(row: Row): LedgerPosition {
+        return {
+            seq: BigInt(row.seq), promptTokens: BigInt(row.prompt_tokens), cachedTokens: BigInt(row.cached_tokens), completionTokens: BigInt(row.completion_tokens),
+            cost: BigInt(row.cost),
+        };
+    }
+
     private account(row: Row): EscrowAccount {
         return {
-            escrow: Address.parseRaw(row.escrow), epoch: BigInt(row.epoch), seq: BigInt(row.seq), tokens: BigInt(row.tokens),
-            cost: BigInt(row.cost), claimedSeq: BigInt(row.claimed_seq), claimedCost: BigInt(row.claimed_cost), status: row.status,
+            escrow: Address.parseRaw(row.escrow), epoch: BigInt(row.epoch), ...this.positionOf(row),
+            claimedSeq: BigInt(row.claimed_seq), claimedCost: BigInt(row.claimed_cost), status: row.status,
         };
     }
 
     private receipt(row: Row): IssuedReceipt {
         const boc = Buffer.from(row.boc);
+        const pos = this.positionOf(row);
+        const request = { promptTokens: BigInt(row.request_prompt), cachedTokens: BigInt(row.request_cached), completionTokens: BigInt(row.request_completion) };
         return {
-            escrow: Address.parseRaw(row.escrow), epoch: BigInt(row.epoch), seq: BigInt(row.seq), tokens: BigInt(row.tokens), cost: BigInt(row.cost),
-            requestTokens: BigInt(row.request_tokens), requestCost: BigInt(row.request_cost), signature: Buffer.from(row.signature), boc,
+            escrow: Address.parseRaw(row.escrow), epoch: BigInt(row.epoch), ...pos, tokens: receiptTokens(pos),
+            request, requestTokens: receiptTokens(request), requestCost: BigInt(row.request_cost), signature: Buffer.from(row.signature), boc,
             receiptCell: Cell.fromBoc(boc)[0].refs[0], createdAt: Number(row.created_at),
             teeKey: row.tee_key ? BigInt('0x' + row.tee_key) : null, apiKey: row.api_key ?? null,
         };
@@ -301,7 +288,7 @@ export class ReceiptLedger {
     /** Latest cumulative position of an escrow epoch (zeros before its first receipt). */
     position(escrow: Address, epoch: bigint): LedgerPosition {
         const row = this.stmt.position.get(this.key(escrow), epoch.toString()) as Row | undefined;
-        return row ? { seq: BigInt(row.seq), tokens: BigInt(row.tokens), cost: BigInt(row.cost) } : { seq: 0n, tokens: 0n, cost: 0n };
+        return row ? this.positionOf(row) : { ...ZERO_POSITION };
     }
 
     accountOf(escrow: Address, epoch: bigint): EscrowAccount | null {
@@ -315,7 +302,6 @@ export class ReceiptLedger {
      * returns only after the commit.
      */
     issue(req: IssueRequest): IssuedReceipt {
-        if (req.requestTokens < 0n) throw new Error('requestTokens must be >= 0');
         const tx = this.db.transaction((): IssuedReceipt => {
             const r = nextReceipt(this.position(req.escrow, req.epoch), req);
             const v = receiptRowValues(r);

@@ -68,7 +68,7 @@ export function createMetrics(unclaimedNow: () => bigint): WorkerMetrics {
             collect: () => requestsBy.flush(),
         }),
         tokens: new Counter({
-            name: 'cocoon_worker_tokens_total', help: 'Tokens billed, by kind (prompt, completion)', labelNames: ['kind'], registers: [registry],
+            name: 'cocoon_worker_tokens_total', help: 'Tokens billed, by class (prompt: uncached prompt, cached, completion)', labelNames: ['kind'], registers: [registry],
             collect: () => tokensBy.flush(),
         }),
         receipts: new Counter({ name: 'cocoon_worker_receipts_total', help: 'Receipts signed and persisted', registers: [registry] }),

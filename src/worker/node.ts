@@ -4,7 +4,8 @@
 //
 //   identity.ts      a fresh TEE key per start, its attestation, the re-registration on-chain
 //   admission.ts     API keys (apiKeyAuth.ts), escrow checks, reservations, the in-flight limit
-//   backendCall.ts   the upstream request; backends in src/backend
+//   models.ts        the models served: upstream pools (src/backend/pool.ts), capabilities, the root's list
+//   backendCall.ts   the upstream request of each route; backends in src/backend
 //   receipts.ts      the only holder of the TEE key: signs and commits receipts (groupCommit.ts)
 //   respond/         JSON and SSE answers
 //   errors.ts        the HttpError taxonomy and its rendering
@@ -17,7 +18,7 @@ import { Address } from '@ton/core';
 import type { Logger } from 'pino';
 import { Chain, Sender, SignedStatement, workerAddress, type WorkerInfo } from '../sdk';
 import { generateSelfSignedCert, hex256, tlsKeyHashOfCert } from '../sdk/tls';
-import { InferenceBackend, OpenAICompatibleBackend } from '../backend';
+import type { InferenceBackend } from '../backend';
 import { parseWorkerConfig, describeConfig, WorkerConfig, WorkerConfigInput } from './config';
 import { createLogger } from './logger';
 import { ReceiptLedger } from './ledger';
@@ -35,6 +36,7 @@ import type { ChatTiming } from './routes';
 import { NodeServer } from './server';
 import { RequestHandler, shutdownOnce } from './lifecycle';
 import { attestationDocument, healthDocument, type StatusSources } from './status';
+import { ModelCatalog, RootModelsView } from './models';
 
 export type { ChatTiming } from './routes';
 export { stopOnSignals } from './lifecycle';
@@ -45,9 +47,11 @@ export interface WorkerDeps {
     /** The operator's wallet: pays for Claim, RefreshWorker and the re-registration, receives the payouts. */
     operatorSender: Sender;
     attestationProvider: AttestationProvider;
-    /** Default: OpenAICompatibleBackend at config.backend.url. */
+    /** The first model's backend (default: a pool of its upstreams, OpenAICompatibleBackend each). */
     backend?: InferenceBackend;
-    /** Bearer token for the upstream backend (never logged). */
+    /** Backends by model name, for any model (default: a pool of its upstreams). */
+    backends?: Record<string, InferenceBackend>;
+    /** Bearer token for the upstream engines (never logged). */
     backendApiKey?: string;
     /** TLS certificate; default: config.tls files, else a fresh self-signed one (in memory). */
     tls?: { certPem: string; keyPem: string };
@@ -79,6 +83,8 @@ export interface WorkerNodeHandle {
     server: NodeServer;
     counter: TokenCounter;
     escrows: EscrowView;
+    /** The models served, with their upstreams. */
+    catalog: ModelCatalog;
     /** Drops the cached chain reads (after the test or the operator changed something on-chain). */
     refresh(): void;
     /** One pass of the claim loop, now. */
@@ -107,11 +113,14 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
     }
 
     async function assemble(): Promise<WorkerNodeHandle> {
-        const ownBackend = deps.backend ? null : new OpenAICompatibleBackend({
-            baseUrl: config.backend.url, apiKey: deps.backendApiKey, timeoutMs: config.backend.timeoutMs, features: config.backend.features,
+        // the models and their upstreams; each must be one the root lists for this image
+        const rootModels = new RootModelsView(deps.chain, root, config.measurement, Math.max(config.workerCacheMs, 1000));
+        const catalog = new ModelCatalog({
+            config, rootModels, log, apiKey: deps.backendApiKey,
+            backends: { ...(deps.backends ?? {}), ...(deps.backend ? { [config.models[0].name]: deps.backend } : {}) },
         });
-        if (ownBackend) cleanup.push(() => ownBackend.close());
-        const backend: InferenceBackend = deps.backend ?? ownBackend!;
+        cleanup.push(() => catalog.close());
+        await catalog.checkWhitelisted('0x' + config.measurement.toString(16));
 
         // TLS: given, from files, or fresh (in memory, like the TEE key; its hash is attested).
         let tls = deps.tls;
@@ -178,15 +187,15 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
 
         let stopping = false;
         const status: StatusSources = {
-            root, operator, worker, model: config.model, measurement: config.measurement, teeKey: issuer.teeKey, tlsKeyHash,
+            root, operator, worker, model: config.model, models: [...catalog.models.values()], measurement: config.measurement, teeKey: issuer.teeKey, tlsKeyHash,
             attestation: () => attested.signed,
             evidence: () => (attested.evidence ? { kind: deps.attestationProvider.kind, quote: attested.evidence } : null),
             workerInfo: () => workerView.get(), ledgerHealth: () => issuer.health(), stopping: () => stopping, log,
         };
         const handler = new RequestHandler({
-            config, log, metrics, backend, upstreamModel: config.backend.model ?? config.model, admission, issuer, counter,
+            config, log, metrics, catalog, admission, issuer, counter,
             stopping: () => stopping, onTiming: deps.onChatTiming,
-            models: () => ({ object: 'list', data: [{ id: config.model, object: 'model', created: attestation.statement.issuedAt, owned_by: 'cocoon' }] }),
+            models: () => catalog.list(attestation.statement.issuedAt),
             attestation: () => attestationDocument(status),
             health: () => healthDocument(status),
         }, log, metrics);
@@ -199,7 +208,8 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
         claimLoop.start();
         if (config.register === 'auto') lease.start();
         log.info({
-            url, worker: worker.toString(), backend: backend.name, attestation: deps.attestationProvider.kind, tlsKeyHash: hex256(tlsKeyHash),
+            url, worker: worker.toString(), models: [...catalog.models.values()].map((m) => ({ name: m.name, backend: m.backend.name, capabilities: [...m.capabilities] })),
+            attestation: deps.attestationProvider.kind, tlsKeyHash: hex256(tlsKeyHash),
             teeKey: hex256(issuer.teeKey), registration, ledger: { path: config.dbPath, ...ledger.settings() }, maxConnections: server.cap, config: describeConfig(config),
         }, 'worker node started');
 
@@ -208,15 +218,16 @@ export async function startWorkerNode(rawConfig: WorkerConfigInput | WorkerConfi
                 stopping = true;
             },
             stopAccepting: () => server.stopAccepting(), handler, graceMs: config.shutdownGraceMs, log, url,
-            then: [() => lease.stop(), () => claimLoop.stop(), () => server.destroyAll(), () => issuer.close(), () => counter.close(), () => ledger.close(), () => ownBackend?.close()],
+            then: [() => lease.stop(), () => claimLoop.stop(), () => server.destroyAll(), () => issuer.close(), () => counter.close(), () => ledger.close(), () => catalog.close()],
         });
 
         return {
             url, port, config, worker, certPem: tls.certPem, tlsKeyHash, teeKey: issuer.teeKey, attestation, registration, ledger, metrics,
-            admission, issuer, server, counter, escrows,
+            admission, issuer, server, counter, escrows, catalog,
             refresh: () => {
                 escrows.invalidate();
                 workerView.invalidate();
+                rootModels.invalidate();
             },
             runClaims: () => claimLoop.runOnce(),
             renewLease: () => lease.check(),

@@ -5,8 +5,8 @@
 // reason) until a probe write goes through again.
 import type { Address } from '@ton/core';
 import type { Logger } from 'pino';
-import type { Ed25519Key } from '../sdk';
-import { publicKeyToBigInt } from '../sdk';
+import type { ClassTokens, Ed25519Key, PriceSet } from '../sdk';
+import { publicKeyToBigInt, NO_TOKENS } from '../sdk';
 import { GroupCommitWriter } from './groupCommit';
 import type { IssuedReceipt, LedgerPosition, ReceiptLedger } from './ledger';
 import type { WorkerMetrics } from './metrics';
@@ -30,10 +30,12 @@ export interface ReceiptIssuerOptions {
 export interface IssueInput {
     escrow: Address;
     epoch: bigint;
-    price: bigint;
-    maxPrice: bigint;
-    promptTokens: number;
-    completionTokens: number;
+    /** The Worker's prices in force for the request (per class, nanoton per 1M tokens). */
+    prices: PriceSet;
+    /** The escrow's caps per class. */
+    caps: PriceSet;
+    /** The request's tokens per class (uncached prompt, cached prompt, completion). */
+    tokens: ClassTokens;
     /** The API key id the receipt is recorded under (null: a carry-over). */
     apiKey: string | null;
     /** The key has a spend limit: its total in the ledger grows by this receipt's cost. */
@@ -88,7 +90,7 @@ export class ReceiptIssuer {
         let r: IssuedReceipt;
         try {
             r = await this.writer.issue({
-                escrow: i.escrow, epoch: i.epoch, requestTokens: BigInt(i.promptTokens + i.completionTokens), price: i.price, maxPrice: i.maxPrice,
+                escrow: i.escrow, epoch: i.epoch, request: i.tokens, prices: i.prices, caps: i.caps,
                 apiKey: i.apiKey, trackSpend: i.trackSpend, floor: i.floor,
             });
         } catch (e) {
@@ -99,8 +101,9 @@ export class ReceiptIssuer {
         }
         const m = this.o.metrics;
         m.receipts.inc();
-        m.tokensBy.add('prompt', () => ({ kind: 'prompt' }), i.promptTokens);
-        m.tokensBy.add('completion', () => ({ kind: 'completion' }), i.completionTokens);
+        if (i.tokens.promptTokens > 0n) m.tokensBy.add('prompt', () => ({ kind: 'prompt' }), Number(i.tokens.promptTokens));
+        if (i.tokens.cachedTokens > 0n) m.tokensBy.add('cached', () => ({ kind: 'cached' }), Number(i.tokens.cachedTokens));
+        if (i.tokens.completionTokens > 0n) m.tokensBy.add('completion', () => ({ kind: 'completion' }), Number(i.tokens.completionTokens));
         if (this.o.log.isLevelEnabled('debug')) {
             this.o.log.debug({
                 escrow: r.escrow.toString(), epoch: r.epoch.toString(), seq: r.seq.toString(), requestTokens: r.requestTokens.toString(),
@@ -118,8 +121,8 @@ export class ReceiptIssuer {
      * A receipt of no tokens that carries the escrow epoch's totals over to this key (after the
      * escrow was refreshed to it): what the older key signed and was not claimed stays payable.
      */
-    carryOver(escrow: Address, epoch: bigint, maxPrice: bigint, floor: LedgerPosition): Promise<IssuedReceipt> {
-        return this.issue({ escrow, epoch, price: 0n, maxPrice, promptTokens: 0, completionTokens: 0, apiKey: null, floor });
+    carryOver(escrow: Address, epoch: bigint, caps: PriceSet, floor: LedgerPosition): Promise<IssuedReceipt> {
+        return this.issue({ escrow, epoch, prices: caps, caps, tokens: NO_TOKENS, apiKey: null, floor });
     }
 
     private healthy(): void {

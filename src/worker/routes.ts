@@ -1,25 +1,31 @@
-// Routes: thin handlers that wire the stages together. A chat request goes
+// Routes: thin handlers that wire the stages together. A paid request (chat, text completion,
+// embeddings) goes
 //
-//   authenticate (headers) -> read the body (size, deadline) -> parse and validate -> build the
-//   upstream request -> admit (escrow checks, reservation) -> backend -> receipt (durable) -> respond
+//   authenticate (headers) -> read the body (size, deadline) -> parse and validate -> the model and
+//   its route -> build the upstream request -> admit (escrow checks, reservation) -> backend ->
+//   receipt (durable) -> respond
 //
-// and whatever it throws is rendered by the server's one error handler (node.ts) as an OpenAI error.
+// and whatever it throws is rendered by the server's one error handler (lifecycle.ts) as an OpenAI error.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { BackendError, countPromptTokens, countTextTokens, type InferenceBackend } from '../backend';
+import type { z } from 'zod';
+import { BackendError, countTextTokens, type StreamEvent, type Usage } from '../backend';
 import type { AdmissionControl, Admission } from './admission';
-import { buildUpstream, type Upstream } from './backendCall';
+import { buildEmbeddingPlan, buildTextPlan, buildUpstream, type RequestPlan } from './backendCall';
 import { describeIssues, parseChatBody, unsupportedField } from './chatBody';
-import type { WorkerConfig } from './config';
+import type { Capability, WorkerConfig } from './config';
 import { HttpError, backendHttpError, sendJson, toHttpError } from './errors';
 import { readBody } from './http';
 import type { IssuedReceipt } from './ledger';
 import type { WorkerMetrics } from './metrics';
+import type { ModelCatalog } from './models';
+import { embeddingBodySchema, textBodySchema, unsupportedTextField } from './otherBodies';
 import type { ReceiptIssuer } from './receipts';
-import { sendCompletion } from './respond/json';
+import { sendCompletion, sendEmbeddings, sendTextCompletion } from './respond/json';
 import { SseWriter } from './respond/sse';
 import type { TokenCounter } from './tokenCount';
+import { usageClasses } from './usage';
 
 /** performance.now() at the steps of one chat request, as the node's handler saw them. */
 export interface ChatTiming {
@@ -40,8 +46,8 @@ export interface RouteContext {
     config: WorkerConfig;
     log: Logger;
     metrics: WorkerMetrics;
-    backend: InferenceBackend;
-    upstreamModel: string;
+    /** The models served, their backends and capabilities. */
+    catalog: ModelCatalog;
     admission: AdmissionControl;
     issuer: ReceiptIssuer;
     counter: TokenCounter;
@@ -49,12 +55,18 @@ export interface RouteContext {
     attestation: () => Promise<Record<string, unknown>>;
     /** The /healthz document and whether it is healthy. */
     health: () => Promise<{ ok: boolean; body: Record<string, unknown> }>;
-    models: () => Record<string, unknown>;
+    models: () => Promise<Record<string, unknown>>;
     stopping: () => boolean;
     onTiming?: (t: ChatTiming) => void;
 }
 
-export const ROUTE_METHODS: Record<string, string> = { '/v1/models': 'GET', '/attestation': 'GET', '/metrics': 'GET', '/healthz': 'GET', '/v1/chat/completions': 'POST' };
+export const ROUTE_METHODS: Record<string, string> = {
+    '/v1/models': 'GET', '/attestation': 'GET', '/metrics': 'GET', '/healthz': 'GET',
+    '/v1/chat/completions': 'POST', '/v1/completions': 'POST', '/v1/embeddings': 'POST',
+};
+
+/** The paid routes and the capability each needs. */
+const PAID: Record<string, Capability> = { '/v1/chat/completions': 'chat', '/v1/completions': 'completions', '/v1/embeddings': 'embeddings' };
 export const KNOWN_ROUTES = new Set(Object.keys(ROUTE_METHODS));
 
 /** Dispatches one request; resolves with the route name (for metrics). Throws HttpError. */
@@ -65,7 +77,7 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
     if (ROUTE_METHODS[path] !== method) throw new HttpError(405, `${path} takes ${ROUTE_METHODS[path]}`, 'invalid_request_error', 'method_not_allowed');
     switch (path) {
         case '/v1/models':
-            sendJson(res, 200, ctx.models());
+            sendJson(res, 200, await ctx.models());
             break;
         case '/attestation':
             sendJson(res, 200, await ctx.attestation());
@@ -82,9 +94,9 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
             break;
         }
         default: {
-            const t = ctx.metrics.duration.labels({ route: '/v1/chat/completions' }).startTimer();
+            const t = ctx.metrics.duration.labels({ route: path }).startTimer();
             try {
-                await chat(ctx, req, res);
+                await paid(ctx, req, res, PAID[path]);
             } finally {
                 t();
             }
@@ -93,9 +105,50 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
     return path;
 }
 
-async function chat(ctx: RouteContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+function parsed<T>(r: z.SafeParseReturnType<unknown, T>, what: string): T {
+    if (!r.success) throw new HttpError(400, `invalid ${what} request: ${describeIssues(r.error)}`, 'invalid_request_error', 'invalid_body');
+    return r.data;
+}
+
+/** The body checks and the upstream request of one paid route. */
+async function plan(ctx: RouteContext, capability: Capability, json: unknown): Promise<RequestPlan> {
     const { config } = ctx;
-    const t: ChatTiming | null = ctx.onTiming ? { stream: false, start: performance.now(), admitted: 0, backendDone: 0, receipt: 0, end: 0 } : null;
+    const maxTokensOf = (requested: number | null | undefined) => {
+        const maxTokens = requested ?? config.defaultMaxTokens;
+        if (maxTokens > config.maxTokensLimit) throw new HttpError(400, `max_tokens ${maxTokens} is above this node's limit of ${config.maxTokensLimit}`, 'invalid_request_error', 'max_tokens_too_large');
+        return maxTokens;
+    };
+    switch (capability) {
+        case 'chat': {
+            const refused = unsupportedField(json);
+            if (refused) throw new HttpError(400, `${refused.why}; remove it`, 'invalid_request_error', 'unsupported_parameter');
+            const r = parseChatBody(json);
+            if (!r.success) throw new HttpError(400, `invalid chat completion request: ${describeIssues(r.error)}`, 'invalid_request_error', 'invalid_body');
+            const body = r.data;
+            const served = await ctx.catalog.resolve(body.model, 'chat');
+            const maxTokens = maxTokensOf(body.max_completion_tokens ?? body.max_tokens);
+            return buildUpstream(body, { model: served.upstreamModel, maxTokens, served });
+        }
+        case 'completions': {
+            const refused = unsupportedTextField(json);
+            if (refused) throw new HttpError(400, `${refused.why}; remove it`, 'invalid_request_error', 'unsupported_parameter');
+            const body = parsed(textBodySchema.safeParse(json), 'completion');
+            const served = await ctx.catalog.resolve(body.model, 'completions');
+            if (!served.backend.completeText) throw new HttpError(400, `model ${body.model} has no backend for text completions here`, 'invalid_request_error', 'unsupported_endpoint');
+            return buildTextPlan(body, { served, maxTokens: maxTokensOf(body.max_tokens) });
+        }
+        case 'embeddings': {
+            const body = parsed(embeddingBodySchema.safeParse(json), 'embeddings');
+            const served = await ctx.catalog.resolve(body.model, 'embeddings');
+            if (!served.backend.embed) throw new HttpError(400, `model ${body.model} has no backend for embeddings here`, 'invalid_request_error', 'unsupported_endpoint');
+            return buildEmbeddingPlan(body, { served });
+        }
+    }
+}
+
+async function paid(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, capability: Capability): Promise<void> {
+    const { config } = ctx;
+    const t: ChatTiming | null = ctx.onTiming && capability === 'chat' ? { stream: false, start: performance.now(), admitted: 0, backendDone: 0, receipt: 0, end: 0 } : null;
     if (ctx.stopping()) throw new HttpError(503, 'the node is shutting down; retry on another worker', 'service_unavailable', 'shutting_down', { connection: 'close' });
     // who: from the headers alone, before a byte of the body is read
     const principal = await ctx.admission.authenticate(req);
@@ -106,15 +159,7 @@ async function chat(ctx: RouteContext, req: IncomingMessage, res: ServerResponse
     } catch {
         throw new HttpError(400, 'the request body is not valid JSON', 'invalid_request_error', 'invalid_json');
     }
-    const refused = unsupportedField(json);
-    if (refused) throw new HttpError(400, `${refused.why}; remove it`, 'invalid_request_error', 'unsupported_parameter');
-    const parsed = parseChatBody(json);
-    if (!parsed.success) throw new HttpError(400, `invalid chat completion request: ${describeIssues(parsed.error)}`, 'invalid_request_error', 'invalid_body');
-    const body = parsed.data;
-    if (body.model !== config.model) throw new HttpError(404, `model ${body.model} is not served here (this node serves ${config.model})`, 'invalid_request_error', 'model_not_found');
-    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? config.defaultMaxTokens;
-    if (maxTokens > config.maxTokensLimit) throw new HttpError(400, `max_tokens ${maxTokens} is above this node's limit of ${config.maxTokensLimit}`, 'invalid_request_error', 'max_tokens_too_large');
-    const up = buildUpstream(body, { model: ctx.upstreamModel, maxTokens, features: ctx.backend.features });
+    const up = await plan(ctx, capability, json);
 
     const a = await ctx.admission.admit(principal, up);
     if (t) {
@@ -123,7 +168,17 @@ async function chat(ctx: RouteContext, req: IncomingMessage, res: ServerResponse
     }
     let charged = 0n;
     try {
-        charged = up.stream ? await chatStream(ctx, res, a, up, t) : await chatWhole(ctx, res, a, up, t);
+        switch (up.kind) {
+            case 'chat':
+                charged = up.stream ? await chatStream(ctx, res, a, up, t) : await chatWhole(ctx, res, a, up, t);
+                break;
+            case 'completions':
+                charged = up.stream ? await textStream(ctx, res, a, up) : await textWhole(ctx, res, a, up);
+                break;
+            case 'embeddings':
+                charged = await embeddings(ctx, res, a, up);
+                break;
+        }
         if (t && t.receipt > 0) {
             t.end = performance.now();
             ctx.onTiming!(t);
@@ -133,9 +188,11 @@ async function chat(ctx: RouteContext, req: IncomingMessage, res: ServerResponse
     }
 }
 
-function issue(ctx: RouteContext, a: Admission, promptTokens: number, completionTokens: number): Promise<IssuedReceipt> {
+type Plan<K extends RequestPlan['kind']> = Extract<RequestPlan, { kind: K }>;
+
+function issue(ctx: RouteContext, a: Admission, usage: Usage): Promise<IssuedReceipt> {
     return ctx.issuer.issue({
-        escrow: a.escrow, epoch: a.epoch, price: a.price, maxPrice: a.maxPrice, promptTokens, completionTokens, apiKey: a.principal.key.id,
+        escrow: a.escrow, epoch: a.epoch, prices: a.prices, caps: a.caps, tokens: usageClasses(usage), apiKey: a.principal.key.id,
         trackSpend: a.principal.key.limit > 0n, floor: a.floor,
     });
 }
@@ -148,33 +205,62 @@ function abortOnClose(res: ServerResponse): AbortController {
     return abort;
 }
 
-async function chatWhole(ctx: RouteContext, res: ServerResponse, a: Admission, up: Upstream, t: ChatTiming | null): Promise<bigint> {
+async function chatWhole(ctx: RouteContext, res: ServerResponse, a: Admission, up: Plan<'chat'>, t: ChatTiming | null): Promise<bigint> {
     const abort = abortOnClose(res);
-    const result = await ctx.backend.complete(up.request, abort.signal).catch((e) => {
+    const result = await up.served.backend.complete(up.request, abort.signal).catch((e) => {
         throw backendHttpError(e);
     });
     if (t) t.backendDone = performance.now();
-    const receipt = await issue(ctx, a, result.usage.promptTokens, result.usage.completionTokens);
+    const receipt = await issue(ctx, a, result.usage);
     if (t) t.receipt = performance.now();
-    sendCompletion(res, ctx.config.model, result, receipt, a.price);
+    sendCompletion(res, up.served.name, result, receipt, a.prices);
     return receipt.requestCost;
 }
 
-/** Completion tokens of a cut stream and the prompt's tokens, counted off the event loop when large. */
-async function cutStreamUsage(ctx: RouteContext, a: Admission, up: Upstream, text: string): Promise<{ prompt: number; completion: number }> {
-    const completion = (await ctx.counter.countTexts([text], { deadlineMs: 30_000 })) ?? countTextTokens(text);
-    const prompt = a.promptTokens ?? (await ctx.counter.countPrompt(up.request.messages, up.extra, { deadlineMs: 30_000 })) ?? countPromptTokens(up.request.messages, up.extra);
-    return { prompt, completion };
+async function textWhole(ctx: RouteContext, res: ServerResponse, a: Admission, up: Plan<'completions'>): Promise<bigint> {
+    const abort = abortOnClose(res);
+    const result = await up.served.backend.completeText!(up.request, abort.signal).catch((e) => {
+        throw backendHttpError(e);
+    });
+    const receipt = await issue(ctx, a, result.usage);
+    sendTextCompletion(res, up.served.name, result, receipt, a.prices);
+    return receipt.requestCost;
 }
 
-async function chatStream(ctx: RouteContext, res: ServerResponse, a: Admission, up: Upstream, t: ChatTiming | null): Promise<bigint> {
+async function embeddings(ctx: RouteContext, res: ServerResponse, a: Admission, up: Plan<'embeddings'>): Promise<bigint> {
     const abort = abortOnClose(res);
-    const sse = new SseWriter(res, ctx.config.model, ctx.config.streamFlushMs);
+    const result = await up.served.backend.embed!(up.request, abort.signal).catch((e) => {
+        throw backendHttpError(e);
+    });
+    // embeddings are prompt tokens only, whatever the engine says of completions
+    const receipt = await issue(ctx, a, { promptTokens: result.usage.promptTokens, cachedTokens: result.usage.cachedTokens, completionTokens: 0 });
+    sendEmbeddings(res, up.served.name, result, receipt, a.prices);
+    return receipt.requestCost;
+}
+
+/**
+ * The usage of a cut stream: the completion tokens of what was generated and the prompt's tokens
+ * (all uncached: the engine never said), counted off the event loop when large.
+ */
+async function cutStreamUsage(ctx: RouteContext, a: Admission, up: Plan<'chat' | 'completions'>, text: string): Promise<Usage> {
+    const completion = (await ctx.counter.countTexts([text], { deadlineMs: 30_000 })) ?? countTextTokens(text);
+    let prompt = a.promptTokens;
+    if (prompt === null) {
+        const n = await ctx.counter.countTexts(up.promptTexts.texts, { deadlineMs: 30_000 });
+        prompt = up.promptTexts.framing + (n ?? up.promptTexts.texts.reduce((s, x) => s + countTextTokens(x), 0));
+    }
+    return { promptTokens: prompt, completionTokens: completion };
+}
+
+/** Streams the events to the client and bills them; shared by chat and text completions. */
+async function streamed(ctx: RouteContext, res: ServerResponse, a: Admission, up: Plan<'chat' | 'completions'>, events: (signal: AbortSignal) => AsyncIterable<StreamEvent>, t: ChatTiming | null): Promise<bigint> {
+    const abort = abortOnClose(res);
+    const sse = new SseWriter(res, up.served.name, ctx.config.streamFlushMs, up.kind === 'chat' ? 'chat' : 'text');
     let text = '';
-    let end: { finishReason: string; promptTokens: number; completionTokens: number } | null = null;
+    let end: { finishReason: string; usage: Usage } | null = null;
     let failure: unknown = null;
     try {
-        for await (const ev of ctx.backend.stream(up.request, abort.signal)) {
+        for await (const ev of events(abort.signal)) {
             sse.start();
             switch (ev.type) {
                 case 'delta':
@@ -189,7 +275,7 @@ async function chatStream(ctx: RouteContext, res: ServerResponse, a: Admission, 
                     sse.logprobs(ev.logprobs);
                     break;
                 case 'end':
-                    end = { finishReason: ev.finishReason, promptTokens: ev.usage.promptTokens, completionTokens: ev.usage.completionTokens };
+                    end = { finishReason: ev.finishReason, usage: ev.usage };
                     break;
             }
         }
@@ -199,10 +285,10 @@ async function chatStream(ctx: RouteContext, res: ServerResponse, a: Admission, 
     if (!end) {
         // Aborted by the client or failed upstream: what was generated is still billed (the receipt
         // stays in the ledger and is claimable); with nothing generated, nothing is billed.
-        const usage = text.length > 0 ? await cutStreamUsage(ctx, a, up, text) : { prompt: 0, completion: 0 };
+        const usage = text.length > 0 ? await cutStreamUsage(ctx, a, up, text) : { promptTokens: 0, completionTokens: 0 };
         let r: IssuedReceipt | null = null;
         let billing: unknown = null;
-        if (usage.completion > 0) r = await issue(ctx, a, usage.prompt, usage.completion).catch((e) => ((billing = e), null));
+        if (usage.completionTokens > 0) r = await issue(ctx, a, usage).catch((e) => ((billing = e), null));
         if (abort.signal.aborted) {
             ctx.log.info({ escrow: a.escrow.toString(), billed: r ? r.requestTokens.toString() : '0' }, 'client went away during a stream');
             sse.abandon();
@@ -210,7 +296,7 @@ async function chatStream(ctx: RouteContext, res: ServerResponse, a: Admission, 
         }
         const err = billing ? toHttpError(billing) : backendHttpError(failure ?? new BackendError('the inference backend ended the stream without finishing'));
         if (!sse.headersSent) throw err;
-        if (r) sse.receipt(r, usage.completion, a.price);
+        if (r) sse.receipt(r, usage, a.prices);
         sse.fail(err);
         return r?.requestCost ?? 0n;
     }
@@ -219,14 +305,22 @@ async function chatStream(ctx: RouteContext, res: ServerResponse, a: Admission, 
     if (t) t.backendDone = performance.now();
     let r: IssuedReceipt;
     try {
-        r = await issue(ctx, a, end.promptTokens, end.completionTokens);
+        r = await issue(ctx, a, end.usage);
     } catch (e) {
         // the answer cannot be billed: say so in the stream, and no [DONE]
         sse.fail(toHttpError(e));
         return 0n;
     }
     if (t) t.receipt = performance.now();
-    sse.receipt(r, end.completionTokens, a.price);
+    sse.receipt(r, end.usage, a.prices);
     sse.done();
     return r.requestCost;
+}
+
+function chatStream(ctx: RouteContext, res: ServerResponse, a: Admission, up: Plan<'chat'>, t: ChatTiming | null): Promise<bigint> {
+    return streamed(ctx, res, a, up, (signal) => up.served.backend.stream(up.request, signal), t);
+}
+
+function textStream(ctx: RouteContext, res: ServerResponse, a: Admission, up: Plan<'completions'>): Promise<bigint> {
+    return streamed(ctx, res, a, up, (signal) => up.served.backend.streamText!(up.request, signal), null);
 }

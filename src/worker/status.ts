@@ -6,12 +6,15 @@ import type { Logger } from 'pino';
 import type { SignedStatement, WorkerInfo } from '../sdk';
 import { hex256 } from '../sdk/tls';
 import type { LedgerHealth } from './receipts';
+import type { ServedModel } from './models';
 
 export interface StatusSources {
     root: Address;
     operator: Address;
     worker: Address;
     model: string;
+    /** Every model served, with its capabilities and upstreams. */
+    models?: ServedModel[];
     measurement: bigint;
     teeKey: bigint;
     tlsKeyHash: bigint;
@@ -41,7 +44,9 @@ export async function attestationDocument(s: StatusSources): Promise<Record<stri
         expiresAt: st.expiresAt, issuedAt: st.issuedAt, attestationBoc: att.cell.toBoc().toString('base64'),
         // the TEE's own evidence, so anyone can check the verifiers' work again
         evidence: evidence ? { kind: evidence.kind, base64: evidence.quote.toString('base64') } : null,
-        price: (info?.price ?? 0n).toString(), active: info?.active ?? false, registered: info?.teeKey === s.teeKey,
+        models: (s.models ?? []).map((m) => ({ id: m.name, capabilities: [...m.capabilities] })),
+        prices: { prompt: (info?.prices.prompt ?? 0n).toString(), cached: (info?.prices.cached ?? 0n).toString(), completion: (info?.prices.completion ?? 0n).toString() },
+        active: info?.active ?? false, registered: info?.teeKey === s.teeKey,
     };
 }
 
@@ -58,5 +63,7 @@ export async function healthDocument(s: StatusSources): Promise<{ ok: boolean; b
     }
     const stopping = s.stopping();
     const ok = !stopping && ledger.ok && chainOk;
-    return { ok, body: { ok, stopping, ledger: ledger.ok ? { ok: true } : { ok: false, reason: ledger.reason }, worker } };
+    // the upstreams of each model (a model whose upstreams are all down still answers 502 per request: shown, not fatal)
+    const upstreams = Object.fromEntries((s.models ?? []).map((m) => [m.name, m.upstreams().map((u) => ({ name: u.name, healthy: u.healthy, inflight: u.inflight, ...(u.why ? { why: u.why } : {}) }))]));
+    return { ok, body: { ok, stopping, ledger: ledger.ok ? { ok: true } : { ok: false, reason: ledger.reason }, worker, upstreams } };
 }

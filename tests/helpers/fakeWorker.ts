@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Address } from '@ton/core';
 import {
-    CocoonOps, ClientEscrow, NO_QUOTE, keyFromSeed, publicKeyToBigInt, signStatement, signReceipt, signedReceiptCell, parseApiKey,
-    type Ed25519Key,
+    CocoonOps, ClientEscrow, NO_QUOTE, keyFromSeed, publicKeyToBigInt, signStatement, signReceipt, signedReceiptCell, parseApiKey, asPrices, addTokens,
+    type Ed25519Key, type ClassTokens,
 } from '../../src/sdk';
 import { tlsKeyHashOfCert } from '../../src/sdk/tls';
 import { fastSelfSignedCert } from '../../src/demo/certs';
@@ -33,7 +33,8 @@ export async function startFakeWorker(net: LocalNetwork, name: string, o: { pric
     const tee = keyFromSeed(randomBytes(32));
     const impostor = keyFromSeed(randomBytes(32));
     const state = { mode: o.mode, requests: 0, answered: 0 };
-    const totals = new Map<string, { seq: bigint; tokens: bigint; cost: bigint }>();
+    const totals = new Map<string, { seq: bigint; tokens: ClassTokens; cost: bigint }>();
+    const none: ClassTokens = { promptTokens: 0n, cachedTokens: 0n, completionTokens: 0n };
 
     const server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, async (req, res) => {
         let body = '';
@@ -43,20 +44,26 @@ export async function startFakeWorker(net: LocalNetwork, name: string, o: { pric
         const escrow = parseApiKey(String(req.headers.authorization)).escrow;
         const st = await net.chain.open(ClientEscrow.fromAddress(escrow)).getState();
         const usage = { prompt_tokens: 11, completion_tokens: 9, total_tokens: 20 };
-        const n = BigInt(usage.total_tokens);
+        const n: ClassTokens = { promptTokens: 11n, cachedTokens: 0n, completionTokens: 9n };
         const k = escrow.toRawString();
-        const prev = totals.get(k) ?? { seq: st.lastSeq, tokens: st.lastTokens, cost: st.lastCost };
-        const before = state.mode === 'rollback' && state.answered > 0 ? { tokens: 0n, cost: 0n } : prev;
-        const price = state.mode === 'overprice' ? (o.chargePrice ?? o.price * 3n) : o.price;
+        const prev = totals.get(k) ?? { seq: st.lastSeq, tokens: { ...none, completionTokens: st.lastTokens }, cost: st.lastCost };
+        const before = state.mode === 'rollback' && state.answered > 0 ? { tokens: none, cost: 0n } : prev;
+        const prices = asPrices(state.mode === 'overprice' ? (o.chargePrice ?? o.price * 3n) : o.price);
         const seq = prev.seq + 1n;
-        const tokens = before.tokens + n;
-        const cost = before.cost + (cumulativeCost(tokens, price) - cumulativeCost(before.tokens, price));
-        const signed = signReceipt({ escrow, epoch: st.epoch, seq, tokens, cost }, state.mode === 'badsig' ? impostor : tee);
+        const tokens = addTokens(before.tokens, n);
+        // the pricing rule without the clamp to the caps: an honest worker within the caps is never clamped
+        const cost = before.cost + (cumulativeCost(tokens, prices) - cumulativeCost(before.tokens, prices));
+        const signed = signReceipt({ escrow, epoch: st.epoch, seq, ...tokens, cost }, state.mode === 'badsig' ? impostor : tee);
         totals.set(k, { seq, tokens, cost });
         state.answered++;
+        const s = (v: bigint) => v.toString();
         const receipt = {
-            escrow: escrow.toString(), epoch: st.epoch.toString(), seq: seq.toString(), tokens: tokens.toString(), cost: cost.toString(),
-            requestTokens: n.toString(), requestCost: (cost - before.cost).toString(), price: price.toString(),
+            escrow: escrow.toString(), epoch: st.epoch.toString(), seq: s(seq),
+            promptTokens: s(tokens.promptTokens), cachedTokens: s(tokens.cachedTokens), completionTokens: s(tokens.completionTokens),
+            tokens: s(tokens.promptTokens + tokens.cachedTokens + tokens.completionTokens), cost: s(cost),
+            requestPromptTokens: s(n.promptTokens), requestCachedTokens: s(n.cachedTokens), requestCompletionTokens: s(n.completionTokens),
+            requestTokens: s(n.promptTokens + n.cachedTokens + n.completionTokens), requestCost: s(cost - before.cost),
+            prices: { prompt: s(prices.prompt), cached: s(prices.cached), completion: s(prices.completion) },
             signature: signed.signature.toString('hex'), boc: signedReceiptCell(signed).toBoc().toString('base64'),
         };
         const words = ['Answer', ' from', ' a', ' fake', ' worker'];

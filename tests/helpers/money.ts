@@ -217,7 +217,7 @@ export function slashProofBody(a: SignedUsageReceipt, b: SignedUsageReceipt, key
 /** Two receipts for one escrow epoch with the same seq and different totals. */
 export function equivocatingPair(escrow: Address, epoch: bigint, tee: Ed25519Key, seq = 1n): [SignedUsageReceipt, SignedUsageReceipt] {
     return [
-        signReceipt({ escrow, epoch, seq, tokens: 1000n, cost: 100n }, tee),
-        signReceipt({ escrow, epoch, seq, tokens: 1000n, cost: 200n }, tee),
+        signReceipt({ escrow, epoch, seq, promptTokens: 600n, cachedTokens: 100n, completionTokens: 300n, cost: 100n }, tee),
+        signReceipt({ escrow, epoch, seq, promptTokens: 600n, cachedTokens: 100n, completionTokens: 300n, cost: 200n }, tee),
     ];
 }

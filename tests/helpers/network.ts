@@ -7,7 +7,7 @@ import {
     CocoonRoot, Worker, ClientEscrow, Params,
     defaultParams, rootFor, workerFor, escrowForOpening,
     keyFromSeed, Ed25519Key, publicKeyToBigInt, signStatement, Statement, SignedStatement, NO_QUOTE,
-    signReceipt, UsageReceipt, SignedUsageReceipt,
+    signReceipt, UsageReceipt, SignedUsageReceipt, asPrices, type PriceSet, type ClassTokens,
     changeCell, proposalId, type GovernanceChange,
 } from '../../src/sdk';
 
@@ -120,18 +120,38 @@ export function clientKeyOf(clientName: string): Ed25519Key {
 /** A client public key for messages built by hand (any non-zero key will do on-chain). */
 export const CLIENT_KEY = publicKeyToBigInt(clientKeyOf('default').publicKey);
 
-export async function openEscrow(net: Net, w: WorkerHandle, clientName: string, deposit = toNano('5'), maxPrice = toNano('0.5')): Promise<EscrowHandle> {
+/**
+ * Opens `clientName`'s escrow with the worker: `maxPrice` caps every token class (one number) or
+ * each class; the escrow names `root` (default: the network's root).
+ */
+export async function openEscrow(net: Net, w: WorkerHandle, clientName: string, deposit = toNano('5'), maxPrice: bigint | PriceSet = toNano('0.5'), root: Address = net.root.address): Promise<EscrowHandle> {
     const client = await net.chain.treasury(clientName);
     const escrow = net.chain.openContract(await escrowForOpening(w.worker.address, client.address));
     const result = await escrow.send(client.getSender(), { value: deposit + toNano('0.2') }, {
-        $$type: 'OpenEscrow', queryId: 1n, deposit, maxPrice, clientKey: publicKeyToBigInt(clientKeyOf(clientName).publicKey),
+        $$type: 'OpenEscrow', queryId: 1n, deposit, caps: asPrices(maxPrice), clientKey: publicKeyToBigInt(clientKeyOf(clientName).publicKey), root,
     });
     return { client, escrow, result };
 }
 
-export async function signedReceiptFor(e: EscrowHandle, tee: Ed25519Key, r: Omit<UsageReceipt, 'escrow' | 'epoch'> & { epoch?: bigint }): Promise<SignedUsageReceipt> {
+/**
+ * Receipt totals in tests: the three classes, or `tokens` as a shorthand for that many prompt tokens
+ * (the other classes 0; with one cap for every class it is the single-price receipt of before).
+ */
+export type TestTotals = { seq: bigint; cost: bigint } & (ClassTokens | { tokens: bigint });
+
+export function classesOf(r: ClassTokens | { tokens: bigint }): ClassTokens {
+    if ('tokens' in r) return { promptTokens: r.tokens, cachedTokens: 0n, completionTokens: 0n };
+    return { promptTokens: r.promptTokens, cachedTokens: r.cachedTokens, completionTokens: r.completionTokens };
+}
+
+/** A UsageReceipt from test totals (see TestTotals). */
+export function usage(escrow: Address, epoch: bigint, r: TestTotals): UsageReceipt {
+    return { escrow, epoch, seq: r.seq, ...classesOf(r), cost: r.cost };
+}
+
+export async function signedReceiptFor(e: EscrowHandle, tee: Ed25519Key, r: TestTotals & { epoch?: bigint }): Promise<SignedUsageReceipt> {
     const st = await e.escrow.getState();
-    return signReceipt({ escrow: e.escrow.address, epoch: r.epoch ?? st.epoch, seq: r.seq, tokens: r.tokens, cost: r.cost }, tee);
+    return signReceipt(usage(e.escrow.address, r.epoch ?? st.epoch, r), tee);
 }
 
 export function claimBody(s: SignedUsageReceipt) {

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { Address } from '@ton/core';
 import {
     keyFromSeed, publicKeyToBigInt, signStatementWith, signedAttestation, signReceipt, signedReceiptCell, keyBinding, TCB_STATUS,
-    mintApiKey, parseApiKey, apiKeyPayload, type ApiKeyTerms,
-    type Statement, type UsageReceipt,
+    mintApiKey, parseApiKey, apiKeyPayload, type ApiKeyTerms, capCost,
+    type Statement, type UsageReceipt, type PriceSet, type ClassTokens,
 } from '../../src/sdk';
 
 const sha = (s: string) => createHash('sha256').update(s).digest();
@@ -75,7 +75,10 @@ function receiptVector(name: string, seedLabel: string, r: UsageReceipt) {
         name,
         teeSeed: seed.toString('hex'),
         teePublicKey: key.publicKey.toString('hex'),
-        receipt: { escrow: r.escrow.toRawString(), epoch: r.epoch.toString(), seq: r.seq.toString(), tokens: r.tokens.toString(), cost: r.cost.toString() },
+        receipt: {
+            escrow: r.escrow.toRawString(), epoch: r.epoch.toString(), seq: r.seq.toString(),
+            promptTokens: r.promptTokens.toString(), cachedTokens: r.cachedTokens.toString(), completionTokens: r.completionTokens.toString(), cost: r.cost.toString(),
+        },
         receiptHash: s.cell.hash().toString('hex'),
         receiptBoc: s.cell.toBoc().toString('base64'),
         signature: s.signature.toString('hex'),
@@ -84,10 +87,24 @@ function receiptVector(name: string, seedLabel: string, r: UsageReceipt) {
     };
 }
 
+/** The pricing rule (docs/SIGNING.md "Pricing rule"): a request moving the class totals from t0 to t1 at prices p. */
+const M = 1_000_000n;
+const cum = (t: ClassTokens, p: PriceSet) => (t.promptTokens * p.prompt) / M + (t.cachedTokens * p.cached) / M + (t.completionTokens * p.completion) / M;
+function pricingVector(name: string, t0: ClassTokens, c0: bigint, request: ClassTokens, prices: PriceSet, caps: PriceSet) {
+    const t1 = { promptTokens: t0.promptTokens + request.promptTokens, cachedTokens: t0.cachedTokens + request.cachedTokens, completionTokens: t0.completionTokens + request.completionTokens };
+    let c1 = c0 + cum(t1, prices) - cum(t0, prices);
+    const cap = capCost(t1, caps);
+    if (c1 > cap) c1 = cap < c0 ? c0 : cap;
+    const s = (t: ClassTokens) => ({ promptTokens: t.promptTokens.toString(), cachedTokens: t.cachedTokens.toString(), completionTokens: t.completionTokens.toString() });
+    const sp = (p: PriceSet) => ({ prompt: p.prompt.toString(), cached: p.cached.toString(), completion: p.completion.toString() });
+    return { name, before: { ...s(t0), cost: c0.toString() }, request: s(request), prices: sp(prices), caps: sp(caps), after: { ...s(t1), cost: c1.toString() }, requestCost: (c1 - c0).toString(), capCost: cap.toString() };
+}
+const cls = (promptTokens: bigint, cachedTokens: bigint, completionTokens: bigint): ClassTokens => ({ promptTokens, cachedTokens, completionTokens });
+
 const tee1 = publicKeyToBigInt(keyFromSeed(sha('cocoon-vector:tee-1')).publicKey);
 const vectors = {
     description: 'Cocoon-TON signing vectors. Seeds are ed25519 32-byte seeds (RFC 8032). Hashes are TON cell representation hashes; the signature is ed25519 over the 32-byte cell hash. BOCs are standard bag-of-cells, base64, @ton/core toBoc() defaults (no index, crc32c). Layouts: docs/SIGNING.md.',
-    tags: { attestation: '0x43415454', receipt: '0x43524354', apiKey: '0x43415049' },
+    tags: { attestation: '0x43415454', receipt: '0x43524332', apiKey: '0x43415049' },
     keyBindingDomain: 'cocoon-ton/tdx-binding/v1',
     attestations: [
         attestationVector('typical', ['cocoon-vector:verifier-1'], {
@@ -123,9 +140,20 @@ const vectors = {
         bindingVector('masterchain root, zeros', { root: new Address(-1, Buffer.alloc(32, 0x11)), operator: new Address(0, Buffer.alloc(32, 0)), teeKey: 0n, tlsKeyHash: 0n }),
     ],
     receipts: [
-        receiptVector('typical', 'cocoon-vector:tee-1', { escrow: addr('escrow'), epoch: 47_000_000_000_001n, seq: 3n, tokens: 12_345n, cost: 6_172_500n }),
-        receiptVector('extremes', 'cocoon-vector:tee-2', { escrow: addr('escrow-2'), epoch: (1n << 64n) - 1n, seq: 1n, tokens: 0n, cost: 0n }),
-        receiptVector('large', 'cocoon-vector:tee-1', { escrow: addr('escrow'), epoch: 1n, seq: (1n << 64n) - 1n, tokens: (1n << 64n) - 1n, cost: (1n << 120n) - 1n }),
+        // 8,000 prompt at 0.5 TON, 2,000 cached at 0.125 TON, 2,345 completion at 1.5 TON per 1M tokens
+        receiptVector('typical', 'cocoon-vector:tee-1', { escrow: addr('escrow'), epoch: 47_000_000_000_001n, seq: 3n, promptTokens: 8_000n, cachedTokens: 2_000n, completionTokens: 2_345n, cost: 7_767_500n }),
+        receiptVector('extremes', 'cocoon-vector:tee-2', { escrow: addr('escrow-2'), epoch: (1n << 64n) - 1n, seq: 1n, promptTokens: 0n, cachedTokens: 0n, completionTokens: 0n, cost: 0n }),
+        receiptVector('large', 'cocoon-vector:tee-1', { escrow: addr('escrow'), epoch: 1n, seq: (1n << 64n) - 1n, promptTokens: (1n << 64n) - 1n, cachedTokens: (1n << 64n) - 1n, completionTokens: (1n << 64n) - 1n, cost: (1n << 120n) - 1n }),
+    ],
+    pricing: [
+        pricingVector('first request', cls(0n, 0n, 0n), 0n, cls(1_200n, 300n, 450n),
+            { prompt: 500_000_000n, cached: 125_000_000n, completion: 1_500_000_000n }, { prompt: 500_000_000n, cached: 125_000_000n, completion: 1_500_000_000n }),
+        pricingVector('each class rounds down on its own cumulative total', cls(3n, 1n, 2n), 1n, cls(1n, 2n, 1n),
+            { prompt: 333_333n, cached: 111_111n, completion: 777_777n }, { prompt: 333_333n, cached: 111_111n, completion: 777_777n }),
+        pricingVector('a price change: the increment at the new prices', cls(1_000_000n, 0n, 500_000n), 1_250_000_000n, cls(1_000_000n, 2_000_000n, 500_000n),
+            { prompt: 400_000_000n, cached: 100_000_000n, completion: 1_200_000_000n }, { prompt: 500_000_000n, cached: 125_000_000n, completion: 1_500_000_000n }),
+        pricingVector('clamped to the caps', cls(10n, 0n, 10n), 0n, cls(1_000_000n, 0n, 0n),
+            { prompt: 900_000_000n, cached: 0n, completion: 900_000_000n }, { prompt: 500_000_000n, cached: 500_000_000n, completion: 2_000_000_000n }),
     ],
 };
 

@@ -26,13 +26,13 @@ function axes(svg, xMax, yMax, xLabel, yLabel, xTick = fmtNum) {
   svg.append(s('text', { x: 12, y: M.t + ih / 2, transform: `rotate(-90 12 ${M.t + ih / 2})`, 'text-anchor': 'middle', class: 'axis-label' }, yLabel));
 }
 
-/** Workers as dots: x = price (TON per 1M tokens), y = stake (TON); hollow when inactive. */
+/** Workers as dots: x = price of a typical request (TON per 1M tokens, 3 prompt : 1 completion), y = stake (TON); hollow when inactive. */
 export function workersChart(workers) {
   const svg = s('svg', { viewBox: `0 0 ${W} ${H}`, class: 'chart', role: 'img', 'aria-label': 'workers by price and stake', id: 'chart-workers' });
-  const pts = workers.map((w) => ({ x: tonNumber(w.price), y: tonNumber(w.stake), w }));
+  const pts = workers.map((w) => ({ x: tonNumber(w.typicalPrice), y: tonNumber(w.stake), w }));
   const xMax = niceMax(Math.max(0, ...pts.map((p) => p.x)) * 1.1);
   const yMax = niceMax(Math.max(0, ...pts.map((p) => p.y)) * 1.1);
-  axes(svg, xMax, yMax, 'price, TON per 1M tokens', 'stake, TON');
+  axes(svg, xMax, yMax, 'typical price (3 prompt : 1 completion), TON per 1M tokens', 'stake, TON');
   const iw = W - M.l - M.r, ih = H - M.t - M.b;
   for (const p of pts) {
     const cx = M.l + (p.x / xMax) * iw, cy = M.t + ih - (p.y / yMax) * ih;

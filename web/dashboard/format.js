@@ -56,3 +56,8 @@ export function duration(sec) {
 export function bps(v) {
   return `${(v / 100).toFixed(2).replace(/\.?0+$/, '')}%`;
 }
+
+/** Prices per token class ({prompt, cached, completion}, nanoton per 1M tokens as decimal strings): "0.1 / 0.025 / 0.3". */
+export function prices(p) {
+  return `${ton(p.prompt)} / ${ton(p.cached)} / ${ton(p.completion)}`;
+}

@@ -1,5 +1,6 @@
-// A streamed chat completion as server-sent events, the way OpenAI sends them: a role chunk, content
-// (or tool-call) deltas, a finish chunk, a usage chunk carrying the receipt, `data: [DONE]`.
+// A streamed chat or text completion as server-sent events, the way OpenAI sends them: (chat: a role
+// chunk,) content or text (or tool-call) deltas, a finish chunk, a usage chunk carrying the receipt,
+// `data: [DONE]`.
 //
 // Events are collected and written together: at most one write (one TLS record, one syscall) per
 // turn of the event loop and per flushMs. The first event after a quiet spell of flushMs goes out in
@@ -11,13 +12,18 @@
 // accepting a truncated answer.
 import { performance } from 'node:perf_hooks';
 import type { ServerResponse } from 'node:http';
+import type { Usage } from '../../backend';
+import type { PriceSet } from '../../sdk';
 import { errorBody, type HttpError } from '../errors';
 import type { IssuedReceipt } from '../ledger';
-import { completionId, receiptJson, usageJson } from './json';
+import { usageJson } from '../usage';
+import { completionId, receiptJson } from './json';
 
 export class SseWriter {
-    readonly id = completionId();
+    readonly id: string;
     private readonly created = Math.floor(Date.now() / 1000);
+    private readonly object: string;
+    private readonly text: boolean;
     private readonly deltaHead: string;
     private pending = '';
     private flushQueued = false;
@@ -25,11 +31,18 @@ export class SseWriter {
     private lastFlush = -Infinity;
     private started = false;
 
-    constructor(private readonly res: ServerResponse, private readonly model: string, private readonly flushMs: number) {
+    /** `kind` text: a /v1/completions stream (text_completion chunks, no role chunk). */
+    constructor(private readonly res: ServerResponse, private readonly model: string, private readonly flushMs: number, kind: 'chat' | 'text' = 'chat') {
+        this.text = kind === 'text';
+        this.id = completionId(this.text ? 'cmpl-' : 'chatcmpl-');
+        this.object = this.text ? 'text_completion' : 'chat.completion.chunk';
         const modelJson = JSON.stringify(model);
         // A content delta as send(chunk({choices: [{index: 0, delta: {content}, logprobs: null, finish_reason: null}]}))
-        // would serialise it, byte for byte, without building and walking the object for every token.
-        this.deltaHead = `data: {"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${modelJson},"choices":[{"index":0,"delta":{"content":`;
+        // (text: {index: 0, text, logprobs: null, finish_reason: null}) would serialise it, byte for
+        // byte, without building and walking the object for every token.
+        this.deltaHead = this.text
+            ? `data: {"id":"${this.id}","object":"text_completion","created":${this.created},"model":${modelJson},"choices":[{"index":0,"text":`
+            : `data: {"id":"${this.id}","object":"chat.completion.chunk","created":${this.created},"model":${modelJson},"choices":[{"index":0,"delta":{"content":`;
     }
 
     get headersSent(): boolean {
@@ -41,11 +54,11 @@ export class SseWriter {
         if (this.started) return;
         this.started = true;
         this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
-        this.send(this.chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] }));
+        if (!this.text) this.send(this.chunk({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }] }));
     }
 
     delta(content: string): void {
-        this.emit(this.deltaHead + JSON.stringify(content) + '},"logprobs":null,"finish_reason":null}]}\n\n');
+        this.emit(this.deltaHead + JSON.stringify(content) + (this.text ? ',"logprobs":null,"finish_reason":null}]}\n\n' : '},"logprobs":null,"finish_reason":null}]}\n\n'));
     }
 
     toolCalls(toolCalls: unknown[]): void {
@@ -57,13 +70,13 @@ export class SseWriter {
     }
 
     finishReason(reason: string): void {
-        this.send(this.chunk({ choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: reason }] }));
+        const choice = this.text ? { index: 0, text: '', logprobs: null, finish_reason: reason } : { index: 0, delta: {}, logprobs: null, finish_reason: reason };
+        this.send(this.chunk({ choices: [choice] }));
     }
 
     /** The usage chunk with the receipt (no choices). */
-    receipt(r: IssuedReceipt, completionTokens: number, price: bigint): void {
-        const total = Number(r.requestTokens);
-        this.send(this.chunk({ choices: [], usage: usageJson(total - completionTokens, completionTokens), cocoon_receipt: receiptJson(r, price) }));
+    receipt(r: IssuedReceipt, usage: Usage, prices: PriceSet): void {
+        this.send(this.chunk({ choices: [], usage: usageJson(usage), cocoon_receipt: receiptJson(r, prices) }));
     }
 
     /** Ends with `data: [DONE]`. */
@@ -86,7 +99,7 @@ export class SseWriter {
     }
 
     private chunk(extra: Record<string, unknown>) {
-        return { id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, ...extra };
+        return { id: this.id, object: this.object, created: this.created, model: this.model, ...extra };
     }
 
     private send(o: unknown): void {

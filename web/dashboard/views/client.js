@@ -3,7 +3,7 @@
 // close, withdraw.
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
-import { ton, tonShort, parseTon, shortHex } from '../format.js';
+import { ton, tonShort, parseTon, shortHex, prices } from '../format.js';
 import { runAction } from '../actions.js';
 import { loadClientKey, createClientKey, importClientKey, forgetClientKey, supported } from '../clientKey.js';
 import { addr, countdown, kv, table, pill, statusLine } from './common.js';
@@ -55,14 +55,14 @@ export const clientView = {
     const myKey = st.clientKey?.publicKey;
     // someone typing an amount keeps the field: the table refreshes on the next round
     if (document.activeElement?.tagName === 'INPUT' && st.escrows.contains(document.activeElement)) return;
-    replace(st.escrows, table(['escrow', 'worker', 'state', 'deposit left', 'paid', 'price cap / 1M', 'receipts paid until', 'dispute window', 'client key', st.mine ? 'actions' : ''],
+    replace(st.escrows, table(['escrow', 'worker', 'state', 'deposit left', 'paid', 'caps prompt / cached / completion per 1M', 'receipts paid until', 'dispute window', 'client key', st.mine ? 'actions' : ''],
       c.escrows.map((e) => h('tr', { class: 'escrow-row', dataset: { escrow: e.escrow.address, state: e.state } },
         h('td', {}, addr(ctx, e.escrow)),
         h('td', {}, addr(ctx, e.worker, `#/worker/${encodeURIComponent(e.worker.address)}`)),
         h('td', {}, pill(e.state, e.state === 'open' ? 'active' : 'warn')),
         h('td', { class: 'num deposit' }, `${ton(e.deposit)} TON`),
         h('td', { class: 'num' }, `${ton(e.paid)} TON`),
-        h('td', { class: 'num' }, `${ton(e.maxPrice)} TON`),
+        h('td', { class: 'num caps' }, `${prices(e.caps)} TON`),
         h('td', {}, countdown(e.payUntil, 'ended')),
         h('td', {}, e.state === 'closing' ? countdown(e.closeAt, 'over') : e.state === 'opening' ? h('span', {}, 'awaiting worker ', countdown(e.closeAt)) : h('span', { class: 'muted' }, 'starts at close')),
         h('td', {}, h('code', { title: e.clientKey }, shortHex(e.clientKey)), myKey && myKey === e.clientKey ? ' (this browser)' : ''),
@@ -111,10 +111,10 @@ async function renderOpenForm(ctx, st) {
   const { workers } = await api.get('/api/workers');
   const active = workers.filter((w) => w.active);
   const fees = ctx.config.fees.openEscrow;
-  const select = h('select', { id: 'open-worker' }, active.map((w) => h('option', { value: w.worker.address, dataset: { price: w.price } },
-    `${w.model ?? '?'} · ${ton(w.price)} TON/1M · stake ${tonShort(w.stake, 0)} · ${w.worker.address.slice(0, 8)}…`)));
+  const select = h('select', { id: 'open-worker' }, active.map((w) => h('option', { value: w.worker.address, dataset: { price: w.typicalPrice } },
+    `${w.model ?? '?'} · ${prices(w.prices)} TON/1M · stake ${tonShort(w.stake, 0)} · ${w.worker.address.slice(0, 8)}…`)));
   const deposit = h('input', { id: 'open-deposit', value: '1', size: 8, inputmode: 'decimal' });
-  const cap = h('input', { id: 'open-cap', size: 8, inputmode: 'decimal', placeholder: 'worker price' });
+  const cap = h('input', { id: 'open-cap', size: 8, inputmode: 'decimal', placeholder: 'worker prices' });
   const submit = async () => {
     try {
       if (!st.clientKey) throw new Error('create or import a client key first: the escrow stores its public half');
@@ -129,7 +129,7 @@ async function renderOpenForm(ctx, st) {
   };
   replace(st.open, active.length === 0 ? h('p', { class: 'muted' }, 'No active worker right now.') : h('div', {},
     h('label', {}, 'worker ', select),
-    h('div', { class: 'row' }, h('label', {}, 'deposit (TON) ', deposit), h('label', {}, 'price cap (TON / 1M tokens) ', cap)),
+    h('div', { class: 'row' }, h('label', {}, 'deposit (TON) ', deposit), h('label', {}, 'price cap for every token class (TON / 1M tokens; empty: the worker\'s prices) ', cap)),
     h('p', { class: 'muted small' }, `The wallet sends the deposit plus ${ton(fees.attach)} TON for gas and the escrow's storage reserve; what gas does not use comes back.`),
     h('button', { class: 'primary', id: 'open-escrow', onclick: submit }, 'Open escrow')));
 }

@@ -3,7 +3,7 @@
 // actions claim rewards, unbond and withdraw stake.
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
-import { ton, tonShort } from '../format.js';
+import { ton, tonShort, prices } from '../format.js';
 import { runAction } from '../actions.js';
 import { card, addr, countdown, kv, pill, statusLine } from './common.js';
 
@@ -44,7 +44,7 @@ export const operatorView = {
     }
     replace(st.detail, kv([
       ['worker', addr(ctx, w.worker, `#/worker/${encodeURIComponent(w.worker.address)}`)],
-      ['status', pill(w.active ? 'active' : w.status, w.active ? 'active' : 'bad')], ['price', `${ton(w.price)} TON / 1M tokens`],
+      ['status', pill(w.active ? 'active' : w.status, w.active ? 'active' : 'bad')], ['prices (prompt / cached / completion)', `${prices(w.prices)} TON / 1M tokens`],
       ['stake', `${ton(w.stake)} TON`], ['unbonding', `${ton(w.unbonding)} TON`],
       ['withdrawable', w.unbonding !== '0' ? countdown(w.withdrawableAt, 'withdrawable') : 'nothing unbonding'],
       ['attestation lease', countdown(w.expiresAt, 'expired')], ['endpoint', w.endpoint ?? '—'],

@@ -1,8 +1,9 @@
-// #/workers: every registered Worker (price, stake, lease countdown, TCB, endpoint, settled volume,
-// reputation when the contract has it) and a chart of price against stake. #/worker/<addr>: one of them.
+// #/workers: every registered Worker (prices per token class, stake, lease countdown, TCB, endpoint,
+// settled volume, reputation when the contract has it) and a chart of a typical request's price
+// against stake. #/worker/<addr>: one of them.
 import { api } from '../api.js';
 import { h, replace } from '../dom.js';
-import { ton, tonShort, shortHex, duration, bps, time } from '../format.js';
+import { ton, tonShort, shortHex, duration, bps, time, prices } from '../format.js';
 import { workersChart } from '../charts.js';
 import { addr, countdown, kv, table, pill } from './common.js';
 
@@ -29,11 +30,11 @@ export const workersView = {
     const { workers, now } = await api.get('/api/workers');
     ctx.setNow(now);
     replace(st.chart, workersChart(workers));
-    replace(st.table, table(['worker', 'model', 'price / 1M tokens', 'stake', 'status', 'lease ends', 'TCB', 'endpoint', 'paid to operator', 'reputation (on-chain)'],
+    replace(st.table, table(['worker', 'model', 'prompt / cached / completion per 1M tokens', 'stake', 'status', 'lease ends', 'TCB', 'endpoint', 'paid to operator', 'reputation (on-chain)'],
       workers.map((w) => h('tr', { class: 'worker-row', dataset: { worker: w.worker.address } },
         h('td', {}, addr(ctx, w.worker, `#/worker/${encodeURIComponent(w.worker.address)}`)),
         h('td', {}, w.model ?? h('span', { class: 'muted' }, 'revoked measurement')),
-        h('td', { class: 'num price' }, `${ton(w.price)} TON`),
+        h('td', { class: 'num price' }, `${prices(w.prices)} TON`),
         h('td', { class: 'num' }, tonShort(w.stake)),
         h('td', {}, pill(w.active ? 'active' : w.status === 'active' ? 'not serving' : w.status, w.active ? 'active' : 'bad')),
         h('td', {}, countdown(w.expiresAt, 'expired')),
@@ -55,7 +56,7 @@ export const workerView = {
     replace(st.body, kv([
       ['worker', addr(ctx, w.worker)], ['operator', h('a', { href: `#/operator/${encodeURIComponent(w.operator.address)}` }, h('code', {}, w.operator.address))],
       ['model', w.model ?? '—'], ['status', pill(w.active ? 'active' : w.status, w.active ? 'active' : 'bad')],
-      ['price', `${ton(w.price)} TON / 1M tokens`], ['stake', `${ton(w.stake)} TON`], ['pending top-up', `${ton(w.pending)} TON`],
+      ['prices (prompt / cached / completion)', `${prices(w.prices)} TON / 1M tokens`], ['stake', `${ton(w.stake)} TON`], ['pending top-up', `${ton(w.pending)} TON`],
       ['unbonding', `${ton(w.unbonding)} TON`], ['withdrawable', w.unbonding !== '0' ? countdown(w.withdrawableAt, 'withdrawable') : '—'],
       ['attestation lease', h('span', {}, countdown(w.expiresAt, 'expired'), ' · ', time(w.expiresAt))], ['attested at', time(w.issuedAt)],
       ['TCB status', tcbPill(w)], ['quote hash', h('code', { title: w.quoteHash }, shortHex(w.quoteHash))],
