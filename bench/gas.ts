@@ -4,9 +4,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureGas, toGasJson, renderGasMd, compareGas, opsOf, explainTx, TARGETS } from './lib';
+import { renderClaimProfile } from './claimProfile';
 
 const JSON_PATH = join(__dirname, 'gas.json');
 const MD_PATH = join(__dirname, 'GAS.md');
+const CLAIM_PROFILE_PATH = join(__dirname, 'PROFILE-CLAIM.md');
 
 function compilerVersion(): string {
     try {
@@ -20,7 +22,8 @@ async function main() {
     const check = process.argv.includes('--check');
     const explainAt = process.argv.indexOf('--explain');
     if (explainAt >= 0) return explain(process.argv.slice(explainAt + 1));
-    const report = await measureGas();
+    // with the VM's gas logs (the same numbers) for the claim's profile
+    const report = await measureGas({ vmLogs: !check });
     const json = toGasJson(report);
     const current = opsOf(json);
 
@@ -42,11 +45,13 @@ async function main() {
 
     writeFileSync(JSON_PATH, JSON.stringify(json, null, 2) + '\n');
     writeFileSync(MD_PATH, renderGasMd(report, compilerVersion()));
+    const claimTx = report.ops.claim.txs[0];
+    writeFileSync(CLAIM_PROFILE_PATH, renderClaimProfile(claimTx.vmLogs ?? '', claimTx.gas));
     for (const [name, op] of Object.entries(report.ops)) {
         const target = TARGETS[name] ? `  target < ${TARGETS[name]}: ${op.gas < TARGETS[name] ? 'met' : 'NOT met'}` : '';
         console.log(`${name.padEnd(20)} ${String(op.gas).padStart(8)} gas  ${op.txs.length} txs${target}`);
     }
-    console.log(`\nWrote ${JSON_PATH} and ${MD_PATH}`);
+    console.log(`\nWrote ${JSON_PATH}, ${MD_PATH} and ${CLAIM_PROFILE_PATH}`);
 }
 
 // `npm run bench -- --explain claim openEscrow`: gas of each transaction of those operations by TVM

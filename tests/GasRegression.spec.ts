@@ -3,13 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { measureGas, toGasJson, opsOf, compareGas, TARGETS, OPERATIONS, type GasReport, type OpGas } from '../bench/lib';
+import { profileClaim, categoriesOfClaim } from '../bench/claimProfile';
 
 const committedJson = JSON.parse(readFileSync(join(__dirname, '..', 'bench', 'gas.json'), 'utf8'));
 
 describe('gas regression against bench/gas.json', () => {
     let report: GasReport;
     beforeAll(async () => {
-        report = await measureGas();
+        report = await measureGas({ vmLogs: true });
     });
 
     it('no operation uses more than 2% more gas than committed, and none is missing from the file', () => {
@@ -27,6 +28,20 @@ describe('gas regression against bench/gas.json', () => {
         // the flush claim forwards the fees: one more transaction (the root's) than a plain claim
         expect(report.ops.claimWithFeeFlush.txs.map((t) => t.message)).toEqual(['Claim', 'ProtocolFee']);
         expect(report.ops.claim.txs.map((t) => t.message)).toEqual(['Claim']);
+    });
+
+    it('the claim profile (bench/PROFILE-CLAIM.md) finds every step of the claim, and its steps add up to its gas', () => {
+        const tx = report.ops.claim.txs[0];
+        const rows = profileClaim(tx.vmLogs!);
+        expect(rows).toHaveLength(11);
+        for (const r of rows) expect(r.instructions).toBeGreaterThan(0);
+        const counted = rows.reduce((a, r) => a + r.gas, 0);
+        // all but what the VM charges before its first logged instruction
+        expect(tx.gas - counted).toBeGreaterThanOrEqual(0);
+        expect(tx.gas - counted).toBeLessThan(100);
+        expect(categoriesOfClaim(tx.vmLogs!).reduce((a, r) => a + r.gas, 0)).toBe(counted);
+        // a log without the claim's landmarks is refused, not profiled wrongly
+        expect(() => profileClaim(report.ops.closeEscrow.txs[0].vmLogs!)).toThrow(/claim profile: no/);
     });
 
     it("meets the issue's targets (claim, openEscrow, registerWorker)", () => {

@@ -835,7 +835,7 @@ describe('fake child messages', () => {
         const x = await world();
         const evil = (active: boolean) => body(storeEscrowInfo({
             $$type: 'EscrowInfo', queryId: 0n, active, teeKey: publicKeyToBigInt(seededKey('evil-tee').publicKey),
-            feeBps: 0n, disputeWindow: 1n, payUntil: 0xffffffffn, operator: x.attacker.address, root: x.attacker.address,
+            feeBps: 0n, disputeWindow: 1n, payUntil: 0xffffffffn, operator: x.attacker.address,
         }));
         const before = await balancesOf(x.net.chain, honest(x));
         const data = await dataHashes(x.net.chain, [x.e.escrow.address]);

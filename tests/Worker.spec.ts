@@ -420,7 +420,8 @@ describe('Worker', () => {
             expect(await pricesOf(o)).toEqual(top);
             // EscrowQuery compares each class with the asker's cap: one nanoton under one class's price is inactive
             const asker = await big.chain.treasury('asker');
-            const query = (caps: PriceSet) => o.worker.send(asker.getSender(), { value: toNano('0.1') }, { $$type: 'EscrowQuery', queryId: 7n, caps: asPrices(caps) });
+            const query = (caps: PriceSet, root = big.root.address) =>
+                o.worker.send(asker.getSender(), { value: toNano('0.1') }, { $$type: 'EscrowQuery', queryId: 7n, caps: asPrices(caps), root });
             const infoOf = (r: Awaited<ReturnType<typeof query>>) => {
                 const tx = r.transactions.find((t) => t.inMessage?.info.src?.toString?.() === o.worker.address.toString())!;
                 return loadEscrowInfo(tx.inMessage!.body.beginParse());
@@ -428,6 +429,8 @@ describe('Worker', () => {
             expect(infoOf(await query(top)).active).toBe(true);
             expect(infoOf(await query({ ...top, cached: top.cached - 1n })).active).toBe(false);
             expect(infoOf(await query({ prompt: (1n << 64n) - 1n, cached: (1n << 64n) - 1n, completion: (1n << 64n) - 1n })).active).toBe(true);
+            // and the root the asker names with its own: an escrow of another network is told inactive
+            expect(infoOf(await query(top, asker.address)).active).toBe(false);
         });
 
         it('refuses a stranger (ERR_NOT_OPERATOR) and a Worker never attested (ERR_NOT_ACTIVE)', async () => {
