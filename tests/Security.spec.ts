@@ -1323,6 +1323,38 @@ describe('key lifecycle', () => {
         expect(await accountState(x.net.chain, x.e.escrow.address)).not.toBe('active');
     });
 
+    it('a new key once the old one can no longer be paid retires nothing, with or without the rarely used fields built', async () => {
+        for (const withEndpoint of [false, true]) {
+            const net = await createNet();
+            const w = await registerWorker(net, 'op-' + withEndpoint);
+            // the first registration retires nothing and builds no WorkerExtra
+            expect((await w.worker.getState()).extra).toBeNull();
+            if (withEndpoint) {
+                await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetEndpoint', queryId: 0n, endpoint: 'https://op.example:8443' });
+                expect((await w.worker.getState()).extra).not.toBeNull();
+            }
+            const k1 = publicKeyToBigInt(w.tee.publicKey);
+            const k1PayUntil = (await w.worker.getInfo()).keyPayUntil;
+            // past K1's payUntil no escrow pays K1 receipts any more: a statement with K2 retires nothing
+            net.chain.now = Number(k1PayUntil);
+            const k2 = seededKey('tee:op:K2:' + withEndpoint);
+            const a = signStatement(makeStatement(net, w.operator.address, k2), net.verifier);
+            const res = await net.root.send(w.operator.getSender(), { value: REGISTER_GAS }, { $$type: 'RegisterWorker', queryId: 2n, stake: 0n, attestation: a.cell });
+            expect(failures(res)).toEqual([]);
+            const info = await w.worker.getInfo();
+            expect(info.teeKey).toBe(publicKeyToBigInt(k2.publicKey));
+            expect(info.active).toBe(true);
+            expect(info.retiredKeys).toBe(0n);
+            expect((await w.worker.getRetiredKeys()).size).toBe(0);
+            expect(info.keyPayUntil).toBe(BigInt(a.statement.expiresAt) + net.params.disputeWindow);
+            expect(info.accountableUntil).toBe(info.keyPayUntil);
+            expect(await w.worker.getIsBanned(k1)).toBe(false);
+            expect((await w.worker.getReputation()).renewals).toBe(1n);
+            expect((await w.worker.getState()).extra === null).toBe(!withEndpoint);
+            if (withEndpoint) expect(info.endpoint).toBe('https://op.example:8443');
+        }
+    });
+
     it('a worker cannot keep rotating past MAX_RETIRED_KEYS keys still accountable; the statement then does not take effect', async () => {
         const x = await world();
         for (let i = 0; i < 16; i++) {
