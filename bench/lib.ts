@@ -61,12 +61,14 @@ export type GasJson = Record<string, unknown> & { storage: Record<string, Storag
 // Targets (compute gas over all the operation's transactions on our contracts). Issue 6 set claim
 // < 12,000, openEscrow < 25,000, registerWorker < 30,000. Key accountability (issue 11: retired keys,
 // payUntil, the event moved to the Worker) and the verifier quorum (issue 13) took registerWorker to
-// about 31,500, the reputation counters (issue 16) to 32,640: the bound is 33,000 until the gas pass
-// (issue 15, registerWorker < 25,000) lands.
+// about 31,500, the reputation counters (issue 16) to 32,736; the gas pass of issue 15 set
+// registerWorker < 25,000 (both transactions: the root's RegisterWorker and the Worker's first
+// AttestResult), met. Its claim < 7,400 and openEscrow < 20,800 are not met (GAS.md, "Gas pass"):
+// claim and openEscrow keep issue 6's bounds here, the 2% regression check holds them where they are.
 export const TARGETS: Record<string, number> = {
     claim: 12_000,
     openEscrow: 25_000,
-    registerWorker: 33_000,
+    registerWorker: 25_000,
 };
 
 /** A rise of more than this fraction over the committed gas is a regression. */
@@ -464,7 +466,7 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push(`| ${name} | ${fmt(op.gas)} | ${fromNano(op.fees)} | ${op.txs.length} | ${chain} |`);
     }
     L.push('');
-    L.push('## Targets (issue 6)');
+    L.push('## Targets (issues 6 and 15)');
     L.push('');
     L.push('| Operation | Target (gas, all its transactions) | Measured | Met |');
     L.push('|---|---:|---:|---|');
@@ -503,6 +505,37 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push('  that acted at once before now pay for the comparisons of the new receivers placed before them, or less');
         L.push('  (the direct AddMeasurement/AddVerifierKey receivers became a fallback); setParams pays for comparing the');
         L.push('  new parameters with the current ones (what may act at once).');
+        L.push('');
+    }
+    if (g('registerWorker') !== undefined && g('reattest') !== undefined) {
+        // As last measured before issue 15: [total, root RegisterWorker, Worker AttestResult].
+        const before: Record<string, [number, number, number]> = {
+            registerWorker: [32_736, 15_791, 16_945], registerWorkerQuorum3: [34_971, 18_026, 16_945], reattest: [31_381, 15_783, 15_598],
+        };
+        const row = (n: string) => {
+            const op = r.ops[n];
+            const [t, a, b] = before[n];
+            return `${fmt(t)} (${fmt(a)} + ${fmt(b)}) → ${fmt(op.gas)} (${op.txs.map((x) => fmt(x.gas)).join(' + ')})`;
+        };
+        L.push('## Registration (issue 15)');
+        L.push('');
+        L.push(`- **registerWorker**: ${row('registerWorker')}, root + Worker; the target is < 25,000.`);
+        L.push(`- **reattest**: ${row('reattest')}; **registerWorkerQuorum3**: ${row('registerWorkerQuorum3')}.`);
+        L.push('- The root no longer builds the new Worker\'s initial state (`initOf Worker(..., WorkerState {})`: two');
+        L.push('  cells and some 3,400 gas): the state is a constant cell (`WORKER_INIT_STATE`), the data cell');
+        L.push('  [root][operator] + ^state and the deploy message are written out, the AttestResult body inline in the');
+        L.push('  message cell, sent with `SendRemainingValue` instead of a reserve and `SendRemainingBalance`.');
+        L.push('- Every Worker message to the root (StakeUp, StakeDown, RewardSync, PayRewards) checks its sender against');
+        L.push('  the Worker\'s account id computed from hashes and depths alone (`workerId`, no cell built), and');
+        L.push('  DeactivateWorker derives the address the same way: about 3,400 gas less per such root transaction');
+        L.push(`  (topUpStake ${fmt(g('topUpStake')!)}, unbond ${fmt(g('unbond')!)}, slash ${fmt(g('slash')!)}; claimRewards ${fmt(g('claimRewards')!)} and`);
+        L.push(`  deactivateWorker ${fmt(g('deactivateWorker')!)} have two).`);
+        L.push('- The first AttestResult builds no `WorkerExtra` (nothing to retire: no key in force, or its payUntil');
+        L.push('  past), reads the dispute window with one preload, keeps the balance with one `max` and one reserve,');
+        L.push('  and tests its cheap conditions without branches (`both`, `all3`).');
+        L.push('- A full list of 16 retired keys is pruned by deleting the expired entries, not by rebuilding the map:');
+        L.push('  the dearest AttestResult (a new key, all 16 past their payUntil) measures 49,998 gas, and one with');
+        L.push('  nothing to drop 27,475 (75,721 before); GAS_WORKER_RESULT covers the dearest.');
         L.push('');
     }
     if (g('claim') !== undefined) {

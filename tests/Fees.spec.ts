@@ -4,7 +4,10 @@ import '@ton/test-utils';
 import { Address, Cell } from '@ton/core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { escrowForOpening, WORKER_DEPLOY_CELLS, WORKER_DEPLOY_BITS, GAS_ROOT_ATTEST, GAS_WORKER_RESULT, GAS_ESCROW_OPEN, GAS_WORKER_QUERY, GAS_ESCROW_INFO, GAS_ESCROW_CLAIM } from '../src/sdk';
+import {
+    escrowForOpening, workerAddress, emptyWorkerState, Worker,
+    WORKER_DEPLOY_CELLS, WORKER_DEPLOY_BITS, GAS_ROOT_ATTEST, GAS_WORKER_RESULT, GAS_ESCROW_OPEN, GAS_WORKER_QUERY, GAS_ESCROW_INFO, GAS_ESCROW_CLAIM,
+} from '../src/sdk';
 import { createNet, registerWorker, openEscrow, signedReceiptFor, claimBody } from './helpers/network';
 import { toNano } from '@ton/core';
 
@@ -39,6 +42,40 @@ describe('generated contract constants', () => {
     });
 });
 
+describe("the Worker's initial state and address, as the root derives them", () => {
+    it("contracts/worker.tact's WORKER_INIT_STATE is WorkerState {} as the Worker's init stores it: [root][operator] + ^state", async () => {
+        const text = readFileSync(join(__dirname, '..', 'contracts', 'worker.tact'), 'utf8');
+        const b64 = /const WORKER_INIT_STATE: Cell = cell\("([A-Za-z0-9+/=]+)"\);/.exec(text)?.[1];
+        expect(b64).toBeDefined();
+        const constant = Cell.fromBase64(b64!);
+        const w = await Worker.fromInit(new Address(0, Buffer.alloc(32, 1)), new Address(0, Buffer.alloc(32, 2)), emptyWorkerState());
+        const data = w.init!.data;
+        expect([data.bits.length, data.refs.length]).toEqual([534, 1]);
+        // if this fails after a change of WorkerState, put this in WORKER_INIT_STATE:
+        // data.refs[0].toBoc({ idx: false, crc32: false }).toString('base64')
+        expect(data.refs[0].toBoc({ idx: false, crc32: false }).toString('base64')).toBe(b64);
+        expect(data.refs[0].hash().equals(constant.hash())).toBe(true);
+    });
+
+    it('the root derives, from hashes and depths alone, the address the SDK derives for any operator', async () => {
+        const net = await createNet();
+        const operators = [
+            (await net.chain.treasury('op-a')).address,
+            (await net.chain.treasury('op-b')).address,
+            new Address(0, Buffer.alloc(32, 0)),
+            new Address(0, Buffer.alloc(32, 0xff)),
+            new Address(-1, Buffer.alloc(32, 7)),
+        ];
+        for (const operator of operators) {
+            const sdk = await workerAddress(net.root.address, operator);
+            expect([operator.toRawString(), (await net.root.getWorkerAddressOf(operator)).toRawString()]).toEqual([operator.toRawString(), sdk.toRawString()]);
+        }
+        // and deploys exactly there
+        const w = await registerWorker(net, 'op');
+        expect(w.result.transactions).toHaveTransaction({ from: net.root.address, to: await workerAddress(net.root.address, w.operator.address), deploy: true, success: true });
+    });
+});
+
 describe('fee constants', () => {
     it('WORKER_DEPLOY_CELLS/BITS bound the message that deploys a worker', async () => {
         const net = await createNet();
@@ -46,8 +83,12 @@ describe('fee constants', () => {
         const deploy = w.result.transactions.find((t) => t.inMessage?.info.dest?.toString() === w.worker.address.toString());
         expect(deploy).toBeDefined();
         const msg = deploy!.inMessage!;
-        // the forward fee counts every cell of the message but its root: StateInit and body trees
-        const parts = [msg.init?.code, msg.init?.data, msg.body].filter((c): c is Cell => !!c);
+        // the forward fee counts every cell of the message but its root: the StateInit's code and data
+        // and the trees the body refers to (the root writes the AttestResult body inline, in the root cell)
+        const raw = deploy!.raw.refs[0].refs[0]; // the transaction's ^[in_msg, out_msgs], its in_msg
+        expect(raw.refs.map((r) => r.hash().toString('hex'))).toEqual(
+            [msg.init!.code!, msg.init!.data!, ...msg.body.refs].map((r) => r.hash().toString('hex')));
+        const parts = [msg.init?.code, msg.init?.data, ...msg.body.refs].filter((c): c is Cell => !!c);
         const seen = new Set<string>();
         let cells = 0;
         let bits = 0;

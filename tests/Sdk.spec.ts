@@ -282,11 +282,11 @@ describe('fees', () => {
         const m = loadConfigParamsAsSlice(b.config.toBoc().toString('base64'));
         const prices = pricesFrom(configParseGasLimitsPrices(m.get(21)!), configParseMsgPrices(m.get(25)!));
         expect(prices).toEqual(BASECHAIN_PRICES);
-        // 40000 flat + (24000 - 100) x 400; 400000 lump + 3000 x 400 + 4 x 40000
-        expect(computeFee(GAS_ROOT_ATTEST)).toBe(9_600_000n);
+        // 40000 flat + (15000 - 100) x 400; 400000 lump + 3000 x 400 + 4 x 40000
+        expect(computeFee(GAS_ROOT_ATTEST)).toBe(6_000_000n);
         expect(forwardFee(FWD_CELLS, FWD_BITS)).toBe(1_760_000n);
-        expect(chainFee(GAS_ROOT_ATTEST, 1)).toBe(11_360_000n);
-        expect(chainFee(GAS_ROOT_ATTEST, 3)).toBe(9_600_000n + 3n * 1_760_000n);
+        expect(chainFee(GAS_ROOT_ATTEST, 1)).toBe(7_760_000n);
+        expect(chainFee(GAS_ROOT_ATTEST, 3)).toBe(6_000_000n + 3n * 1_760_000n);
         expect(computeFee(50n)).toBe(40_000n);
         // 400000 lump + 59500 x 400 + 94 x 40000
         expect(workerDeployFee()).toBe(forwardFee(WORKER_DEPLOY_CELLS, WORKER_DEPLOY_BITS));
@@ -295,8 +295,8 @@ describe('fees', () => {
 
     it("requires exactly the contracts' entry minimums", () => {
         const t = feeTable();
-        // root.tact RegisterWorker: reserve + chainFee(24000 + 24000, 2) + the deploy message's forward fee
-        expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + 19_200_000n + 3_520_000n + 27_960_000n);
+        // root.tact RegisterWorker: reserve + chainFee(15000 + 55000, 2) + the deploy message's forward fee
+        expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + 28_000_000n + 3_520_000n + 27_960_000n);
         expect(t.registerWorker.required).toBe(WORKER_STORAGE_RESERVE + chainFee(GAS_ROOT_ATTEST + GAS_WORKER_RESULT, 2) + workerDeployFee());
         expect(t.deactivateWorker.required).toBe(chainFee(GAS_ROOT_DEACTIVATE + GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 4));
         expect(t.dropInactive.required).toBe(chainFee(GAS_WORKER_OP + GAS_ROOT_SYNC + GAS_WORKER_OP, 3));
@@ -317,9 +317,9 @@ describe('fees', () => {
 
     it('attaches at least the contract minimum plus 0.02 TON, in 0.01 TON steps', () => {
         const t = feeTable();
-        // 100.68M + 50% of the 50.68M fee part = 126.02M, rounded up
-        expect(t.registerWorker.attach).toBe(toNano('0.13'));
-        expect(attachFor('registerWorker')).toBe(toNano('0.13'));
+        // 109.48M + 50% of the 59.48M fee part = 139.22M, rounded up
+        expect(t.registerWorker.attach).toBe(toNano('0.14'));
+        expect(attachFor('registerWorker')).toBe(toNano('0.14'));
         for (const e of Object.values(t)) {
             expect(e.attach % 10_000_000n).toBe(0n);
             if (e.op !== 'deployRoot') expect(e.attach).toBeGreaterThanOrEqual(e.required + 20_000_000n);

@@ -1085,9 +1085,10 @@ describe('integer edges', () => {
 // ==================================================================== key lifecycle (issue 11)
 
 describe('key lifecycle', () => {
-    const reattest = (x: World, tee: Ed25519Key, stake = 0n, over: Partial<Statement> = {}) => {
+    const reattest = (x: World, tee: Ed25519Key, stake = 0n, over: Partial<Statement> = {}) => reattestAt(x, tee, stake + REGISTER_GAS, stake, over);
+    const reattestAt = (x: World, tee: Ed25519Key, value: bigint, stake = 0n, over: Partial<Statement> = {}) => {
         const a = signStatement(makeStatement(x.net, x.w.operator.address, tee, over), x.net.verifier);
-        return x.net.root.send(x.w.operator.getSender(), { value: stake + REGISTER_GAS }, { $$type: 'RegisterWorker', queryId: 5n, stake, attestation: a.cell });
+        return x.net.root.send(x.w.operator.getSender(), { value }, { $$type: 'RegisterWorker', queryId: 5n, stake, attestation: a.cell });
     };
     const proof = (key: Ed25519Key, a: { signature: Buffer; cell: Cell }, b: SignedUsageReceipt) =>
         body(storeSlashProof({ $$type: 'SlashProof', queryId: 0n, key: publicKeyToBigInt(key.publicKey), sigA: a.signature, receiptA: a.cell, proofB: signedReceiptCell(b) }));
@@ -1323,6 +1324,38 @@ describe('key lifecycle', () => {
         expect(await accountState(x.net.chain, x.e.escrow.address)).not.toBe('active');
     });
 
+    it('a new key once the old one can no longer be paid retires nothing, with or without the rarely used fields built', async () => {
+        for (const withEndpoint of [false, true]) {
+            const net = await createNet();
+            const w = await registerWorker(net, 'op-' + withEndpoint);
+            // the first registration retires nothing and builds no WorkerExtra
+            expect((await w.worker.getState()).extra).toBeNull();
+            if (withEndpoint) {
+                await w.worker.send(w.operator.getSender(), { value: toNano('0.05') }, { $$type: 'SetEndpoint', queryId: 0n, endpoint: 'https://op.example:8443' });
+                expect((await w.worker.getState()).extra).not.toBeNull();
+            }
+            const k1 = publicKeyToBigInt(w.tee.publicKey);
+            const k1PayUntil = (await w.worker.getInfo()).keyPayUntil;
+            // past K1's payUntil no escrow pays K1 receipts any more: a statement with K2 retires nothing
+            net.chain.now = Number(k1PayUntil);
+            const k2 = seededKey('tee:op:K2:' + withEndpoint);
+            const a = signStatement(makeStatement(net, w.operator.address, k2), net.verifier);
+            const res = await net.root.send(w.operator.getSender(), { value: REGISTER_GAS }, { $$type: 'RegisterWorker', queryId: 2n, stake: 0n, attestation: a.cell });
+            expect(failures(res)).toEqual([]);
+            const info = await w.worker.getInfo();
+            expect(info.teeKey).toBe(publicKeyToBigInt(k2.publicKey));
+            expect(info.active).toBe(true);
+            expect(info.retiredKeys).toBe(0n);
+            expect((await w.worker.getRetiredKeys()).size).toBe(0);
+            expect(info.keyPayUntil).toBe(BigInt(a.statement.expiresAt) + net.params.disputeWindow);
+            expect(info.accountableUntil).toBe(info.keyPayUntil);
+            expect(await w.worker.getIsBanned(k1)).toBe(false);
+            expect((await w.worker.getReputation()).renewals).toBe(1n);
+            expect((await w.worker.getState()).extra === null).toBe(!withEndpoint);
+            if (withEndpoint) expect(info.endpoint).toBe('https://op.example:8443');
+        }
+    });
+
     it('a worker cannot keep rotating past MAX_RETIRED_KEYS keys still accountable; the statement then does not take effect', async () => {
         const x = await world();
         for (let i = 0; i < 16; i++) {
@@ -1332,7 +1365,9 @@ describe('key lifecycle', () => {
         expect((await x.w.worker.getInfo()).retiredKeys).toBe(16n);
         await timeTravel(x.net, 10);
         const k = seededKey('tee:op1:one-too-many');
-        const res = await reattest(x, k);
+        // paid at the exact minimum the entry check asks: the Worker's dearest paths still have their gas
+        const min = minFor(x.net.chain, 'registerWorker');
+        const res = await reattestAt(x, k, min);
         expect(failures(res)).toEqual([]);
         const info = await x.w.worker.getInfo();
         expect(info.teeKey).toBe(publicKeyToBigInt(seededKey('tee:op1:rot15').publicKey));
@@ -1341,7 +1376,28 @@ describe('key lifecycle', () => {
         expect(info.active).toBe(true);
         const oldest = [...(await x.w.worker.getRetiredKeys()).values()].sort((a, b) => (a < b ? -1 : 1))[0];
         x.net.chain.now = Number(oldest);
-        expect(failures(await reattest(x, k))).toEqual([]);
+        expect(failures(await reattestAt(x, k, min))).toEqual([]);
         expect((await x.w.worker.getInfo()).teeKey).toBe(publicKeyToBigInt(k.publicKey));
+    });
+
+    it('a new key when all 16 retired keys are past their payUntil prunes them all, paid at the exact minimum', async () => {
+        const x = await world();
+        for (let i = 0; i < 16; i++) {
+            await timeTravel(x.net, 10);
+            expect(failures(await reattest(x, seededKey('tee:op1:rot' + i)))).toEqual([]);
+        }
+        const retired = [...(await x.w.worker.getRetiredKeys()).values()].map(Number).sort((a, b) => a - b);
+        expect(retired).toHaveLength(16);
+        const inForce = (await x.w.worker.getInfo()).teeKey;
+        x.net.chain.now = retired[15];
+        const k = seededKey('tee:op1:after-all');
+        const res = await reattestAt(x, k, minFor(x.net.chain, 'registerWorker'));
+        expect(failures(res)).toEqual([]);
+        const info = await x.w.worker.getInfo();
+        expect(info.teeKey).toBe(publicKeyToBigInt(k.publicKey));
+        // every earlier key is gone but the one just replaced, still payable
+        expect([...(await x.w.worker.getRetiredKeys()).keys()]).toEqual([inForce]);
+        expect(info.retiredKeys).toBe(1n);
+        expect(info.active).toBe(true);
     });
 });
