@@ -6,27 +6,9 @@ import {
     ERR_WRONG_STATE, ERR_DISPUTE_WINDOW_OVER, ERR_INSUFFICIENT_VALUE, ERR_BAD_RECEIPT_SIG, ERR_BAD_RECEIPT,
     ERR_STALE_RECEIPT, ERR_PRICE_ABOVE_CAP,
 } from '../src/sdk';
+import { instructionsOf } from './lib';
 
 const CLAIM_OPCODE = 0xc0c00305;
-
-/** One executed instruction and the gas it took. */
-interface Step { op: string; gas: number }
-
-/** Gas per instruction, in execution order, from a `vm_logs_gas` log. */
-export function instructionsOf(vmLogs: string): Step[] {
-    const out: Step[] = [];
-    let prev: number | undefined;
-    let cur: string | undefined;
-    for (const line of vmLogs.split('\n')) {
-        if (line.startsWith('execute ')) { cur = line.slice(8).trim(); continue; }
-        const m = /^gas remaining: (\d+)/.exec(line);
-        if (!m) continue;
-        const rem = Number(m[1]);
-        if (prev !== undefined && cur) out.push({ op: cur, gas: prev - rem });
-        prev = rem;
-    }
-    return out;
-}
 
 /** What kind of work an instruction is. */
 export function categoryOf(op: string): string {

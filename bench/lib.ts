@@ -372,28 +372,33 @@ export async function measureGas(opts: MeasureOptions = {}): Promise<GasReport> 
  */
 export function explainTx(vmLogs: string, gasUsed: number, top = 12): { op: string; gas: number; count: number }[] {
     const by = new Map<string, { gas: number; count: number }>();
+    for (const s of instructionsOf(vmLogs)) {
+        const op = s.op.startsWith('implicit') ? s.op : s.op.split(' ')[0];
+        const e = by.get(op) ?? { gas: 0, count: 0 };
+        e.gas += s.gas;
+        e.count += 1;
+        by.set(op, e);
+    }
+    const rows = [...by.entries()].map(([op, e]) => ({ op, ...e }));
+    const counted = rows.reduce((a, r) => a + r.gas, 0);
+    if (gasUsed > counted) rows.push({ op: '(entry and commit)', gas: gasUsed - counted, count: 1 });
+    return rows.sort((a, b) => b.gas - a.gas).slice(0, top);
+}
+
+/** Gas per instruction, in execution order, from a `vm_logs_gas` log. */
+export function instructionsOf(vmLogs: string): { op: string; gas: number }[] {
+    const out: { op: string; gas: number }[] = [];
     let prev: number | undefined;
-    let first: number | undefined;
     let cur: string | undefined;
     for (const line of vmLogs.split('\n')) {
         if (line.startsWith('execute ')) { cur = line.slice(8).trim(); continue; }
         const m = /^gas remaining: (\d+)/.exec(line);
         if (!m) continue;
         const rem = Number(m[1]);
-        if (prev !== undefined && cur) {
-            const op = cur.startsWith('implicit') ? cur : cur.split(' ')[0];
-            const e = by.get(op) ?? { gas: 0, count: 0 };
-            e.gas += prev - rem;
-            e.count += 1;
-            by.set(op, e);
-        }
-        if (first === undefined) first = rem;
+        if (prev !== undefined && cur) out.push({ op: cur, gas: prev - rem });
         prev = rem;
     }
-    const rows = [...by.entries()].map(([op, e]) => ({ op, ...e }));
-    const counted = rows.reduce((a, r) => a + r.gas, 0);
-    if (gasUsed > counted) rows.push({ op: '(entry and commit)', gas: gasUsed - counted, count: 1 });
-    return rows.sort((a, b) => b.gas - a.gas).slice(0, top);
+    return out;
 }
 
 export function toGasJson(r: GasReport): GasJson {
