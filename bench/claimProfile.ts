@@ -47,8 +47,8 @@ export function profileClaim(vmLogs: string): ProfileRow[] {
     let at = idx(dispatch, thr(ERR_WRONG_STATE), 'state check');
     at = idx(at, thr(ERR_DISPUTE_WINDOW_OVER), 'dispute window check');
     marks.push(['Claim message read; state and dispute-window checks', at]);
-    at = idx(at, thr(ERR_INSUFFICIENT_VALUE), 'value check');
-    marks.push(['value check (compute and forward fees from the chain config)', at]);
+    // the operator's own claim checks no value (only a third party's or a fee flush does)
+    if (ins.some((i) => thr(ERR_INSUFFICIENT_VALUE)(i.op))) throw new Error('claim profile: the plain claim checks the value again; teach the profile that step');
     at = idx(at, thr(ERR_BAD_RECEIPT_SIG), 'signature check');
     marks.push(['terms read to the key; key expiry; receipt hash and signature', at]);
     at = idx(at, thr(ERR_BAD_RECEIPT), 'receipt checks', true);
@@ -58,9 +58,10 @@ export function profileClaim(vmLogs: string): ProfileRow[] {
     at = idx(at, thr(ERR_PRICE_ABOVE_CAP), 'price cap check');
     marks.push(['caps read; cost within sum of tokens x cap', at]);
     const c4 = idx(at, (op) => op === 'PUSH c4', 'storage write');
-    marks.push(['payout arithmetic: balance, min/max, fee, operator read', c4 - 1]);
+    const write = ins[c4 - 1]?.op === 'NEWC' ? c4 - 1 : c4;   // the new root cell's builder
+    marks.push(['payout arithmetic: balance, min/max, fee, operator read; is the sender the operator', write - 1]);
     at = idx(c4, (op) => op === 'POP c4', 'storage write end');
-    marks.push(['storage write: the six counters in place', at]);
+    marks.push(["storage write: the root cell's head as it is, the six counters, the terms", at]);
     at = idx(at, (op) => op === 'SENDRAWMSG', 'payout message');
     marks.push(['payout message to the operator (one cell)', at]);
     marks.push(['return', ins.length - 1]);
@@ -100,6 +101,8 @@ export function renderClaimProfile(vmLogs: string, gasUsed: number): string {
     L.push('(an operator claiming its own receipt, no fee flush) — do not edit by hand. Instruction costs are');
     L.push('TVM\'s: 18–34 gas a plain instruction, 100 more the first time a cell is read (CTOS, a jump into');
     L.push('another code cell), 500 more for each cell built (ENDC), and each action (SENDRAWMSG) ~526.');
+    L.push('The operator\'s own claim checks no value: too little only runs its own gas out, or leaves the');
+    L.push('payout unable to pay its forward fee, and then nothing is written (tests/Escrow.spec.ts).');
     L.push('');
     L.push(`Claim transaction: ${fmt(gasUsed)} gas${gasUsed !== counted ? ` (${fmt(gasUsed - counted)} of it before the first logged instruction)` : ''}.`);
     L.push('');

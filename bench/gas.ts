@@ -3,7 +3,7 @@
 // exits 1 when an operation's gas rose by more than 2% or is missing from the file.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { measureGas, toGasJson, renderGasMd, compareGas, opsOf, explainTx, TARGETS } from './lib';
+import { measureGas, toGasJson, renderGasMd, compareGas, opsOf, explainTx, instructionsOf, TARGETS } from './lib';
 import { renderClaimProfile } from './claimProfile';
 
 const JSON_PATH = join(__dirname, 'gas.json');
@@ -22,6 +22,8 @@ async function main() {
     const check = process.argv.includes('--check');
     const explainAt = process.argv.indexOf('--explain');
     if (explainAt >= 0) return explain(process.argv.slice(explainAt + 1));
+    const traceAt = process.argv.indexOf('--trace');
+    if (traceAt >= 0) return trace(process.argv.slice(traceAt + 1));
     // with the VM's gas logs (the same numbers) for the claim's profile
     const report = await measureGas({ vmLogs: !check });
     const json = toGasJson(report);
@@ -67,6 +69,24 @@ async function explain(names: string[]) {
             console.log(`  ${tx.contract}: ${tx.message} ${tx.gas} gas`);
             for (const r of explainTx(tx.vmLogs ?? '', tx.gas)) {
                 console.log(`    ${r.op.padEnd(22)} ${String(r.gas).padStart(6)}  x${r.count}`);
+            }
+        }
+    }
+}
+
+// `npm run bench -- --trace claim`: every instruction of those operations' transactions, in order,
+// with its gas and the running total. Writes nothing.
+async function trace(names: string[]) {
+    const report = await measureGas({ vmLogs: true });
+    for (const name of names) {
+        const op = report.ops[name];
+        if (!op) throw new Error(`unknown operation ${name}; known: ${Object.keys(report.ops).join(', ')}`);
+        for (const tx of op.txs) {
+            console.log(`\n${name}: ${tx.contract}: ${tx.message} ${tx.gas} gas`);
+            let total = 0;
+            for (const s of instructionsOf(tx.vmLogs ?? '')) {
+                total += s.gas;
+                console.log(`  ${String(total).padStart(6)} ${String(s.gas).padStart(4)}  ${s.op}`);
             }
         }
     }

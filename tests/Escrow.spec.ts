@@ -451,10 +451,10 @@ describe('ClientEscrow', () => {
                 await claim(e, await signedReceiptFor(e, w.tee, { seq: 5n, tokens: tokensFor(c1) + 1000n, cost: c1 }));
             });
 
-            async function refused(r: SignedUsageReceipt, code: bigint, value = CLAIM_VALUE, timePassed = false) {
+            async function refused(r: SignedUsageReceipt, code: bigint, value = CLAIM_VALUE, timePassed = false, via = w.operator) {
                 const before = await e.escrow.getState();
                 const bal = await balanceOf(e.escrow.address);
-                const t = await claim(e, r, w.operator, value);
+                const t = await claim(e, r, via, value);
                 expect(t.res.transactions).toHaveTransaction({ to: e.escrow.address, success: false, exitCode: Number(code) });
                 expect(paymentsTo(t.payments, w.operator.address, OP.EscrowPayout)).toHaveLength(0);
                 expect(plain(await e.escrow.getState())).toEqual(plain(before));
@@ -497,8 +497,40 @@ describe('ClientEscrow', () => {
                 expect(t.res.transactions).toHaveTransaction({ to: e.escrow.address, success: true });
                 expect((await e.escrow.getState()).paid).toBe(cap);
             });
-            it('too little value for the claim and the fee hop', async () => {
-                await refused(await signedReceiptFor(e, w.tee, { seq: 6n, tokens: tokensFor(toNano('1')), cost: toNano('1') }), ERR_INSUFFICIENT_VALUE, toNano('0.005'));
+            it('too little value for the claim and the fee hop, from anyone but the operator', async () => {
+                const r = await signedReceiptFor(e, w.tee, { seq: 6n, tokens: tokensFor(toNano('1')), cost: toNano('1') });
+                await refused(r, ERR_INSUFFICIENT_VALUE, toNano('0.005'), false, await chain.treasury('third-party'));
+            });
+            // The operator's own claim checks no value (gas, issue 15): too little costs only the operator.
+            it("too little value for the operator's claim: it runs out of its own gas, the escrow untouched", async () => {
+                const before = await e.escrow.getState();
+                const bal = await balanceOf(e.escrow.address);
+                const t = await claim(e, await signedReceiptFor(e, w.tee, { seq: 6n, tokens: tokensFor(toNano('1')), cost: toNano('1') }), w.operator, toNano('0.001'));
+                const tx = t.res.transactions.find((x) => x.inMessage?.info.dest?.toString() === e.escrow.address.toString())!;
+                expect(tx.description.type === 'generic' && tx.description.computePhase.type === 'vm' && tx.description.computePhase.success).toBe(false);
+                expect(paymentsTo(t.payments, w.operator.address, OP.EscrowPayout)).toHaveLength(0);
+                expect(plain(await e.escrow.getState())).toEqual(plain(before));
+                expect(await balanceOf(e.escrow.address)).toBe(bal);
+            });
+            it("a payout too small to pay its own forward fee with the operator's change: nothing written, the escrow loses nothing", async () => {
+                const before = await e.escrow.getState();
+                const bal = await balanceOf(e.escrow.address);
+                // 10 nanoton more than already paid, and just enough value for the claim's gas
+                const r = await signedReceiptFor(e, w.tee, { seq: 6n, tokens: tokensFor(c1) + 1000n, cost: c1 + 10n });
+                const t = await claim(e, r, w.operator, toNano('0.0031'));
+                const tx = t.res.transactions.find((x) => x.inMessage?.info.dest?.toString() === e.escrow.address.toString())!;
+                expect(tx.description.type === 'generic' && tx.description.computePhase.type === 'vm' && tx.description.computePhase.success).toBe(true);
+                expect(tx.description.type === 'generic' && tx.description.actionPhase?.success).toBe(false);
+                expect(paymentsTo(t.payments, w.operator.address, OP.EscrowPayout)).toHaveLength(0);
+                expect(plain(await e.escrow.getState())).toEqual(plain(before));
+                // no fine, nothing paid: the escrow keeps what the operator's value left after the gas
+                // (too little to carry back), which goes to the client with the rest at withdrawal
+                const gasFees = tx.description.type === 'generic' && tx.description.computePhase.type === 'vm' ? tx.description.computePhase.gasFees : 0n;
+                expect(gasFees).toBeGreaterThan(0n);
+                expect(await balanceOf(e.escrow.address)).toBe(bal + toNano('0.0031') - gasFees);
+                // with enough value the same receipt pays
+                const ok = await claim(e, r, w.operator, CLAIM_VALUE);
+                expect(paymentsTo(ok.payments, w.operator.address, OP.EscrowPayout)[0].amount).toBe(10n);
             });
             it('after the dispute window', async () => {
                 await e.escrow.send(e.client.getSender(), { value: toNano('0.05') }, { $$type: 'CloseEscrow', queryId: 0n });
