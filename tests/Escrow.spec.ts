@@ -107,6 +107,34 @@ describe('ClientEscrow', () => {
             await expectBacked(e);
         });
 
+        // EscrowInfo carries no queryId (issue 15: it fits the message cell): the escrow keeps the
+        // opening's queryId in the key's place until the answer, and reports no key meanwhile.
+        it("answers the opening's queryId with the change, and reports no key while waiting", async () => {
+            const client = await chain.treasury('client-qid');
+            const escrow = chain.openContract(await escrowForOpening(w.worker.address, client.address));
+            const queryId = 0xfedcba9876543210n;
+            const r = await escrow.send(client.getSender(), { value: DEPOSIT + toNano('0.2') },
+                { $$type: 'OpenEscrow', queryId, deposit: DEPOSIT, caps: asPrices(MAX_PRICE), clientKey: CLIENT_KEY, root: net.root.address });
+            const change = r.transactions.find((t) => t.inMessage?.info.src?.toString?.() === escrow.address.toString()
+                && t.inMessage?.info.dest?.toString?.() === client.address.toString())!;
+            const body = change.inMessage!.body.beginParse();
+            expect(body.loadUint(32)).toBe(Number(OP.Excesses));
+            expect(body.loadUintBig(64)).toBe(queryId);
+            expect((await escrow.getState()).state).toBe(ESCROW_OPEN);
+            // an opening no worker answers: still OPENING, no key, no operator
+            const waiting = chain.openContract(await escrowForOpening((await chain.treasury('not-a-worker')).address, client.address));
+            await waiting.send(client.getSender(), { value: DEPOSIT + toNano('0.2') },
+                { $$type: 'OpenEscrow', queryId, deposit: DEPOSIT, caps: asPrices(MAX_PRICE), clientKey: CLIENT_KEY, root: net.root.address });
+            const st = await waiting.getState();
+            expect(st.state).toBe(1n);
+            expect(st.teeKey).toBe(0n);
+            expect(st.operator).toBeNull();
+            // and nothing is paid against the queryId in the key's place
+            const r2 = signReceipt(usage(waiting.address, 0n, { seq: 1n, tokens: 1_000_000n, cost: 1n }), w.tee);
+            const c = await waiting.send(w.operator.getSender(), { value: CLAIM_VALUE }, claimBody(r2));
+            expect(exitCodeAt(c, waiting.address)).toBe(Number(ERR_WRONG_STATE));
+        });
+
         async function expectRefunded(e: EscrowHandle) {
             const t = ledger.payments(e.result.transactions);
             const refunds = paymentsTo(t, e.client.address, OP.EscrowRefund);

@@ -834,7 +834,7 @@ describe('fake child messages', () => {
     it('a wallet sending EscrowInfo to an escrow (opening or open) is refused', async () => {
         const x = await world();
         const evil = (active: boolean) => body(storeEscrowInfo({
-            $$type: 'EscrowInfo', queryId: 0n, active, teeKey: publicKeyToBigInt(seededKey('evil-tee').publicKey),
+            $$type: 'EscrowInfo', active, teeKey: publicKeyToBigInt(seededKey('evil-tee').publicKey),
             feeBps: 0n, disputeWindow: 1n, payUntil: 0xffffffffn, operator: x.attacker.address,
         }));
         const before = await balancesOf(x.net.chain, honest(x));

@@ -426,7 +426,15 @@ describe('Worker', () => {
                 const tx = r.transactions.find((t) => t.inMessage?.info.src?.toString?.() === o.worker.address.toString())!;
                 return loadEscrowInfo(tx.inMessage!.body.beginParse());
             };
-            expect(infoOf(await query(top)).active).toBe(true);
+            const answer = await query(top);
+            expect(infoOf(answer).active).toBe(true);
+            // the answer is the message cell alone (issue 15): every field decodes from it
+            const answerTx = answer.transactions.find((t) => t.inMessage?.info.src?.toString?.() === o.worker.address.toString())!;
+            expect(answerTx.inMessage!.body.refs).toHaveLength(0);
+            const wi = await o.worker.getInfo();
+            expect(infoOf(answer).teeKey).toBe(wi.teeKey);
+            expect(infoOf(answer).operator.equals(o.wallet.address)).toBe(true);
+            expect(infoOf(answer).payUntil).toBe(wi.expiresAt + (await big.root.getParams()).disputeWindow);
             expect(infoOf(await query({ ...top, cached: top.cached - 1n })).active).toBe(false);
             expect(infoOf(await query({ prompt: (1n << 64n) - 1n, cached: (1n << 64n) - 1n, completion: (1n << 64n) - 1n })).active).toBe(true);
             // and the root the asker names with its own: an escrow of another network is told inactive
