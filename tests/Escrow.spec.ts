@@ -2,13 +2,14 @@
 // close/withdraw, reopen epochs, and a worker that stops or rotates its key.
 import '@ton/test-utils';
 import { Blockchain, BlockchainSnapshot, SandboxContract, TreasuryContract } from '@ton/sandbox';
-import { Address, toNano } from '@ton/core';
+import { Address, beginCell, toNano } from '@ton/core';
 import {
     ClientEscrow, escrowForOpening, workerFor, publicKeyToBigInt, signReceipt, signStatement,
     ESCROW_OPEN, ESCROW_CLOSING, ESCROW_STORAGE_RESERVE, FEE_FLUSH_MIN,
     ERR_BAD_RECEIPT, ERR_BAD_RECEIPT_SIG, ERR_STALE_RECEIPT, ERR_PRICE_ABOVE_CAP, ERR_WRONG_STATE,
     ERR_DISPUTE_WINDOW_OVER, ERR_WINDOW_NOT_OVER, ERR_NOT_CLIENT, ERR_NOT_PARTY, ERR_ZERO_AMOUNT,
     ERR_INSUFFICIENT_VALUE, ERR_BAD_CLIENT_KEY, asPrices, TOKEN_CLASSES, type SignedUsageReceipt, type PriceSet,
+    TAG_RECEIPT, TAG_ATTESTATION, signHash,
 } from '../src/sdk';
 import {
     createNet, registerWorker, openEscrow, signedReceiptFor, claimBody, makeStatement, seededKey,
@@ -498,6 +499,14 @@ describe('ClientEscrow', () => {
 
             it('bad signature', async () => {
                 await refused(await signedReceiptFor(e, seededKey('forger'), { seq: 6n, tokens: tokensFor(toNano('1')), cost: toNano('1') }), ERR_BAD_RECEIPT_SIG);
+            });
+            it('a receipt under another domain tag (the attestation tag, the receipt tag + 1), signed by the key', async () => {
+                for (const tag of [TAG_ATTESTATION, TAG_RECEIPT + 1n]) {
+                    const good = await signedReceiptFor(e, w.tee, { seq: 6n, tokens: tokensFor(toNano('1')), cost: toNano('1') });
+                    const rest = good.cell.beginParse().skip(32);
+                    const cell = beginCell().storeUint(tag, 32).storeSlice(rest).endCell();
+                    await refused({ receipt: good.receipt, cell, signature: signHash(cell.hash(), w.tee) }, ERR_BAD_RECEIPT);
+                }
             });
             it('receipt for another escrow', async () => {
                 const other = await open('client2');
