@@ -45,7 +45,7 @@ type Op =
     | { k: 'open'; w: number; c: number; d: number; p: [number, number, number] }
     | { k: 'setPrice'; w: number; p: [number, number, number] }
     | { k: 'topUp'; w: number; c: number; d: number }
-    | { k: 'claim'; w: number; c: number; step: number; mix: number; kind: 'valid' | 'forged' | 'replay' | 'overCap' | 'oldEpoch'; relayer: boolean }
+    | { k: 'claim'; w: number; c: number; step: number; mix: number; kind: 'valid' | 'forged' | 'replay' | 'overCap' | 'oldEpoch'; relayer: boolean; value: number }
     | { k: 'close'; w: number; c: number }
     | { k: 'withdraw'; w: number; c: number }
     | { k: 'fund'; a: number }
@@ -60,6 +60,8 @@ type Op =
     | { k: 'deactivate'; w: number }
     | { k: 'time'; j: number };
 
+// a claim's value: the SDK's ample default, about the plain claim's gas alone, and too little for it
+const CLAIM_VALUES = [toNano('0.1'), toNano('0.0031'), toNano('0.001')];
 const wI = fc.integer({ min: 0, max: NW - 1 });
 const cI = fc.integer({ min: 0, max: NC - 1 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -71,6 +73,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
             k: fc.constant('claim' as const), w: wI, c: fc.constantFrom(0, 0, 1, 1, 2), step: fc.integer({ min: 0, max: COST_STEPS.length - 1 }), mix: fc.integer({ min: 0, max: MIXES.length - 1 }),
             kind: fc.constantFrom('valid' as const, 'valid' as const, 'valid' as const, 'forged' as const, 'replay' as const, 'overCap' as const, 'oldEpoch' as const),
             relayer: fc.boolean(),
+            // the attached value (CLAIM_VALUES): mostly enough; sometimes only the claim's gas, or less
+            // (the operator's own claim checks none: too little must cost only the sender)
+            value: fc.constantFrom(0, 0, 0, 0, 1, 2),
         }),
     },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const), w: wI, c: cI }) },
@@ -174,6 +179,8 @@ describe('money paths under random sequences', () => {
         let steps = 0;
         let payoutsSeen = 0;
         let mixedPaid = 0;
+        let lowValuePaid = 0;      // operator claims with only about their gas attached that paid
+        let lowValueFailed = 0;    // claims with too little value for their gas (nothing moved)
         const okSteps = new Map<string, number>();
         const cpu0 = process.cpuUsage();
         const wall0 = Date.now();
@@ -254,6 +261,9 @@ describe('money paths under random sequences', () => {
                             r = signReceipt({ escrow: e.address, epoch: 0n, seq: 1n, promptTokens: 1_000_000n, cachedTokens: 0n, completionTokens: 0n, cost: 1n }, tee);
                         } else if (op.kind === 'replay' && model.last) {
                             r = model.last;
+                            // a receipt the TEE signed that no claim has settled yet (its claim failed: too
+                            // little value) is no replay: it is still owed
+                            if (r.receipt.seq > before.lastSeq) validReceipt = true;
                         } else if (op.kind === 'oldEpoch') {
                             r = signReceipt({ escrow: e.address, epoch: model.epoch - 1n, seq: model.seq + 1n, ...add(model.tokens, MIXES[op.mix], 1_000_000n), cost: model.cost + 1n }, tee);
                         } else {
@@ -285,7 +295,7 @@ describe('money paths under random sequences', () => {
                             }
                         }
                         const via = op.relayer ? relayer : ws[op.w].operator;
-                        send = sendFrom(via.address, e, toNano('0.1'), body(storeClaim(claimBody(r))));
+                        send = sendFrom(via.address, e, CLAIM_VALUES[op.value], body(storeClaim(claimBody(r))));
                         break;
                     }
                     case 'close':
@@ -398,10 +408,12 @@ describe('money paths under random sequences', () => {
                         const rr = model!.last!.receipt;
                         expect(rr.cost).toBeLessThanOrEqual(capCost(rr, before!.caps));
                         if ([rr.promptTokens, rr.cachedTokens, rr.completionTokens].filter((x) => x > 0n).length >= 2) mixedPaid++;
+                        if (op.value === 1) lowValuePaid++;
                     } else if (after && before) {
                         // refused (or no claimable state): nothing moved
                         expect(after.paid).toBe(before.paid);
                         expect(after.deposit).toBe(before.deposit);
+                        if (op.value === 2 && validReceipt) lowValueFailed++;
                     }
                     if (!validReceipt && after && before) expect(after.paid).toBe(before.paid);
                     if (after && model && after.epoch === model.epoch) {
@@ -468,6 +480,9 @@ describe('money paths under random sequences', () => {
         expect(payoutsSeen).toBeGreaterThan(0);
         // receipts with several token classes were paid, not only single-class ones
         expect(mixedPaid).toBeGreaterThan(0);
+        // the value dimension was exercised both ways
+        expect(lowValuePaid).toBeGreaterThan(0);
+        expect(lowValueFailed).toBeGreaterThan(0);
         // the key-lifecycle steps went through (not only refusals)
         for (const k of ['rotate', 'register', 'refresh', 'dropInactive', 'deactivate', 'slash', 'setPrice', 'open']) {
             expect([k, (okSteps.get(k) ?? 0) > 0]).toEqual([k, true]);
