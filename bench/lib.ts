@@ -628,6 +628,12 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push('and sends the change through a plain function rather than a contract method, which handed every field');
         L.push('of the state over on the stack (-569 on EscrowInfo).');
         L.push('');
+        L.push('TVM versions: every instruction the pass writes by hand (SDBEGINSQ, SDBEGINSXQ, MYADDR, MULDIV,');
+        L.push('STSLICECONST, c4 PUSH/POP, GETGLOB/INDEX) is in TVM since its first version, except GETGASFEE and');
+        L.push('GETFORWARDFEE in `chainFee` (as in Tact\'s own getComputeFee/getForwardFee): TVM upgrade 2024-04, global');
+        L.push('version (ConfigParam 8) >= 6, active on mainnet since March 16, 2024. The incoming value is read from');
+        L.push('Tact\'s context tuple: no newer in-message instruction is used.');
+        L.push('');
         L.push('### vs Cocoon');
         L.push('');
         L.push('Telegram\'s Cocoon worker contract does the same job as our claim (verify a signed cumulative payout and');
