@@ -20,7 +20,8 @@ import { createNet, registerWorker, seededKey, claimBody, makeStatement, governe
 import { Ledger, tracked, OP, slashProofBody, equivocatingPair, Payment } from './helpers/money';
 
 const RUNS = Number(process.env.COCOON_PROPERTY_RUNS ?? 200);
-const SEED = process.env.COCOON_PROPERTY_SEED ? Number(process.env.COCOON_PROPERTY_SEED) : undefined;
+// random unless given; named in every failure of the coverage checks below, so that a run can be replayed
+const SEED = process.env.COCOON_PROPERTY_SEED ? Number(process.env.COCOON_PROPERTY_SEED) : Math.floor(Math.random() * 2 ** 31);
 const BPS = 10000n;
 const SCALE = 10n ** 18n;
 const NW = 3;
@@ -75,7 +76,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
             relayer: fc.boolean(),
             // the attached value (CLAIM_VALUES): mostly enough; sometimes only the claim's gas, or less
             // (the operator's own claim checks none: too little must cost only the sender)
-            value: fc.constantFrom(0, 0, 0, 0, 1, 2),
+            value: fc.constantFrom(0, 0, 0, 1, 1, 2),
         }),
     },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('close' as const), w: wI, c: cI }) },
@@ -88,7 +89,9 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     { weight: 1, arbitrary: fc.record({ k: fc.constant('rotate' as const), w: wI }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('register' as const), w: wI, s: fc.integer({ min: 0, max: 2 }) }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('refresh' as const), w: wI, c: cI }) },
-    { weight: 1, arbitrary: fc.record({ k: fc.constant('dropInactive' as const), w: wI }) },
+    // weight 2: it goes through only on an active worker whose lease has run out, before anything renews
+    // it (5 to 10 times in 200 sequences: more tries after each lapse for the coverage check below)
+    { weight: 2, arbitrary: fc.record({ k: fc.constant('dropInactive' as const), w: wI }) },
     { weight: 1, arbitrary: fc.record({ k: fc.constant('deactivate' as const), w: wI }) },
     { weight: 2, arbitrary: fc.record({ k: fc.constant('time' as const), j: fc.integer({ min: 0, max: TIME_JUMPS.length - 1 }) }) },
 );
@@ -481,12 +484,13 @@ describe('money paths under random sequences', () => {
         // receipts with several token classes were paid, not only single-class ones
         expect(mixedPaid).toBeGreaterThan(0);
         // the value dimension was exercised both ways
-        expect(lowValuePaid).toBeGreaterThan(0);
-        expect(lowValueFailed).toBeGreaterThan(0);
+        expect({ seed: SEED, lowValuePaid: lowValuePaid > 0, lowValueFailed: lowValueFailed > 0 }).toEqual({ seed: SEED, lowValuePaid: true, lowValueFailed: true });
         // the key-lifecycle steps went through (not only refusals)
         for (const k of ['rotate', 'register', 'refresh', 'dropInactive', 'deactivate', 'slash', 'setPrice', 'open']) {
-            expect([k, (okSteps.get(k) ?? 0) > 0]).toEqual([k, true]);
+            expect([k, (okSteps.get(k) ?? 0) > 0, SEED]).toEqual([k, true, SEED]);
         }
-        if (process.env.COCOON_PROPERTY_TIMING) console.log('steps that went through:', Object.fromEntries(okSteps));
+        if (process.env.COCOON_PROPERTY_TIMING) {
+            console.log('steps that went through:', Object.fromEntries(okSteps), { lowValuePaid, lowValueFailed, seed: SEED });
+        }
     });
 });
