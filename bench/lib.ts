@@ -631,8 +631,12 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push('TVM versions: every instruction the pass writes by hand (SDBEGINSQ, SDBEGINSXQ, MYADDR, MULDIV,');
         L.push('STSLICECONST, c4 PUSH/POP, GETGLOB/INDEX) is in TVM since its first version, except GETGASFEE and');
         L.push('GETFORWARDFEE in `chainFee` (as in Tact\'s own getComputeFee/getForwardFee): TVM upgrade 2024-04, global');
-        L.push('version (ConfigParam 8) >= 6, active on mainnet since March 16, 2024. The incoming value is read from');
-        L.push('Tact\'s context tuple: no newer in-message instruction is used.');
+        L.push('version (ConfigParam 8) >= 6, active on mainnet since March 16, 2024; and HASHEXT_SHA256 in the Worker\'s');
+        L.push('`escrowAddressOf` (as in Tact\'s own contractHash): TVM upgrade 2023-07, global version 4, on mainnet since');
+        L.push('December 2023. The incoming value is read from Tact\'s context tuple: no newer in-message instruction is used.');
+        L.push('');
+        L.push(`The Worker derives an escrow's address (EscrowSettled, at withdrawal) by hashing builders instead of`);
+        L.push(`building the escrow's data cell and the StateInit's bits as cells: withdrawEscrow 31,092 → ${fmt(g('withdrawEscrow')!)}.`);
         L.push('');
         L.push('### vs Cocoon');
         L.push('');
