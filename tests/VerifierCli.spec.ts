@@ -168,6 +168,41 @@ describe('cocoon-verifier keygen, pubkey and serve', () => {
     });
 });
 
+describe('npm run scripts pass SIGTERM on', () => {
+    // `npm run verifier|worker|cocoon` and `npm start` exec their command (package.json): without it,
+    // npm's SIGTERM stops at the shell between npm and node, and the service never stops cleanly.
+    let child: ChildProcessWithoutNullStreams | null = null;
+    afterEach(() => {
+        if (child && child.exitCode === null) child.kill('SIGKILL');
+        child = null;
+    });
+
+    it('npm run verifier -- serve stops cleanly on SIGTERM to npm', async () => {
+        const c = spawn('npm', ['run', '-s', 'verifier', '--', 'serve', '--root', '0:' + '11'.repeat(32), '--allow-measurement', COCOON_IMAGE, '--port', '0'], {
+            cwd: join(__dirname, '..'), env: { PATH: process.env.PATH ?? '', HOME: home, XDG_CONFIG_HOME: home, COCOON_VERIFIER_SEED: 'ef'.repeat(32) },
+        });
+        child = c;
+        let out = '';
+        c.stdout.on('data', (d) => (out += d));
+        c.stderr.on('data', (d) => (out += d));
+        const exit = new Promise<number | null>((r) => c.on('exit', (code) => r(code)));
+        await new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('serve did not start: ' + out)), 60_000);
+            c.stdout.on('data', () => { if (out.includes('"msg":"verifier listening"')) { clearTimeout(timer); resolve(); } });
+            exit.then((code) => { clearTimeout(timer); reject(new Error(`npm exited with ${code}: ${out}`)); });
+        });
+        c.kill('SIGTERM');
+        expect(await exit).toBe(0);
+        expect(out).toContain('"msg":"verifier stopped"');
+    });
+    it('the long-running scripts exec their command', () => {
+        const scripts = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).scripts as Record<string, string>;
+        for (const name of ['start', 'worker', 'cocoon', 'verifier']) {
+            expect([name, /(^|&& )exec ts-node /.test(scripts[name])]).toEqual([name, true]);
+        }
+    });
+});
+
 describe('cocoon-worker --attestation tdx: verifier flags', () => {
     // Past these checks the node starts (startWorkerNode); that the process then says "TDX is not
     // available on this machine" is tested on the provider (VerifierService.spec.ts, WorkerNode.spec.ts).
