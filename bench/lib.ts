@@ -620,13 +620,14 @@ export function renderGasMd(r: GasReport, compiler = 'unknown'): string {
         L.push('instead of cutting the old cell twice (-78); EscrowPayout carries no escrow address (the message\'s sender');
         L.push('is the escrow; -52, one cell as before); the rest (-22) from the code\'s new layout.');
         L.push('');
-        L.push('openEscrow\'s last steps (21,733 → 20,264; refreshWorker 20,241 → 17,933 on the same paths): the');
+        L.push(`openEscrow's last steps (21,733 → ${fmt(g('openEscrow')!)}; refreshWorker 20,241 → ${fmt(g('refreshWorker')!)} on the same paths): the`);
         L.push('Worker\'s EscrowInfo is the message cell alone (1,020 of 1,023 bits: no queryId, the opening escrow');
         L.push('keeps its OpenEscrow\'s queryId in the key\'s place until the answer), one cell built instead of two');
         L.push('(-890 on the Worker); the escrow writes its state itself on EscrowInfo (OPEN, the counters as');
         L.push('OpenEscrow wrote them, the completed terms) and on a refresh (the root cell\'s bits, a new reference),');
         L.push('and sends the change through a plain function rather than a contract method, which handed every field');
-        L.push('of the state over on the stack (-569 on EscrowInfo).');
+        L.push('of the state over on the stack (-569 on EscrowInfo). OpenEscrow, EscrowInfo and a refund write the root cell');
+        L.push('through one function (`writeBook`), state and closeAt as one 40-bit field (-58).');
         L.push('');
         L.push('TVM versions: every instruction the pass writes by hand (SDBEGINSQ, SDBEGINSXQ, MYADDR, MULDIV,');
         L.push('STSLICECONST, c4 PUSH/POP, GETGLOB/INDEX) is in TVM since its first version, except GETGASFEE and');
