@@ -12,6 +12,7 @@ export * from './fees';
 export * from './format';
 export * from './validate';
 export * from './ops';
+export * from './status';
 export * from './scripting';
 export * from './discovery';
 export * from './tls';

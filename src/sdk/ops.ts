@@ -1,6 +1,6 @@
 // Typed high-level operations: validate, attach amount + fee, send, wait for the visible effect,
 // return what changed. The same code runs on @ton/sandbox and on testnet/mainnet (see chain.ts).
-import { Address, Contract, Dictionary, OpenedContract, Sender, Transaction } from '@ton/core';
+import { Address, Contract, OpenedContract, Sender, Transaction } from '@ton/core';
 import {
     CocoonRoot, Worker, ClientEscrow, loadParams, type Params, type WorkerInfo, type EscrowState, type RewardState, type Reputation,
     STATUS_ACTIVE, STATUS_UNBONDING, STATUS_SLASHED, ESCROW_NONE, ESCROW_OPENING, ESCROW_OPEN, ESCROW_CLOSING,
@@ -760,32 +760,4 @@ export class CocoonOps {
         await this.chain.waitUntil(async () => (after = await w.getInfo()).status === STATUS_SLASHED, 'slash');
         return { worker, slashed, status: { before: info.status, after: after.status } };
     }
-}
-
-// ---------------------------------------------------------------- read-only views (status)
-
-/** Dictionary value codec for uint32 (the Worker's retired keys map). */
-export const RETIRED_KEYS_VALUE = Dictionary.Values.Uint(32);
-
-export interface NetworkStatus {
-    root: Address;
-    owner: Address;
-    pendingOwner: Address | null;
-    networkId: bigint;
-    paused: boolean;
-    params: Params;
-    rewards: RewardState;
-    /** Data layout version of the root's code (ROOT_VERSION; grows with each upgrade). */
-    version: bigint;
-    /** Seconds between a proposal and its earliest execution. */
-    governanceDelay: bigint;
-}
-
-export async function readNetwork(chain: Chain, root: Address): Promise<NetworkStatus> {
-    const r = chain.open(CocoonRoot.fromAddress(root));
-    return {
-        root, owner: await r.getOwner(), pendingOwner: await r.getPendingOwner(), networkId: await r.getNetworkId(),
-        paused: await r.getPaused(), params: await r.getParams(), rewards: await r.getRewardState(),
-        version: await r.getVersion(), governanceDelay: await r.getGovernanceDelay(),
-    };
 }
