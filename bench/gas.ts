@@ -56,14 +56,20 @@ async function main() {
     console.log(`\nWrote ${JSON_PATH}, ${MD_PATH} and ${CLAIM_PROFILE_PATH}`);
 }
 
+// The named operations of a fresh measurement with the VM's gas logs (all of them if none is named).
+async function measuredOps(names: string[]) {
+    const report = await measureGas({ vmLogs: true });
+    return (names.length ? names : Object.keys(report.ops)).map((name) => {
+        const op = report.ops[name];
+        if (!op) throw new Error(`unknown operation ${name}; known: ${Object.keys(report.ops).join(', ')}`);
+        return { name, op };
+    });
+}
+
 // `npm run bench -- --explain claim openEscrow`: gas of each transaction of those operations by TVM
 // instruction. Writes nothing.
 async function explain(names: string[]) {
-    const report = await measureGas({ vmLogs: true });
-    const wanted = names.length ? names : Object.keys(report.ops);
-    for (const name of wanted) {
-        const op = report.ops[name];
-        if (!op) throw new Error(`unknown operation ${name}; known: ${Object.keys(report.ops).join(', ')}`);
+    for (const { name, op } of await measuredOps(names)) {
         console.log(`\n${name}: ${op.gas} gas in ${op.txs.length} transactions`);
         for (const tx of op.txs) {
             console.log(`  ${tx.contract}: ${tx.message} ${tx.gas} gas`);
@@ -77,10 +83,7 @@ async function explain(names: string[]) {
 // `npm run bench -- --trace claim`: every instruction of those operations' transactions, in order,
 // with its gas and the running total. Writes nothing.
 async function trace(names: string[]) {
-    const report = await measureGas({ vmLogs: true });
-    for (const name of names) {
-        const op = report.ops[name];
-        if (!op) throw new Error(`unknown operation ${name}; known: ${Object.keys(report.ops).join(', ')}`);
+    for (const { name, op } of await measuredOps(names)) {
         for (const tx of op.txs) {
             console.log(`\n${name}: ${tx.contract}: ${tx.message} ${tx.gas} gas`);
             let total = 0;
